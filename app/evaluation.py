@@ -1,0 +1,338 @@
+"""From the store to the numbers: load segments and windows, call ``sla.evaluate``.
+
+This is the single place that turns stored data into the report document, so the CLI,
+the API, the pages, the exported reports and ``/metrics`` all print the same figures.
+The document's field names are a public contract (``kadou report --format json`` and
+``GET /api/v1/availability``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.catalog.model import Catalog, Service, System
+from app.sla.availability import UnknownPolicy, display_percent
+from app.sla.evaluate import Evaluation, ServiceInput, SystemInput, evaluate
+from app.sla.exclusions import ExclusionKind, ExclusionWindow
+from app.sla.incidents import Incident
+from app.sla.periods import Period
+from app.sla.timeline import CheckState, Segment
+from app.store.exclusions import list_exclusions, snapshot
+from app.store.models import CheckSegment, Exclusion
+from app.store.types import from_ms, to_ms
+
+DAY_MS = 86_400_000
+# Incidents are searched this far around the period first, then wider while one of them
+# still touches the edge of what was loaded (an incident may last longer than a month).
+INITIAL_MARGIN_MS = 2 * DAY_MS
+MAX_WIDENINGS = 12
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    period: Period
+    cutoff: datetime
+    evaluations: list[Evaluation]
+    exclusions: list[Exclusion]
+
+    def for_service(self, system_id: str, service_id: str | None) -> Evaluation:
+        for evaluation in self.evaluations:
+            if evaluation.system_id == system_id and evaluation.service_id == service_id:
+                return evaluation
+        raise KeyError(f"{system_id}/{service_id}")
+
+
+def as_fraction(value: Decimal) -> Fraction:
+    return Fraction(value)
+
+
+def _policy(catalog: Catalog, service: Service | None) -> UnknownPolicy:
+    name = service.unknown_policy if service and service.unknown_policy else catalog.unknown_policy
+    return UnknownPolicy(name)
+
+
+def _load_segments(
+    session: Session, check_keys: Sequence[str], start_ms: int, end_ms: int
+) -> dict[tuple[str, str], list[Segment]]:
+    segments: dict[tuple[str, str], list[Segment]] = defaultdict(list)
+    if not check_keys:
+        return segments
+    query = (
+        select(
+            CheckSegment.check,
+            CheckSegment.location,
+            CheckSegment.start_at,
+            CheckSegment.end_at,
+            CheckSegment.state,
+        )
+        .where(
+            CheckSegment.check.in_(list(check_keys)),
+            CheckSegment.end_at > from_ms(start_ms),
+            CheckSegment.start_at < from_ms(end_ms),
+        )
+        .order_by(CheckSegment.check, CheckSegment.location, CheckSegment.start_at)
+    )
+    for check, location, start_at, end_at, state in session.execute(query):
+        segments[(check, location)].append(
+            Segment(to_ms(start_at), to_ms(end_at), CheckState(state))
+        )
+    return segments
+
+
+def _windows_for(
+    exclusions: Sequence[Exclusion], system_id: str, service_id: str
+) -> list[ExclusionWindow]:
+    return [
+        ExclusionWindow(to_ms(row.starts_at), to_ms(row.ends_at), ExclusionKind(row.kind))
+        for row in exclusions
+        if row.system == system_id and row.service in (None, service_id)
+    ]
+
+
+def _inputs(
+    catalog: Catalog,
+    systems: Sequence[System],
+    segments: dict[tuple[str, str], list[Segment]],
+    exclusions: Sequence[Exclusion],
+) -> list[SystemInput]:
+    inputs = []
+    for system in systems:
+        services = []
+        for service in system.services:
+            keys = tuple(check.key for check in service.checks)
+            services.append(
+                ServiceInput(
+                    system_id=system.id,
+                    service_id=service.id,
+                    target=as_fraction(service.target),
+                    core=service.core,
+                    quorum=service.quorum,
+                    hours=service.hours,
+                    recovery_target_ms=service.recovery_target_ms,
+                    policy=_policy(catalog, service),
+                    check_keys=keys,
+                    segments={k: v for k, v in segments.items() if k[0] in keys},
+                    exclusions=_windows_for(exclusions, system.id, service.id),
+                )
+            )
+        inputs.append(
+            SystemInput(
+                system_id=system.id,
+                target=as_fraction(system.target),
+                recovery_target_ms=system.recovery_target_ms,
+                policy=_policy(catalog, None),
+                services=services,
+            )
+        )
+    return inputs
+
+
+def evaluate_period(
+    session: Session,
+    catalog: Catalog,
+    period: Period,
+    *,
+    now: datetime | None = None,
+    system_ids: Sequence[str] | None = None,
+) -> EvaluationResult:
+    """Evaluate every service and system (or the named systems) over ``period``."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    cutoff_ms = to_ms(now)
+    systems = [s for s in catalog.systems if system_ids is None or s.id in system_ids]
+    check_keys = [check.key for s in systems for service in s.services for check in service.checks]
+    evaluated_end = period.evaluated_end_ms(cutoff_ms)
+    exclusions = list_exclusions(
+        session,
+        start=from_ms(period.start_ms),
+        end=from_ms(max(evaluated_end, period.start_ms + 1)),
+    )
+    margin = INITIAL_MARGIN_MS
+    for _ in range(MAX_WIDENINGS):
+        data_start = period.start_ms - margin
+        data_end = min(cutoff_ms, period.end_ms + margin)
+        segments = _load_segments(session, check_keys, data_start, data_end)
+        evaluations = evaluate(
+            _inputs(catalog, systems, segments, exclusions), period, cutoff_ms, data_start, data_end
+        )
+        truncated = any(
+            incident.start_ms <= data_start
+            or (
+                incident.end_ms is not None and incident.end_ms >= data_end and data_end < cutoff_ms
+            )
+            for evaluation in evaluations
+            for incident in evaluation.incidents
+        )
+        earliest = min((s[0].start_ms for s in segments.values() if s), default=data_start)
+        if not truncated or (earliest > data_start and data_end >= cutoff_ms):
+            break
+        margin *= 4
+    return EvaluationResult(period, now, evaluations, exclusions)
+
+
+# --- the document -------------------------------------------------------------------------
+
+
+def seconds(ms: int | Fraction) -> int | float:
+    """Milliseconds to seconds: an integer when exact, else the nearest float."""
+    value = Fraction(ms) / 1000
+    return int(value) if value.denominator == 1 else float(value)
+
+
+def ratio(value: Fraction | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def iso(ms: int, zone: ZoneInfo) -> str:
+    return from_ms(ms).astimezone(zone).isoformat()
+
+
+def target_display(target: Decimal) -> str:
+    percent = (target * 100).normalize()
+    return f"{percent:f}%"
+
+
+def _incident_json(incident: Incident, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "start": iso(incident.start_ms, zone),
+        "end": None if incident.end_ms is None else iso(incident.end_ms, zone),
+        "ongoing": incident.end_ms is None,
+        "duration_seconds": seconds(incident.duration_ms),
+        "downtime_seconds": seconds(incident.downtime_ms),
+        "recovery_target_seconds": (
+            None if incident.recovery_target_ms is None else seconds(incident.recovery_target_ms)
+        ),
+        "recovery_met": incident.recovery_met,
+    }
+
+
+def figures_json(evaluation: Evaluation, target: Decimal, zone: ZoneInfo) -> dict[str, Any]:
+    figures = evaluation.figures
+    return {
+        "target": float(target),
+        "target_display": target_display(target),
+        "scheduled_seconds": seconds(figures.scheduled_ms),
+        "excluded_seconds": {
+            "planned": seconds(figures.planned_excluded_ms),
+            "disaster": seconds(figures.disaster_excluded_ms),
+        },
+        "downtime_seconds": seconds(figures.downtime_ms),
+        "unknown_seconds": seconds(figures.unknown_ms),
+        "coverage": ratio(figures.coverage),
+        "availability": ratio(figures.availability),
+        "availability_display": display_percent(figures.availability, figures.target),
+        "met": figures.met,
+        "error_budget_seconds": (
+            None if figures.error_budget_ms is None else seconds(figures.error_budget_ms)
+        ),
+        "error_budget_remaining_seconds": (
+            None
+            if figures.error_budget_remaining_ms is None
+            else seconds(figures.error_budget_remaining_ms)
+        ),
+        "insufficient_data": figures.insufficient_data,
+        "blips": len(evaluation.blips),
+        "incidents": [_incident_json(incident, zone) for incident in evaluation.incidents],
+    }
+
+
+def period_json(period: Period) -> dict[str, Any]:
+    return {
+        "kind": period.kind,
+        "label": period.label,
+        "start": period.start().isoformat(),
+        "end": period.end().isoformat(),
+        "timezone": period.timezone,
+    }
+
+
+def exclusion_json(row: Exclusion, zone: ZoneInfo) -> dict[str, Any]:
+    document = snapshot(row)
+    document["start"] = row.starts_at.astimezone(zone).isoformat()
+    document["end"] = row.ends_at.astimezone(zone).isoformat()
+    document["created_at"] = row.created_at.astimezone(zone).isoformat()
+    return document
+
+
+def report_document(
+    catalog: Catalog,
+    result: EvaluationResult,
+    *,
+    system_id: str | None = None,
+    service_id: str | None = None,
+) -> dict[str, Any]:
+    """The report as JSON-ready data: the contract of ``kadou report --format json``."""
+    zone = ZoneInfo(result.period.timezone)
+    services: list[dict[str, Any]] = []
+    systems: list[dict[str, Any]] = []
+    for system in catalog.systems:
+        if system_id is not None and system.id != system_id:
+            continue
+        for service in system.services:
+            if service_id is not None and service.id != service_id:
+                continue
+            evaluation = result.for_service(system.id, service.id)
+            services.append(
+                {
+                    "system": system.id,
+                    "service": service.id,
+                    "name": service.name.model_dump(),
+                    "system_name": system.name.model_dump(),
+                    "core": service.core,
+                    "recovery_target_seconds": (
+                        None
+                        if service.recovery_target_ms is None
+                        else seconds(service.recovery_target_ms)
+                    ),
+                    **figures_json(evaluation, service.target, zone),
+                }
+            )
+        if service_id is None:
+            evaluation = result.for_service(system.id, None)
+            systems.append(
+                {
+                    "system": system.id,
+                    "name": system.name.model_dump(),
+                    "recovery_target_seconds": (
+                        None
+                        if system.recovery_target_ms is None
+                        else seconds(system.recovery_target_ms)
+                    ),
+                    **figures_json(evaluation, system.target, zone),
+                }
+            )
+    exclusions = [
+        exclusion_json(row, zone)
+        for row in result.exclusions
+        if system_id is None
+        or (row.system == system_id and (service_id is None or row.service in (None, service_id)))
+    ]
+    return {
+        "period": period_json(result.period),
+        "unknown_policy": catalog.unknown_policy,
+        "generated_at": datetime.now(UTC).astimezone(zone).isoformat(timespec="seconds"),
+        "data_cutoff": from_ms(result.period.evaluated_end_ms(to_ms(result.cutoff)))
+        .astimezone(zone)
+        .isoformat(),
+        "catalog_source": catalog.source,
+        "catalog_sha256": catalog.sha256,
+        "services": services,
+        "systems": systems,
+        "exclusions": exclusions,
+    }
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = ["EvaluationResult", "evaluate_period", "report_document"]

@@ -1,0 +1,84 @@
+"""What every entry point needs: settings, the catalog, the database and its schema state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.catalog import load_catalog
+from app.catalog.model import Catalog
+from app.settings import Settings, get_settings
+from app.store.db import make_engine, normalize_url, session_factory
+from app.store.ingest import TimelineParams
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = normalize_url(database_url)
+    return config
+
+
+def head_revision(database_url: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(database_url), revision)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    catalog: Catalog
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return session_factory(self.engine)
+
+    @property
+    def timezone(self) -> str:
+        # KADOU_TIMEZONE, when set, overrides the catalog's zone.
+        if "timezone" in self.settings.model_fields_set:
+            return self.settings.timezone
+        return self.catalog.timezone
+
+    @cached_property
+    def timeline_params(self) -> dict[str, TimelineParams]:
+        return {
+            key: TimelineParams(check.confirm, check.stale_after_ms)
+            for key, check in self.catalog.checks().items()
+        }
+
+    def schema_is_current(self) -> tuple[bool, str | None, str | None]:
+        current = current_revision(self.engine)
+        head = head_revision(self.settings.database_url)
+        return current == head, current, head
+
+
+def open_runtime(settings: Settings | None = None, *, catalog: Catalog | None = None) -> Runtime:
+    settings = settings or get_settings()
+    return Runtime(settings=settings, catalog=catalog or load_catalog(settings.catalog))

@@ -1,0 +1,43 @@
+"""Runtime settings, read from the environment (prefix ``KADOU_``) and an optional ``.env``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KADOU_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./kadou.db",
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
+    )
+    catalog: Path | None = Field(
+        default=None, description="Catalog YAML file; unset means the built-in catalog"
+    )
+    timezone: str = Field(
+        default="Asia/Tokyo", description="Reporting time zone: where days and months are cut"
+    )
+    public_read: bool = Field(default=False, description="Allow reads without a token")
+    report_dir: Path = Field(default=Path("./reports"), description="Scheduled report exports")
+    location: str = Field(default="local", description="Location name of the embedded probe runner")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Asia/Tokyo"
+            ) from exc
+        return value
+
+
+def get_settings() -> Settings:
+    # Not cached: reading the environment is cheap, and tests and embedded runs change it.
+    return Settings()

@@ -1,0 +1,179 @@
+"""SQLAlchemy 2.0 models. The schema itself is owned by the Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from app.store.types import UTCDateTime
+
+# Explicit constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Observation(Base):
+    """One probe result, exactly as observed. The key makes re-sending harmless."""
+
+    __tablename__ = "observations"
+
+    check: Mapped[str] = mapped_column(String(200), primary_key=True)
+    location: Mapped[str] = mapped_column(String(64), primary_key=True)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[str | None] = mapped_column(String(300))
+
+
+class CheckSegment(Base):
+    """A maximal run of one state (up, down, blip) of a check at a location.
+
+    Derived from observations and amended as they arrive, so reports read state changes,
+    not every probe result. Time no segment covers is unknown.
+    """
+
+    __tablename__ = "check_segments"
+
+    check: Mapped[str] = mapped_column(String(200), primary_key=True)
+    location: Mapped[str] = mapped_column(String(64), primary_key=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(8))
+
+    __table_args__ = (Index("ix_check_segments_check_location_end", "check", "location", "end_at"),)
+
+
+class CheckTimeline(Base):
+    """The confirmation parameters a (check, location) timeline was built with.
+
+    The row is also the lock that serialises timeline updates of one check at one location
+    when several runners or API replicas write at once.
+    """
+
+    __tablename__ = "check_timelines"
+
+    check: Mapped[str] = mapped_column(String(200), primary_key=True)
+    location: Mapped[str] = mapped_column(String(64), primary_key=True)
+    confirm: Mapped[int] = mapped_column(Integer)
+    stale_after_ms: Mapped[int] = mapped_column(BigInteger)
+    last_observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_detail: Mapped[str | None] = mapped_column(String(300))
+    last_latency_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class Exclusion(Base):
+    """A planned (計画停止) or disaster (災害による停止) window; removal is a soft delete."""
+
+    __tablename__ = "exclusions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    system: Mapped[str] = mapped_column(String(100))
+    service: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    retroactive: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(100))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removal_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_exclusions_span", "starts_at", "ends_at"),)
+
+    @property
+    def scope(self) -> str:
+        return self.system if self.service is None else f"{self.system}/{self.service}"
+
+
+class AuditEntry(Base):
+    """Append-only: triggers created by the migration refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is kept, the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RunnerHeartbeat(Base):
+    """The last sign of life of each probe runner (embedded or remote agent)."""
+
+    __tablename__ = "runner_heartbeats"
+
+    runner_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    location: Mapped[str] = mapped_column(String(64))
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    interval_ms: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReportExport(Base):
+    """Scheduled monthly exports already written, so a restart does not redo or skip one."""
+
+    __tablename__ = "report_exports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(32), unique=True)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    files: Mapped[list[str]] = mapped_column(JSON)
+
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "CheckSegment",
+    "CheckTimeline",
+    "Exclusion",
+    "Observation",
+    "ReportExport",
+    "RunnerHeartbeat",
+]

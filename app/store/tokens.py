@@ -1,0 +1,122 @@
+"""API tokens: a random secret shown once, kept as its SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, InvalidInput, NotFound
+from app.store import audit
+from app.store.models import ApiToken
+
+TOKEN_PREFIX = "kadou_"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    PROBER = "prober"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Whoever performs an action: a token's name and role, or the local CLI user."""
+
+    name: str
+    role: Role
+
+    def can_read(self) -> bool:
+        return self.role in (Role.VIEWER, Role.OPERATOR, Role.ADMIN)
+
+    def can_manage_planned(self) -> bool:
+        return self.role in (Role.OPERATOR, Role.ADMIN)
+
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def can_post_results(self) -> bool:
+        return self.role in (Role.PROBER, Role.ADMIN)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, *, name: str, role: str, actor: str) -> tuple[ApiToken, str]:
+    """Create a token; returns the row and the secret, which is never stored."""
+    try:
+        parsed_role = Role(role)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}",
+            field="role",
+        ) from None
+    if not name.strip():
+        raise InvalidInput("a token needs a name that says who uses it", field="name")
+    if session.execute(select(ApiToken).where(ApiToken.name == name)).scalar_one_or_none():
+        raise Conflict(
+            f"a token named {name!r} exists; choose another name or revoke it", field="name"
+        )
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        name=name,
+        role=parsed_role.value,
+        token_sha256=hash_token(secret),
+        prefix=secret[: len(TOKEN_PREFIX) + 4],
+        created_at=datetime.now(UTC),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity="token",
+        entity_id=str(row.id),
+        before=None,
+        after={"name": name, "role": parsed_role.value},
+        reason=None,
+    )
+    return row, secret
+
+
+def authenticate(session: Session, secret: str, *, touch: bool = True) -> Actor | None:
+    row = session.execute(
+        select(ApiToken).where(ApiToken.token_sha256 == hash_token(secret))
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    if touch:
+        row.last_used_at = datetime.now(UTC)
+    return Actor(name=row.name, role=Role(row.role))
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.execute(select(ApiToken).order_by(ApiToken.id)).scalars())
+
+
+def revoke_token(session: Session, name: str, *, actor: str) -> ApiToken:
+    row = session.execute(select(ApiToken).where(ApiToken.name == name)).scalar_one_or_none()
+    if row is None:
+        known = ", ".join(t.name for t in list_tokens(session)) or "none"
+        raise NotFound(f"no token named {name!r} (tokens: {known})", field="name")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        audit.record(
+            session,
+            actor=actor,
+            action="revoke",
+            entity="token",
+            entity_id=str(row.id),
+            before={"name": row.name, "role": row.role},
+            after=None,
+            reason=None,
+        )
+    return row
