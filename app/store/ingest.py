@@ -16,20 +16,31 @@ than with probe frequency.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import Table, and_, delete, func, insert, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import DateTime, TypeDecorator
 
 from app.sla.timeline import CheckState, Segment, build_segments, splice_segments
 from app.sla.timeline import Observation as TimedResult
 from app.store.models import CheckSegment, CheckTimeline, Observation, RunnerHeartbeat
-from app.store.types import from_ms, to_ms, truncate_to_ms
+from app.store.types import from_ms, to_ms
 
+
+class _RawInstant(TypeDecorator[Any]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def result_processor(self, dialect: Any, coltype: Any) -> None:
+        return None
+
+
+OBSERVATIONS = cast(Table, Observation.__table__)
 UNBOUNDED_START = -(2**62)
 UNBOUNDED_END = 2**62
 INSERT_CHUNK = 2000
@@ -80,54 +91,93 @@ def store_observations(
     has validated that every observation names one of them.
     """
     result = IngestResult(received=len(observations))
-    unique: dict[tuple[str, str, datetime], ObservationIn] = {}
+    by_series: dict[tuple[str, str], dict[int, ObservationIn]] = defaultdict(dict)
     for item in observations:
-        key = (item.check, item.location, truncate_to_ms(item.observed_at))
-        unique.setdefault(key, item)
-    rows: list[dict[str, Any]] = [
-        {
-            "check": check,
-            "location": location,
-            "observed_at": observed_at,
-            "ok": item.ok,
-            "latency_ms": item.latency_ms,
-            "detail": item.detail,
-        }
-        for (check, location, observed_at), item in unique.items()
-    ]
-    new_span: dict[tuple[str, str], tuple[int, int]] = {}
-    for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows[start : start + INSERT_CHUNK]
-        for check, location, observed_at in _insert_new(session, chunk):
-            at_ms = to_ms(observed_at)
-            span = new_span.get((check, location))
-            new_span[(check, location)] = (
-                (at_ms, at_ms) if span is None else (min(span[0], at_ms), max(span[1], at_ms))
-            )
-            result.stored += 1
-    result.duplicates = result.received - result.stored
-    for (check, location), (first_ms, last_ms) in sorted(new_span.items()):
-        update_timeline(session, check, location, first_ms, last_ms, params[check])
+        by_series[(item.check, item.location)].setdefault(to_ms(item.observed_at), item)
+    for (check, location), items in sorted(by_series.items()):
+        # Keys already stored are found with one range scan of the primary key, so only
+        # new observations are inserted and only their span of the timeline is rebuilt.
+        stored = _stored_instants(session, check, location, min(items), max(items))
+        fresh = sorted(at_ms for at_ms in items if at_ms not in stored)
+        if not fresh:
+            continue
+        _insert_rows(session, check, location, [(at_ms, items[at_ms]) for at_ms in fresh])
+        result.stored += len(fresh)
+        update_timeline(session, check, location, fresh[0], fresh[-1], params[check])
         result.timelines_updated += 1
+    result.duplicates = result.received - result.stored
     return result
 
 
-def _insert_new(
-    session: Session, rows: list[dict[str, Any]]
-) -> Iterable[tuple[str, str, datetime]]:
-    """Insert rows, skipping existing keys; yield the keys actually inserted."""
-    if not rows:
-        return []
-    dialect = session.get_bind().dialect.name
-    statement: sqlite.Insert | postgresql.Insert
-    if dialect == "postgresql":
-        statement = postgresql.insert(Observation).on_conflict_do_nothing()
-    else:
-        statement = sqlite.insert(Observation).on_conflict_do_nothing()
-    returning = statement.returning(
-        Observation.check, Observation.location, Observation.observed_at
+def _instant_ms(value: object) -> int:
+    """Epoch ms of a raw driver value: text on SQLite, a datetime on PostgreSQL."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return to_ms(value if value.tzinfo is not None else value.replace(tzinfo=UTC))
+
+
+def _raw(column: Any) -> Any:
+    # Skip the type's per-row result processing: parsing text instants through
+    # SQLAlchemy costs more than the query itself on a month of observations.
+    return type_coerce(column, _RawInstant())
+
+
+def _stored_instants(
+    session: Session, check: str, location: str, first_ms: int, last_ms: int
+) -> set[int]:
+    query = select(_raw(Observation.observed_at)).where(
+        Observation.check == check,
+        Observation.location == location,
+        Observation.observed_at >= from_ms(first_ms),
+        Observation.observed_at <= from_ms(last_ms),
     )
-    return [tuple(row) for row in session.execute(returning, rows)]  # type: ignore[misc]
+    return {_instant_ms(value) for (value,) in session.execute(query)}
+
+
+def _insert_rows(
+    session: Session, check: str, location: str, rows: list[tuple[int, ObservationIn]]
+) -> None:
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # The text form SQLAlchemy's SQLite DateTime writes and reads; sorting it sorts time.
+        values = [
+            (
+                check,
+                location,
+                from_ms(at_ms).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),
+                item.ok,
+                item.latency_ms,
+                item.detail,
+            )
+            for at_ms, item in rows
+        ]
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(
+                'INSERT OR IGNORE INTO observations ("check", location, observed_at, ok, '
+                "latency_ms, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                values,
+            )
+        finally:
+            cursor.close()
+        return
+    statement = postgresql.insert(OBSERVATIONS).on_conflict_do_nothing()
+    for start in range(0, len(rows), INSERT_CHUNK):
+        connection.execute(
+            statement,
+            [
+                {
+                    "check": check,
+                    "location": location,
+                    "observed_at": from_ms(at_ms),
+                    "ok": item.ok,
+                    "latency_ms": item.latency_ms,
+                    "detail": item.detail,
+                }
+                for at_ms, item in rows[start : start + INSERT_CHUNK]
+            ],
+        )
 
 
 def _lock_timeline(
@@ -191,13 +241,13 @@ def update_timeline(
         range_start = None if before is None else to_ms(_aware(before))
         range_end = None if after is None else to_ms(_aware(after))
 
-    query = select(Observation.observed_at, Observation.ok).where(same_series)
+    query = select(_raw(Observation.observed_at), Observation.ok).where(same_series)
     if range_start is not None:
         query = query.where(Observation.observed_at >= from_ms(range_start))
     if range_end is not None:
         query = query.where(Observation.observed_at <= from_ms(range_end))
     observed = [
-        TimedResult(to_ms(_aware(at)), bool(ok))
+        TimedResult(_instant_ms(at), bool(ok))
         for at, ok in session.execute(query.order_by(Observation.observed_at))
     ]
     rebuilt = build_segments(observed, params.confirm, params.stale_after_ms, until_ms=range_end)
@@ -295,10 +345,3 @@ def _aware(value: datetime) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def group_by_series(items: Iterable[ObservationIn]) -> dict[tuple[str, str], list[ObservationIn]]:
-    grouped: dict[tuple[str, str], list[ObservationIn]] = defaultdict(list)
-    for item in items:
-        grouped[(item.check, item.location)].append(item)
-    return grouped

@@ -1,0 +1,208 @@
+"""Sets of instants as normalized half-open integer intervals.
+
+Every quantity in SLA-SEMANTICS §5 is the measure of a set of instants (scheduled, down,
+unknown, excluded ...), so the engine works on sets, not on running counters: a set can be
+intersected with the schedule, split by exclusion kind and summed exactly, in any order.
+
+An ``IntervalSet`` is immutable and always normalized: its intervals are sorted, disjoint,
+non-empty, half-open ``[start, end)`` in integer milliseconds, and touching intervals are
+merged, so two sets covering the same instants compare equal. All set operations are
+linear merges of the two sorted interval lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+Interval = tuple[int, int]
+
+
+def _normalize(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
+    ordered = sorted((start, end) for start, end in intervals if start < end)
+    return _merge_sorted(ordered)
+
+
+def _merge_sorted(ordered: Iterable[Interval]) -> tuple[Interval, ...]:
+    """Merge intervals already sorted by start; overlapping and touching ones fuse."""
+    merged: list[Interval] = []
+    for start, end in ordered:
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+class IntervalSet:
+    """An immutable set of instants: sorted, disjoint, non-empty ``[start, end)`` intervals."""
+
+    __slots__ = ("_intervals",)
+
+    _intervals: tuple[Interval, ...]
+
+    def __init__(self, intervals: Iterable[Interval] = ()) -> None:
+        self._intervals = _normalize(intervals)
+
+    @classmethod
+    def _trusted(cls, intervals: tuple[Interval, ...]) -> IntervalSet:
+        # Skips the sort for results the operations below already produce normalized.
+        instance = cls.__new__(cls)
+        instance._intervals = intervals
+        return instance
+
+    @classmethod
+    def span(cls, start: int, end: int) -> IntervalSet:
+        """The single interval ``[start, end)`` (empty when ``end <= start``)."""
+        return cls._trusted(((start, end),) if start < end else ())
+
+    @property
+    def intervals(self) -> tuple[Interval, ...]:
+        return self._intervals
+
+    # -- set algebra -------------------------------------------------------------------
+
+    def __or__(self, other: IntervalSet) -> IntervalSet:
+        left, right = self._intervals, other._intervals
+        if not left:
+            return other
+        if not right:
+            return self
+        merged: list[Interval] = []
+        i = j = 0
+        while i < len(left) or j < len(right):
+            if j >= len(right) or (i < len(left) and left[i][0] <= right[j][0]):
+                start, end = left[i]
+                i += 1
+            else:
+                start, end = right[j]
+                j += 1
+            if merged and start <= merged[-1][1]:
+                if end > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+        return IntervalSet._trusted(tuple(merged))
+
+    def __and__(self, other: IntervalSet) -> IntervalSet:
+        left, right = self._intervals, other._intervals
+        common: list[Interval] = []
+        i = j = 0
+        while i < len(left) and j < len(right):
+            start = max(left[i][0], right[j][0])
+            end = min(left[i][1], right[j][1])
+            if start < end:
+                common.append((start, end))
+            # Advance whichever interval finishes first; the other may still overlap more.
+            if left[i][1] <= right[j][1]:
+                i += 1
+            else:
+                j += 1
+        # Pieces of two normalized sets never touch each other, so no merge is needed.
+        return IntervalSet._trusted(tuple(common))
+
+    def __sub__(self, other: IntervalSet) -> IntervalSet:
+        right = other._intervals
+        if not right or not self._intervals:
+            return self
+        remaining: list[Interval] = []
+        j = 0
+        for start, end in self._intervals:
+            cursor = start
+            while j < len(right) and right[j][1] <= cursor:
+                j += 1
+            k = j
+            while k < len(right) and right[k][0] < end:
+                if right[k][0] > cursor:
+                    remaining.append((cursor, right[k][0]))
+                cursor = max(cursor, right[k][1])
+                if right[k][1] > end:
+                    break
+                k += 1
+            if cursor < end:
+                remaining.append((cursor, end))
+            j = k
+        return IntervalSet._trusted(tuple(remaining))
+
+    def clip(self, start: int, end: int) -> IntervalSet:
+        """The part of the set inside ``[start, end)``."""
+        return self & IntervalSet.span(start, end)
+
+    def measure(self) -> int:
+        """Total length in milliseconds."""
+        return sum(end - start for start, end in self._intervals)
+
+    def contains(self, instant: int) -> bool:
+        return any(start <= instant < end for start, end in self._intervals)
+
+    @property
+    def lower(self) -> int | None:
+        return self._intervals[0][0] if self._intervals else None
+
+    @property
+    def upper(self) -> int | None:
+        return self._intervals[-1][1] if self._intervals else None
+
+    @staticmethod
+    def union_all(sets: Iterable[IntervalSet]) -> IntervalSet:
+        """The union of many sets, in one sort rather than pairwise merges."""
+        pieces = [piece for interval_set in sets for piece in interval_set._intervals]
+        pieces.sort()
+        return IntervalSet._trusted(_merge_sorted(pieces))
+
+    @staticmethod
+    def at_least(sets: Sequence[IntervalSet], n: int) -> IntervalSet:
+        """Instants covered by at least ``n`` of the sets (a sweep line over their edges).
+
+        ``n <= 0`` has no meaning for a finite window and is refused; ``n`` larger than the
+        number of sets gives the empty set.
+        """
+        if n <= 0:
+            raise ValueError(f"at_least needs n >= 1, got {n}")
+        if n > len(sets):
+            return IntervalSet()
+        if n == 1:
+            return IntervalSet.union_all(sets)
+        # Ends sort before starts at the same instant, so touching intervals of different
+        # sets never count as overlapping there (half-open intervals).
+        edges: list[tuple[int, int]] = []
+        for interval_set in sets:
+            for start, end in interval_set._intervals:
+                edges.append((start, 1))
+                edges.append((end, -1))
+        edges.sort()
+        covered: list[Interval] = []
+        depth = 0
+        opened_at = 0
+        for instant, delta in edges:
+            before = depth
+            depth += delta
+            if before < n <= depth:
+                opened_at = instant
+            elif depth < n <= before and opened_at < instant:
+                covered.append((opened_at, instant))
+        return IntervalSet._trusted(_merge_sorted(covered))
+
+    # -- container protocol ------------------------------------------------------------
+
+    def __bool__(self) -> bool:
+        return bool(self._intervals)
+
+    def __iter__(self) -> Iterator[Interval]:
+        return iter(self._intervals)
+
+    def __len__(self) -> int:
+        return len(self._intervals)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IntervalSet):
+            return NotImplemented
+        return self._intervals == other._intervals
+
+    def __hash__(self) -> int:
+        return hash(self._intervals)
+
+    def __repr__(self) -> str:
+        return f"IntervalSet({list(self._intervals)!r})"

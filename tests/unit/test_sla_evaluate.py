@@ -1,0 +1,358 @@
+"""End to end through ``evaluate``: observations in, the numbers of SLA-SEMANTICS out."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.sla.availability import UnknownPolicy, display_percent
+from app.sla.calendar import OperatingHours, to_ms
+from app.sla.evaluate import Evaluation, ServiceInput, SystemInput, evaluate
+from app.sla.exclusions import ExclusionKind, ExclusionWindow
+from app.sla.intervals import IntervalSet
+from app.sla.periods import Period, month
+from app.sla.timeline import CheckState, Observation, Segment, build_segments
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+SECOND = 1000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+THREE_NINES = Fraction(Decimal("0.999"))
+
+
+def jst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    return to_ms(datetime(year, month, day, hour, minute, tzinfo=TOKYO))
+
+
+def probe_log(
+    start_ms: int,
+    end_ms: int,
+    failing: IntervalSet = IntervalSet(),
+    silent: IntervalSet = IntervalSet(),
+    step_ms: int = MINUTE,
+) -> list[Observation]:
+    """One observation every ``step_ms``; failed inside ``failing``, none inside ``silent``."""
+    return [
+        Observation(at_ms, not failing.contains(at_ms))
+        for at_ms in range(start_ms, end_ms, step_ms)
+        if not silent.contains(at_ms)
+    ]
+
+
+def service(
+    segments: Mapping[tuple[str, str], Sequence[Segment]],
+    *,
+    service_id: str = "exchange",
+    exclusions: Sequence[ExclusionWindow] = (),
+    hours: OperatingHours = OperatingHours(),
+    quorum: int = 1,
+    core: bool = True,
+    recovery_target_ms: int | None = None,
+    check_keys: tuple[str, ...] = ("http",),
+    target: Fraction = THREE_NINES,
+) -> ServiceInput:
+    return ServiceInput(
+        system_id="info-network",
+        service_id=service_id,
+        target=target,
+        core=core,
+        quorum=quorum,
+        hours=hours,
+        recovery_target_ms=recovery_target_ms,
+        policy=UnknownPolicy.EXCLUDE,
+        check_keys=check_keys,
+        segments=segments,
+        exclusions=exclusions,
+    )
+
+
+def system(*services: ServiceInput, recovery_target_ms: int | None = None) -> SystemInput:
+    return SystemInput(
+        system_id="info-network",
+        target=THREE_NINES,
+        recovery_target_ms=recovery_target_ms,
+        policy=UnknownPolicy.EXCLUDE,
+        services=services,
+    )
+
+
+def segments_of(observations: list[Observation]) -> list[Segment]:
+    return build_segments(observations, confirm=2, stale_after_ms=180 * SECOND)
+
+
+def run(
+    systems: Sequence[SystemInput], period: Period, cutoff_ms: int | None = None
+) -> list[Evaluation]:
+    cutoff = period.end_ms + 40 * DAY if cutoff_ms is None else cutoff_ms
+    return evaluate(systems, period, cutoff, period.start_ms - 2 * DAY, period.end_ms + 2 * DAY)
+
+
+# -- SLA-SEMANTICS §7 ---------------------------------------------------------------------
+
+
+def worked_example_input() -> SystemInput:
+    failing = IntervalSet(
+        [
+            (jst(2026, 10, 4, 2, 30), jst(2026, 10, 4, 3, 20)),
+            (jst(2026, 10, 31, 23, 50), jst(2026, 11, 1, 0, 40)),
+        ]
+    )
+    # Observations at 11:57 and then 12:30: none in between.
+    silent = IntervalSet.span(jst(2026, 10, 15, 11, 57) + 1, jst(2026, 10, 15, 12, 30))
+    observations = probe_log(
+        jst(2026, 10, 1), jst(2026, 11, 30, 12), failing=failing, silent=silent
+    )
+    planned = ExclusionWindow(jst(2026, 10, 4, 1), jst(2026, 10, 4, 3), ExclusionKind.PLANNED)
+    exchange = service({("http", "tokyo"): segments_of(observations)}, exclusions=[planned])
+    return system(exchange, recovery_target_ms=8 * HOUR)
+
+
+def test_worked_example_october_2026() -> None:
+    october = month(2026, 10, "Asia/Tokyo")
+    service_evaluation, system_evaluation = run([worked_example_input()], october)
+    for evaluation in (service_evaluation, system_evaluation):
+        figures = evaluation.figures
+        assert figures.scheduled_ms == 2_671_200 * SECOND
+        assert figures.planned_excluded_ms == 2 * HOUR
+        assert figures.unknown_ms == 1_800 * SECOND
+        assert figures.downtime_ms == 1_800 * SECOND
+        assert figures.availability == Fraction(2_671_200 - 3_600, 2_671_200 - 1_800)
+        assert display_percent(figures.availability, THREE_NINES) == "99.93%"
+        assert figures.met is True
+        assert figures.error_budget_ms == Fraction(2_669_400)  # 2 669.4 s
+        assert figures.error_budget_remaining_ms == Fraction(869_400)  # 869.4 s
+        assert not figures.insufficient_data
+    assert service_evaluation.service_id == "exchange" and system_evaluation.service_id is None
+    incidents = service_evaluation.incidents
+    assert [(i.start_ms, i.end_ms, i.downtime_ms) for i in incidents] == [
+        (jst(2026, 10, 4, 2, 30), jst(2026, 10, 4, 3, 20), 20 * MINUTE),
+        (jst(2026, 10, 31, 23, 50), jst(2026, 11, 1, 0, 40), 10 * MINUTE),
+    ]
+    assert all(incident.recovery_met for incident in incidents)
+    assert system_evaluation.incidents == incidents
+
+
+def test_worked_example_incident_appears_in_november_with_its_own_downtime() -> None:
+    november = month(2026, 11, "Asia/Tokyo")
+    service_evaluation, _ = run([worked_example_input()], november)
+    [incident] = service_evaluation.incidents
+    assert (incident.start_ms, incident.end_ms) == (
+        jst(2026, 10, 31, 23, 50),
+        jst(2026, 11, 1, 0, 40),
+    )
+    assert incident.duration_ms == 50 * MINUTE
+    assert incident.downtime_ms == 40 * MINUTE == service_evaluation.figures.downtime_ms
+    assert service_evaluation.figures.scheduled_ms == 30 * DAY
+
+
+# -- month boundaries, data and calendars -----------------------------------------------
+
+
+def always_up(period: Period, step_ms: int = 10 * MINUTE) -> list[Segment]:
+    observations = probe_log(period.start_ms - HOUR, period.end_ms + HOUR, step_ms=step_ms)
+    return build_segments(observations, confirm=2, stale_after_ms=3 * step_ms)
+
+
+def test_down_crossing_a_month_boundary_splits_its_downtime() -> None:
+    boundary = jst(2026, 12, 1)
+    failing = IntervalSet.span(boundary - 30 * MINUTE, boundary + 90 * MINUTE)
+    observations = probe_log(jst(2026, 11, 20), jst(2026, 12, 10), failing=failing)
+    inputs = [system(service({("http", "tokyo"): segments_of(observations)}))]
+    november = run(inputs, month(2026, 11, "Asia/Tokyo"))[0]
+    december = run(inputs, month(2026, 12, "Asia/Tokyo"))[0]
+    assert november.figures.downtime_ms == 30 * MINUTE
+    assert december.figures.downtime_ms == 90 * MINUTE
+    spans = [[(i.start_ms, i.end_ms) for i in e.incidents] for e in (november, december)]
+    assert spans[0] == spans[1] == [failing.intervals[0]]
+    assert november.incidents[0].downtime_ms == 30 * MINUTE
+    assert december.incidents[0].downtime_ms == 90 * MINUTE
+
+
+def test_month_lengths_through_evaluate() -> None:
+    for year, number, days in ((2026, 2, 28), (2028, 2, 29), (2026, 10, 31), (2026, 9, 30)):
+        period = month(year, number, "Asia/Tokyo")
+        [service_evaluation, _] = run(
+            [system(service({("http", "tokyo"): always_up(period)}))], period
+        )
+        assert service_evaluation.figures.scheduled_ms == days * DAY
+        assert service_evaluation.figures.availability == 1
+        assert service_evaluation.figures.error_budget_ms == Fraction(days * DAY, 1000)
+
+
+def test_month_with_no_data_has_no_availability() -> None:
+    period = month(2026, 10, "Asia/Tokyo")
+    service_evaluation, system_evaluation = run([system(service({}))], period)
+    for evaluation in (service_evaluation, system_evaluation):
+        assert evaluation.figures.availability is None
+        assert evaluation.figures.unknown_ms == 31 * DAY
+        assert evaluation.figures.insufficient_data
+        assert display_percent(evaluation.figures.availability, THREE_NINES) == "—"
+
+
+def test_month_to_date_stops_at_the_cutoff() -> None:
+    period = month(2026, 10, "Asia/Tokyo")
+    now = jst(2026, 10, 10, 12)
+    failing = IntervalSet.span(jst(2026, 10, 10, 11), now + HOUR)
+    observations = probe_log(period.start_ms, now, failing=failing)
+    [service_evaluation, _] = run(
+        [system(service({("http", "tokyo"): segments_of(observations)}), recovery_target_ms=HOUR)],
+        period,
+        cutoff_ms=now,
+    )
+    assert service_evaluation.figures.scheduled_ms == 9 * DAY + 12 * HOUR
+    assert service_evaluation.timeline.end_ms == now
+    [incident] = service_evaluation.incidents
+    # Down for exactly the target so far: ongoing, not yet breached.
+    assert (incident.end_ms, incident.duration_ms, incident.recovery_met) == (None, HOUR, None)
+    later = run(
+        [system(service({("http", "tokyo"): segments_of(observations)}), recovery_target_ms=HOUR)],
+        period,
+        cutoff_ms=now + MINUTE,
+    )[0]
+    # No observation after `now`, but the last failure holds for stale_after: still down.
+    assert later.incidents[0].recovery_met is False and later.incidents[0].end_ms is None
+
+
+def test_operating_hours_and_dates_off_through_evaluate() -> None:
+    # Weekdays 08:30-21:00 JST, closed 12-29..01-03: in December 2026 that leaves the
+    # 20 weekdays from 1 to 28 December (the 29th to 31st are weekdays too, but off).
+    hours = OperatingHours(
+        weekly={weekday: ((510, 1260),) for weekday in range(5)},
+        dates_off=(((12, 29), (1, 3)),),
+    )
+    period = month(2026, 12, "Asia/Tokyo")
+    failing = IntervalSet(
+        [
+            (jst(2026, 12, 5, 10), jst(2026, 12, 5, 11)),  # Saturday: not scheduled
+            (jst(2026, 12, 30, 10), jst(2026, 12, 30, 11)),  # date off
+            (jst(2026, 12, 7, 8), jst(2026, 12, 7, 9)),  # Monday from 08:00: 30 min count
+        ]
+    )
+    observations = probe_log(period.start_ms - HOUR, period.end_ms + HOUR, failing=failing)
+    [service_evaluation, _] = run(
+        [system(service({("http", "tokyo"): segments_of(observations)}, hours=hours))], period
+    )
+    figures = service_evaluation.figures
+    assert figures.scheduled_ms == 20 * (12 * HOUR + 30 * MINUTE)
+    assert figures.downtime_ms == 30 * MINUTE
+    # Incidents are listed whether or not they fell in scheduled time.
+    assert [i.downtime_ms for i in service_evaluation.incidents] == [0, 30 * MINUTE, 0]
+
+
+# -- locations, checks, blips -----------------------------------------------------------
+
+
+def test_blip_counts_as_up_but_is_reported() -> None:
+    period = month(2026, 10, "Asia/Tokyo")
+    blip_at = jst(2026, 10, 7, 9)
+    observations = probe_log(
+        period.start_ms, period.end_ms, failing=IntervalSet.span(blip_at, blip_at + 1)
+    )
+    service_evaluation, system_evaluation = run(
+        [system(service({("http", "tokyo"): segments_of(observations)}))], period
+    )
+    assert service_evaluation.figures.downtime_ms == 0
+    assert service_evaluation.figures.availability == 1
+    assert service_evaluation.incidents == []
+    expected = [Segment(blip_at, blip_at + MINUTE, CheckState.BLIP)]
+    assert service_evaluation.blips == expected == system_evaluation.blips
+
+
+def test_down_is_backdated_to_the_first_failure() -> None:
+    period = month(2026, 10, "Asia/Tokyo")
+    first_failure = jst(2026, 10, 7, 9)
+    observations = probe_log(
+        period.start_ms,
+        period.end_ms,
+        failing=IntervalSet.span(first_failure, first_failure + 3 * MINUTE),
+    )
+    segments = build_segments(observations, confirm=3, stale_after_ms=180 * SECOND)
+    [service_evaluation, _] = run([system(service({("http", "tokyo"): segments}))], period)
+    assert service_evaluation.figures.downtime == IntervalSet.span(
+        first_failure, first_failure + 3 * MINUTE
+    )
+    assert service_evaluation.incidents[0].start_ms == first_failure
+
+
+def test_quorum_two_of_two_locations_through_evaluate() -> None:
+    period = month(2026, 10, "Asia/Tokyo")
+    tokyo_down = IntervalSet.span(jst(2026, 10, 7, 9), jst(2026, 10, 7, 10))
+    osaka_down = IntervalSet.span(jst(2026, 10, 7, 9, 30), jst(2026, 10, 7, 11))
+    segments = {
+        ("http", "tokyo"): segments_of(probe_log(period.start_ms, period.end_ms, tokyo_down)),
+        ("http", "osaka"): segments_of(probe_log(period.start_ms, period.end_ms, osaka_down)),
+    }
+    [both, _] = run([system(service(segments, quorum=2))], period)
+    assert both.figures.downtime == tokyo_down & osaka_down
+    [either, _] = run([system(service(segments, quorum=1))], period)
+    assert either.figures.downtime == tokyo_down | osaka_down
+
+
+def test_a_check_without_data_makes_the_service_unknown_not_up() -> None:
+    period = month(2026, 10, "Asia/Tokyo")
+    segments = {("http", "tokyo"): always_up(period)}  # the "tls" check never reported
+    [service_evaluation, _] = run([system(service(segments, check_keys=("http", "tls")))], period)
+    assert service_evaluation.figures.availability is None
+    assert service_evaluation.figures.unknown_ms == 31 * DAY
+
+
+def test_system_counts_only_core_services_and_their_own_windows() -> None:
+    period = month(2026, 10, "Asia/Tokyo")
+    window = IntervalSet.span(jst(2026, 10, 7, 9), jst(2026, 10, 7, 10))
+    planned_on_records = ExclusionWindow(*window.intervals[0], ExclusionKind.PLANNED)
+    down_records = segments_of(probe_log(period.start_ms, period.end_ms, window))
+    later = IntervalSet.span(jst(2026, 10, 8, 9), jst(2026, 10, 8, 9, 10))
+    down_notices = segments_of(probe_log(period.start_ms, period.end_ms, later))
+    evaluations = run(
+        [
+            system(
+                service(
+                    {("http", "t"): down_records},
+                    service_id="records",
+                    exclusions=[planned_on_records],
+                ),
+                service({("http", "t"): always_up(period)}, service_id="self-info"),
+                service({("http", "t"): down_notices}, service_id="notices", core=False),
+            )
+        ],
+        period,
+    )
+    records, self_info, notices, whole_system = evaluations
+    assert self_info.figures.availability == 1
+    assert [e.service_id for e in evaluations] == ["records", "self-info", "notices", None]
+    assert records.figures.downtime_ms == 0 and notices.figures.downtime_ms == 10 * MINUTE
+    # The window on `records` excused it; `self-info` was up; `notices` is not core.
+    assert whole_system.figures.downtime_ms == 0
+    assert whole_system.figures.scheduled_ms == 31 * DAY
+    assert whole_system.figures.planned_excluded_ms == 0
+    # Yet the system incident is listed (a core service was down), costing nothing.
+    assert [(i.start_ms, i.downtime_ms) for i in whole_system.incidents] == [(window.lower, 0)]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.dictionaries(st.integers(0, 200), st.booleans(), max_size=60),
+    st.randoms(use_true_random=False),
+)
+def test_evaluation_does_not_depend_on_arrival_order(
+    results: dict[int, bool], rng: random.Random
+) -> None:
+    period = Period("range", "test", 0, 200 * MINUTE, "Asia/Tokyo")
+    observations = [Observation(at * MINUTE, ok) for at, ok in results.items()]
+    shuffled = list(observations)
+    rng.shuffle(shuffled)
+    outcomes = [
+        evaluate(
+            [system(service({("http", "t"): segments_of(ordering)}))], period, 10**15, 0, 10**15
+        )
+        for ordering in (observations, shuffled)
+    ]
+    assert outcomes[0] == outcomes[1]
