@@ -43,6 +43,7 @@ app.add_typer(exclusions_app, name="exclusions")
 app.add_typer(token_app, name="token")
 
 T = TypeVar("T")
+IMPORT_BATCH = 50_000
 
 
 def fail(message: str) -> NoReturn:
@@ -164,28 +165,34 @@ def import_observations(
     file: Annotated[str, typer.Argument(help="JSON Lines file of observations, or - for stdin")],
 ) -> None:
     """Import observations (JSON Lines). A bad line rejects the whole file; duplicates are skipped."""
-    from app.observations import parse_json_lines
-    from app.store.ingest import store_observations
+    from app.observations import batched, iter_json_lines
+    from app.store.ingest import IngestResult, store_observations
 
     rt = runtime()
     require_schema(rt)
     checks = rt.catalog.checks()
+    if file != "-" and not Path(file).is_file():
+        fail(f"{file}: no such file")
+    total = IngestResult()
 
-    def read() -> list[Any]:
-        if file == "-":
-            return parse_json_lines(sys.stdin, checks)
-        path = Path(file)
-        if not path.is_file():
-            raise ValueError(f"{file}: no such file")
-        with path.open(encoding="utf-8") as handle:
-            return parse_json_lines(handle, checks)
+    def run() -> None:
+        # One transaction for the whole file, fed in batches so memory stays flat: a bad
+        # line anywhere rolls everything back, so nothing of a rejected file is stored.
+        with (
+            sys.stdin if file == "-" else open(file, encoding="utf-8") as lines,
+            transaction(rt.sessions) as session,
+        ):
+            for batch in batched(iter_json_lines(lines, checks), IMPORT_BATCH):
+                result = store_observations(session, batch, rt.timeline_params)
+                total.received += result.received
+                total.stored += result.stored
+                total.duplicates += result.duplicates
+                total.timelines_updated += result.timelines_updated
 
-    observations = guarded(read)
-    with transaction(rt.sessions) as session:
-        result = store_observations(session, observations, rt.timeline_params)
+    guarded(run)
     typer.echo(
-        f"imported {result.stored} observations ({result.duplicates} duplicates skipped, "
-        f"{result.timelines_updated} timelines updated)"
+        f"imported {total.stored} observations ({total.duplicates} duplicates skipped, "
+        f"{total.timelines_updated} timeline updates)"
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -94,11 +94,10 @@ def parse_observation(item: Any, known_checks: Mapping[str, object], where: str)
     )
 
 
-def parse_json_lines(
+def iter_json_lines(
     lines: Iterable[str], known_checks: Mapping[str, object]
-) -> list[ObservationIn]:
-    """Every observation of a JSON Lines text, or an error naming the first bad line."""
-    parsed: list[ObservationIn] = []
+) -> Iterator[ObservationIn]:
+    """Observations of a JSON Lines text, one by one; raises on the first bad line."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -108,5 +107,22 @@ def parse_json_lines(
             raise InvalidInput(
                 f"line {number}: not valid JSON ({error.msg} at column {error.colno})"
             ) from None
-        parsed.append(parse_observation(item, known_checks, f"line {number}"))
-    return parsed
+        yield parse_observation(item, known_checks, f"line {number}")
+
+
+def parse_json_lines(
+    lines: Iterable[str], known_checks: Mapping[str, object]
+) -> list[ObservationIn]:
+    """Every observation of a JSON Lines text, or an error naming the first bad line."""
+    return list(iter_json_lines(lines, known_checks))
+
+
+def batched(items: Iterable[ObservationIn], size: int) -> Iterator[list[ObservationIn]]:
+    batch: list[ObservationIn] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,255 @@
+"""The store on a real SQLite file and a real PostgreSQL database."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.catalog import load_catalog
+from app.errors import Forbidden, InvalidInput, NotFound
+from app.runtime import current_revision, downgrade, head_revision, upgrade
+from app.sla.timeline import Observation as TimedResult
+from app.sla.timeline import build_segments
+from app.store.db import make_engine, session_factory, transaction
+from app.store.exclusions import (
+    ExclusionRequest,
+    add_exclusion,
+    list_exclusions,
+    remove_exclusion,
+    update_exclusion,
+)
+from app.store.ingest import ObservationIn, TimelineParams, store_observations
+from app.store.models import AuditEntry, CheckSegment, CheckTimeline, Observation
+from app.store.tokens import Actor, Role, authenticate, create_token, revoke_token
+from app.store.types import from_ms, to_ms
+
+CHECK = "info-network/main/http"
+PARAMS = {CHECK: TimelineParams(confirm=2, stale_after_ms=180_000)}
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
+ADMIN = Actor("admin-token", Role.ADMIN)
+OPERATOR = Actor("ops-token", Role.OPERATOR)
+
+
+@pytest.fixture
+def sessions(migrated_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(migrated_url)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def observation(minute: int, ok: bool, location: str = "tokyo") -> ObservationIn:
+    return ObservationIn(
+        CHECK, location, T0 + timedelta(minutes=minute), ok, 10.0, None if ok else "status 503"
+    )
+
+
+def segments(factory: sessionmaker[Session], location: str = "tokyo") -> list[tuple[int, int, str]]:
+    with factory() as session:
+        rows = session.execute(
+            select(CheckSegment)
+            .where(CheckSegment.check == CHECK, CheckSegment.location == location)
+            .order_by(CheckSegment.start_at)
+        ).scalars()
+        return [(to_ms(r.start_at), to_ms(r.end_at), r.state) for r in rows]
+
+
+def test_migrations_upgrade_downgrade_upgrade(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(database_url)
+    assert current_revision(engine) == head_revision(database_url)
+    tables = set(inspect(engine).get_table_names())
+    assert {"observations", "check_segments", "check_timelines", "exclusions", "audit_log",
+            "api_tokens", "runner_heartbeats", "report_exports"} <= tables  # fmt: skip
+    downgrade(database_url, "base")
+    assert current_revision(engine) is None
+    assert "observations" not in set(inspect(engine).get_table_names())
+    upgrade(database_url)
+    assert current_revision(engine) == head_revision(database_url)
+    engine.dispose()
+
+
+def test_duplicates_are_stored_once(sessions: sessionmaker[Session]) -> None:
+    batch = [observation(m, True) for m in range(10)]
+    with transaction(sessions) as session:
+        first = store_observations(session, batch + batch[:3], PARAMS)
+    assert (first.stored, first.duplicates) == (10, 3)
+    with transaction(sessions) as session:
+        again = store_observations(session, batch, PARAMS)
+    assert (again.stored, again.duplicates) == (0, 10)
+    with sessions() as session:
+        assert session.scalar(select(text("count(*)")).select_from(Observation)) == 10
+    # The last result (minute 9) holds for stale_after (3 min).
+    assert segments(sessions) == [(to_ms(T0), to_ms(T0) + 12 * 60_000, "up")]
+
+
+def test_failures_are_backdated_and_blips_stay_visible(sessions: sessionmaker[Session]) -> None:
+    # Arrive one at a time, as from a live runner.
+    for minute, ok in enumerate([True, True, False, True, False, False, False, True]):
+        with transaction(sessions) as session:
+            store_observations(session, [observation(minute, ok)], PARAMS)
+    t = to_ms(T0)
+    minute = 60_000
+    assert segments(sessions) == [
+        (t, t + 2 * minute, "up"),
+        (t + 2 * minute, t + 3 * minute, "blip"),
+        (t + 3 * minute, t + 4 * minute, "up"),
+        (t + 4 * minute, t + 7 * minute, "down"),
+        (t + 7 * minute, t + 7 * minute + 180_000, "up"),
+    ]
+    with sessions() as session:
+        timeline = session.get(CheckTimeline, (CHECK, "tokyo"))
+        assert timeline is not None and timeline.last_ok is True
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_arrival_order_equals_full_rebuild(
+    sessions: sessionmaker[Session], seed: int
+) -> None:
+    rng = random.Random(seed)
+    minutes = sorted(rng.sample(range(600), 300))
+    states = {m: rng.random() > 0.3 for m in minutes}
+    batch = [observation(m, states[m]) for m in minutes]
+    rng.shuffle(batch)
+    while batch:
+        size = rng.randint(1, 40)
+        chunk, batch = batch[:size], batch[size:]
+        with transaction(sessions) as session:
+            store_observations(session, chunk, PARAMS)
+    expected = build_segments(
+        [TimedResult(to_ms(T0) + m * 60_000, states[m]) for m in minutes], 2, 180_000
+    )
+    assert segments(sessions) == [(s.start_ms, s.end_ms, s.state.value) for s in expected]
+
+
+def test_changed_confirmation_relabels_history(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        store_observations(session, [observation(m, m not in (3, 4)) for m in range(8)], PARAMS)
+    assert [s[2] for s in segments(sessions)] == ["up", "down", "up"]
+    stricter = {CHECK: TimelineParams(confirm=3, stale_after_ms=180_000)}
+    with transaction(sessions) as session:
+        store_observations(session, [observation(8, True)], stricter)
+    assert [s[2] for s in segments(sessions)] == ["up", "blip", "up"]
+
+
+def test_audit_log_is_append_only(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        create_token(session, name="grafana", role="viewer", actor="cli:root")
+    for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"), transaction(sessions) as session:
+            session.execute(text(statement))
+    with sessions() as session:
+        assert [e.actor for e in session.execute(select(AuditEntry)).scalars()] == ["cli:root"]
+
+
+def test_exclusion_rules_and_audit(sessions: sessionmaker[Session]) -> None:
+    catalog = load_catalog()
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    future = ExclusionRequest(
+        "info-network/main",
+        "planned",
+        now + timedelta(days=1),
+        now + timedelta(days=1, hours=2),
+        "patching",
+    )
+    past = ExclusionRequest(
+        "info-network",
+        "planned",
+        now - timedelta(days=1),
+        now - timedelta(hours=22),
+        "forgot to register",
+    )
+    disaster = ExclusionRequest(
+        "jpki", "disaster", now - timedelta(days=3), now - timedelta(days=2), "earthquake"
+    )
+    with transaction(sessions) as session:
+        planned = add_exclusion(session, catalog, future, OPERATOR, now=now)
+    with pytest.raises(InvalidInput, match="before it starts"), transaction(sessions) as session:
+        add_exclusion(session, catalog, past, ADMIN, now=now)
+    with pytest.raises(Forbidden, match="admin"), transaction(sessions) as session:
+        add_exclusion(
+            session,
+            catalog,
+            replace(past, retroactive=True),
+            OPERATOR,
+            now=now,
+        )
+    with pytest.raises(Forbidden, match="disaster"), transaction(sessions) as session:
+        add_exclusion(session, catalog, disaster, OPERATOR, now=now)
+    with (
+        pytest.raises(InvalidInput, match="unknown system 'nope'"),
+        transaction(sessions) as session,
+    ):
+        add_exclusion(
+            session,
+            catalog,
+            replace(future, scope="nope"),
+            ADMIN,
+            now=now,
+        )
+    with transaction(sessions) as session:
+        add_exclusion(
+            session,
+            catalog,
+            replace(past, retroactive=True),
+            ADMIN,
+            now=now,
+        )
+        add_exclusion(session, catalog, disaster, ADMIN, now=now)
+    with transaction(sessions) as session:
+        update_exclusion(session, catalog, planned.id, actor=OPERATOR, reason="vendor moved it",
+                         starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=2, hours=1), now=now)  # fmt: skip
+    with pytest.raises(Forbidden), transaction(sessions) as session:
+        remove_exclusion(session, planned.id, actor=OPERATOR, reason="cancelled", now=now)
+    with pytest.raises(InvalidInput, match="reason"), transaction(sessions) as session:
+        remove_exclusion(session, planned.id, actor=ADMIN, reason=" ", now=now)
+    with transaction(sessions) as session:
+        remove_exclusion(session, planned.id, actor=ADMIN, reason="cancelled", now=now)
+    with pytest.raises(NotFound), transaction(sessions) as session:
+        remove_exclusion(session, planned.id, actor=ADMIN, reason="again", now=now)
+    with sessions() as session:
+        active = list_exclusions(session)
+        assert sorted(row.kind for row in active) == ["disaster", "planned"]
+        assert all(row.retroactive for row in active if row.kind == "planned")
+        log = list(session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars())
+    assert [(e.action, e.actor) for e in log] == [
+        ("create", "ops-token"),
+        ("create", "admin-token"),
+        ("create", "admin-token"),
+        ("update", "ops-token"),
+        ("delete", "admin-token"),
+    ]
+    assert log[3].before is not None and log[3].after is not None
+    assert log[3].before["start"] != log[3].after["start"] and log[3].reason == "vendor moved it"
+    assert log[4].reason == "cancelled" and log[4].after is None
+
+
+def test_tokens_store_only_a_hash(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        _, secret = create_token(session, name="agent-osaka", role="prober", actor="cli:root")
+    with sessions() as session:
+        stored = session.execute(text("SELECT token_sha256, prefix FROM api_tokens")).one()
+        assert secret not in stored[0] and len(stored[1]) < len(secret) // 2
+    with transaction(sessions) as session:
+        actor = authenticate(session, secret)
+        assert actor == Actor("agent-osaka", Role.PROBER)
+        assert authenticate(session, secret + "x") is None
+        revoke_token(session, "agent-osaka", actor="cli:root")
+    with transaction(sessions) as session:
+        assert authenticate(session, secret) is None
+
+
+def test_instants_round_trip_as_aware_utc(sessions: sessionmaker[Session]) -> None:
+    jst_instant = datetime.fromisoformat("2026-10-01T09:00:00.123+09:00")
+    with transaction(sessions) as session:
+        store_observations(session, [ObservationIn(CHECK, "tokyo", jst_instant, True)], PARAMS)
+    with sessions() as session:
+        stored = session.execute(select(Observation.observed_at)).scalar_one()
+    assert stored == datetime(2026, 10, 1, 0, 0, 0, 123000, tzinfo=UTC)
+    assert stored.tzinfo is not None and from_ms(to_ms(stored)) == stored
