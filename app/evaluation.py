@@ -21,11 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.catalog.model import Catalog, Service, System
+from app.sla import periods
 from app.sla.availability import UnknownPolicy, display_percent
+from app.sla.breakdown import daily_figures, state_strip
 from app.sla.evaluate import Evaluation, ServiceInput, SystemInput, evaluate
 from app.sla.exclusions import ExclusionKind, ExclusionWindow
 from app.sla.incidents import Incident
-from app.sla.periods import Period
+from app.sla.periods import Period, days_of
 from app.sla.timeline import CheckState, Segment
 from app.store.exclusions import list_exclusions, snapshot
 from app.store.models import CheckSegment, Exclusion
@@ -215,6 +217,27 @@ def _incident_json(incident: Incident, zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
+def strip_json(evaluation: Evaluation, zone: ZoneInfo) -> list[dict[str, Any]]:
+    return [
+        {"start": iso(run.start_ms, zone), "end": iso(run.end_ms, zone), "state": run.state.value}
+        for run in state_strip(evaluation)
+    ]
+
+
+def daily_json(evaluation: Evaluation, period: Period) -> list[dict[str, Any]]:
+    return [
+        {
+            "date": day.label,
+            "availability": None if figures is None else ratio(figures.availability),
+            "availability_display": (
+                None if figures is None else display_percent(figures.availability, figures.target)
+            ),
+            "downtime_seconds": None if figures is None else seconds(figures.downtime_ms),
+        }
+        for day, figures in daily_figures(evaluation, days_of(period))
+    ]
+
+
 def figures_json(evaluation: Evaluation, target: Decimal, zone: ZoneInfo) -> dict[str, Any]:
     figures = evaluation.figures
     return {
@@ -269,9 +292,24 @@ def report_document(
     *,
     system_id: str | None = None,
     service_id: str | None = None,
+    pictures: bool = False,
 ) -> dict[str, Any]:
-    """The report as JSON-ready data: the contract of ``kadou report --format json``."""
+    """The report as JSON-ready data: the contract of ``kadou report --format json``.
+
+    With ``pictures``, every service and system also carries ``strip`` (the period as runs
+    of up / down / unknown / excluded / outside_hours) and ``daily`` (each day's figures),
+    which the HTML and PDF reports and the pages draw.
+    """
     zone = ZoneInfo(result.period.timezone)
+
+    def extras(evaluation: Evaluation) -> dict[str, Any]:
+        if not pictures:
+            return {}
+        return {
+            "strip": strip_json(evaluation, zone),
+            "daily": daily_json(evaluation, result.period),
+        }
+
     services: list[dict[str, Any]] = []
     systems: list[dict[str, Any]] = []
     for system in catalog.systems:
@@ -294,6 +332,7 @@ def report_document(
                         else seconds(service.recovery_target_ms)
                     ),
                     **figures_json(evaluation, service.target, zone),
+                    **extras(evaluation),
                 }
             )
         if service_id is None:
@@ -308,6 +347,7 @@ def report_document(
                         else seconds(system.recovery_target_ms)
                     ),
                     **figures_json(evaluation, system.target, zone),
+                    **extras(evaluation),
                 }
             )
     exclusions = [
@@ -336,3 +376,90 @@ def now_utc() -> datetime:
 
 
 __all__ = ["EvaluationResult", "evaluate_period", "report_document"]
+
+
+def fiscal_year_document(
+    session: Session, catalog: Catalog, year: int, timezone: str, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """The fiscal-year sheet: one row per indicator, the year's figure and each month's.
+
+    The year's availability is computed over the whole year (not an average of the monthly
+    ratios), by the same engine call as every monthly figure.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    zone = ZoneInfo(timezone)
+    year_period = periods.fiscal_year(year, timezone)
+    year_result = evaluate_period(session, catalog, year_period, now=now)
+    month_results = [
+        evaluate_period(session, catalog, month, now=now)
+        for month in periods.fiscal_year_months(year, timezone)
+    ]
+    rows: list[dict[str, Any]] = []
+    for system in catalog.systems:
+        indicators: list[tuple[str | None, Any, Decimal]] = [(None, system.name, system.target)]
+        indicators += [(service.id, service.name, service.target) for service in system.services]
+        for service_id, name, target in indicators:
+            evaluation = year_result.for_service(system.id, service_id)
+            figures = figures_json(evaluation, target, zone)
+            months = []
+            for result in month_results:
+                month_figures = result.for_service(system.id, service_id).figures
+                started = result.period.start_ms < to_ms(now)
+                months.append(
+                    {
+                        "label": result.period.label,
+                        "availability": ratio(month_figures.availability) if started else None,
+                        "availability_display": (
+                            display_percent(month_figures.availability, month_figures.target)
+                            if started
+                            else display_percent(None, month_figures.target)
+                        ),
+                        "met": month_figures.met if started else None,
+                        "downtime_seconds": seconds(month_figures.downtime_ms) if started else None,
+                        "insufficient_data": month_figures.insufficient_data if started else None,
+                    }
+                )
+            rows.append(
+                {
+                    "system": system.id,
+                    "service": service_id,
+                    "name": name.model_dump(),
+                    "system_name": system.name.model_dump(),
+                    **{key: figures[key] for key in FISCAL_YEAR_FIELDS},
+                    "incidents": len(figures["incidents"]),
+                    "months": months,
+                }
+            )
+    return {
+        "period": {
+            **period_json(year_period),
+            "fiscal_year": year,
+            "label_ja": periods.reiwa_fiscal_year_label(year),
+        },
+        "unknown_policy": catalog.unknown_policy,
+        "generated_at": datetime.now(UTC).astimezone(zone).isoformat(timespec="seconds"),
+        "data_cutoff": from_ms(year_period.evaluated_end_ms(to_ms(now)))
+        .astimezone(zone)
+        .isoformat(),
+        "catalog_source": catalog.source,
+        "catalog_sha256": catalog.sha256,
+        "rows": rows,
+        "exclusions": [exclusion_json(row, zone) for row in year_result.exclusions],
+    }
+
+
+FISCAL_YEAR_FIELDS = (
+    "target",
+    "target_display",
+    "availability",
+    "availability_display",
+    "met",
+    "scheduled_seconds",
+    "excluded_seconds",
+    "downtime_seconds",
+    "unknown_seconds",
+    "coverage",
+    "insufficient_data",
+    "error_budget_seconds",
+    "error_budget_remaining_seconds",
+)

@@ -171,3 +171,14 @@ def reiwa_fiscal_year_label(year: int) -> str:
     if reiwa_year < 1:
         raise ValueError(f"fiscal year {year} is before the Reiwa era (2019)")
     return "令和元年度" if reiwa_year == 1 else f"令和{reiwa_year}年度"
+
+
+def days_of(period: Period) -> list[Period]:
+    """The local days that make up ``period`` (for a range: the days it touches)."""
+    zone = period.zone
+    first = from_ms(period.start_ms, zone).date()
+    last = from_ms(period.end_ms - 1, zone).date()
+    return [
+        day(d.year, d.month, d.day, period.timezone)
+        for d in (date.fromordinal(n) for n in range(first.toordinal(), last.toordinal() + 1))
+    ]
