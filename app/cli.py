@@ -298,8 +298,11 @@ def report(
     fiscal_year: Annotated[
         int | None, typer.Option(help="Fiscal year (April-March), e.g. 2026")
     ] = None,
-    output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
-    system: Annotated[str | None, typer.Option(help="Only this system")] = None,
+    output: Annotated[
+        str, typer.Option("--format", help="table, json, csv, xlsx, html or pdf")
+    ] = "table",
+    lang: Annotated[str, typer.Option(help="ja or en (csv, xlsx, html, pdf)")] = "ja",
+    system: Annotated[str | None, typer.Option(help="Only this system (table, json)")] = None,
     service: Annotated[str | None, typer.Option(help="Only this service (with --system)")] = None,
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout")] = None,
 ) -> None:
@@ -311,22 +314,49 @@ def report(
         fail("--service needs --system")
     if system:
         guarded(lambda: rt.catalog.system(system))
-    with rt.sessions() as session:
-        result = evaluate_period(
-            session, rt.catalog, period, system_ids=[system] if system else None
+        if service:
+            guarded(lambda: rt.catalog.service(system, service))
+    if output in ("table", "json"):
+        with rt.sessions() as session:
+            result = evaluate_period(
+                session, rt.catalog, period, system_ids=[system] if system else None
+            )
+        document = report_document(rt.catalog, result, system_id=system, service_id=service)
+        text = (
+            json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+            if output == "json"
+            else render_table(document)
         )
-    document = report_document(rt.catalog, result, system_id=system, service_id=service)
-    if output == "json":
-        text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-    elif output == "table":
-        text = render_table(document)
-    else:
-        fail(f"--format {output!r}: choose table or json")
-    if out is not None:
-        out.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {out}")
-    else:
-        typer.echo(text, nl=False)
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            out.write_text(text, encoding="utf-8")
+            typer.echo(f"wrote {out}")
+        return
+    from app.reports.render import FORMATS
+    from app.reports.service import build_report
+
+    if output not in FORMATS:
+        fail(f"--format {output!r}: choose table, {', '.join(FORMATS)}")
+    if system or service:
+        fail("--system and --service apply to table and json; reports cover every system")
+    if lang not in ("ja", "en"):
+        fail(f"--lang {lang!r}: choose ja or en")
+    with rt.sessions() as session:
+        rendered = guarded(
+            lambda: build_report(
+                session,
+                rt.catalog,
+                kind="fiscal_year" if period.kind == "fiscal_year" else "monthly",
+                label=str(fiscal_year) if period.kind == "fiscal_year" else period.label,
+                fmt=output,
+                lang=lang,
+                timezone=rt.timezone,
+            )
+        )
+    target = out if out is not None else Path(rendered.file_name)
+    target.write_bytes(rendered.body)
+    typer.echo(f"wrote {target}")
 
 
 def _duration(seconds: float | None) -> str:

@@ -133,3 +133,60 @@ def test_catalog_check_reports_line_and_field(
     out = KadouCli(monkeypatch, sqlite_url)("catalog", "check", str(bad), expect=2)
     assert f"{bad}:13:" in out and "interval" in out
     assert "7 services" in KadouCli(monkeypatch, sqlite_url)("catalog", "check")
+
+
+def test_report_files_carry_the_json_numbers(kadou: KadouCli, tmp_path: Path) -> None:
+    import csv
+
+    from openpyxl import load_workbook
+
+    lines = [
+        line(observed_at=f"2026-10-01T00:{m:02d}:00+09:00", ok=m not in (5, 6)) for m in range(60)
+    ]
+    kadou("import", "-", input="\n".join(lines))
+    document = json.loads(kadou("report", "--month", "2026-10", "--format", "json"))
+    jpki = next(s for s in document["services"] if s["system"] == "jpki")
+    kadou(
+        "report",
+        "--month",
+        "2026-10",
+        "--format",
+        "csv",
+        "--lang",
+        "ja",
+        "--out",
+        str(tmp_path / "r.csv"),
+    )
+    raw = (tmp_path / "r.csv").read_bytes()
+    assert raw.startswith("\ufeff".encode())  # Excel opens Japanese text correctly
+    text = raw.decode("utf-8-sig")
+    assert "稼働率" in text and jpki["availability_display"] in text
+    rows = list(csv.reader(text.splitlines()))
+    assert any("jpki" in cell for row in rows for cell in row)
+    kadou(
+        "report",
+        "--month",
+        "2026-10",
+        "--format",
+        "xlsx",
+        "--lang",
+        "en",
+        "--out",
+        str(tmp_path / "r.xlsx"),
+    )
+    workbook = load_workbook(tmp_path / "r.xlsx")
+    values = [cell.value for sheet in workbook for row in sheet.iter_rows() for cell in row]
+    assert jpki["scheduled_seconds"] in values or any(
+        isinstance(v, str) and "jpki" in v for v in values
+    )
+    out = kadou(
+        "report",
+        "--month",
+        "2026-10",
+        "--format",
+        "docx",
+        "--out",
+        str(tmp_path / "r.docx"),
+        expect=2,
+    )
+    assert "--format 'docx'" in out

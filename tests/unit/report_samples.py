@@ -333,7 +333,9 @@ def _figures(
     target_ratio = Fraction(target)
     budget = (1 - Decimal(target)) * observed
     disaster = _length(_clip(timeline.excluded_disaster, *period))
-    planned = _length(_subtract(_clip(timeline.excluded_planned, *period), timeline.excluded_disaster))
+    planned = _length(
+        _subtract(_clip(timeline.excluded_planned, *period), timeline.excluded_disaster)
+    )
     incidents: list[Incident] = []
     for start, end in _union(timeline.down_wall):
         in_period = _clip(down, start, end)
@@ -372,7 +374,9 @@ def _figures(
     return figures
 
 
-def _strip(month: _Month, excluded: list[Span], down: list[Span], unknown: list[Span]) -> list[StripRun]:
+def _strip(
+    month: _Month, excluded: list[Span], down: list[Span], unknown: list[Span]
+) -> list[StripRun]:
     marks: list[tuple[int, int, str]] = (
         [(s, e, "excluded") for s, e in excluded]
         + [(s, e, "down") for s, e in down]
@@ -404,7 +408,9 @@ def _daily(
         daily.append(
             {
                 "date": day.isoformat(),
-                "availability": float(Fraction(observed - downtime, observed)) if observed else None,
+                "availability": float(Fraction(observed - downtime, observed))
+                if observed
+                else None,
             }
         )
         day += timedelta(days=1)
@@ -509,10 +515,14 @@ def fiscal_year_document(
     """Twelve months April–March; the year figure is over the whole year's seconds."""
     start = datetime(fiscal_year, 4, 1, tzinfo=TOKYO)
     end = datetime(fiscal_year + 1, 4, 1, tzinfo=TOKYO)
-    month_starts = [datetime(fiscal_year + (m + 3) // 12, (m + 3) % 12 + 1, 1, tzinfo=TOKYO) for m in range(12)]
+    month_starts = [
+        datetime(fiscal_year + (m + 3) // 12, (m + 3) % 12 + 1, 1, tzinfo=TOKYO) for m in range(12)
+    ]
     rows: list[FiscalYearRow] = []
 
-    def row(system: str, service: str | None, name: LocalizedText, target: str, seed: int) -> FiscalYearRow:
+    def row(
+        system: str, service: str | None, name: LocalizedText, target: str, seed: int
+    ) -> FiscalYearRow:
         months: list[FiscalYearMonth] = []
         year_scheduled = year_down = 0
         for index, month_start in enumerate(month_starts):

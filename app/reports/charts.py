@@ -1,0 +1,282 @@
+"""SVG charts drawn on the server, so the HTML and the PDF need no script and no network.
+
+Both charts must read without colour (printed in black and white, or by a colour-blind
+reader): every state has a pattern as well as a colour, short outages get a marker shape
+above the strip, and the legend names each state in words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from math import floor
+
+from markupsafe import Markup, escape
+
+from app.reports.document import STRIP_STATES, DailyFigure, StripRun
+from app.reports.labels import (
+    Lang,
+    format_percent,
+    label,
+    parse_instant,
+    state_text,
+    truncate_ratio,
+)
+
+WIDTH = 720
+_FONT = 'font-family="IPAexGothic, DejaVu Sans, Yu Gothic, Meiryo, sans-serif"'
+
+
+@dataclass(frozen=True, slots=True)
+class StateStyle:
+    colour: str
+    # The pattern drawn over the colour (SVG markup inside a 8x8 tile), so states differ
+    # in black-and-white print too.
+    overlay: str
+
+
+STATE_STYLES: dict[str, StateStyle] = {
+    "up": StateStyle("#2e7d32", ""),
+    "down": StateStyle(
+        "#c62828",
+        '<path d="M-2,2 l4,-4 M0,8 l8,-8 M6,10 l4,-4" stroke="#fff" stroke-width="1.6"/>',
+    ),
+    "unknown": StateStyle(
+        "#9e9e9e",
+        '<circle cx="2" cy="2" r="1.2" fill="#fff"/><circle cx="6" cy="6" r="1.2" fill="#fff"/>',
+    ),
+    "excluded": StateStyle(
+        "#1565c0",
+        '<path d="M0,2 h8 M0,6 h8" stroke="#fff" stroke-width="1.2"/>',
+    ),
+    "outside_hours": StateStyle(
+        "#e0e0e0",
+        '<path d="M2,0 v8 M6,0 v8" stroke="#9e9e9e" stroke-width="0.8"/>',
+    ),
+}
+NO_DATA_STYLE = STATE_STYLES["unknown"]
+MISSED_STYLE = STATE_STYLES["down"]
+
+
+def _patterns(prefix: str) -> str:
+    """One transparent overlay <pattern> per patterned state, ids prefixed so that several
+    charts can share one page. The colour is a solid fill underneath: a tile that paints its
+    own background shows hairline seams between tiles in some renderers."""
+    tiles = [
+        f'<pattern id="{prefix}-{state}" width="8" height="8" patternUnits="userSpaceOnUse">'
+        f"{style.overlay}</pattern>"
+        for state, style in STATE_STYLES.items()
+        if style.overlay
+    ]
+    return "<defs>" + "".join(tiles) + "</defs>"
+
+
+def _shape(state: str, prefix: str, attributes: str, title: str = "", kind: str = "run") -> str:
+    """A rectangle in a state's colour, with its pattern over it, and an optional tooltip.
+
+    ``kind`` names what it is in the class (``run-down``, ``bar-down``, ``key-down``) so
+    that a test, or a stylesheet, can tell strip runs from bars and legend swatches.
+    """
+    style = STATE_STYLES[state]
+    tooltip = f"<title>{escape(title)}</title>" if title else ""
+    shape = f'<rect {attributes} fill="{style.colour}" class="{kind}-{state}">{tooltip}</rect>'
+    if style.overlay:
+        shape += f'<rect {attributes} fill="url(#{prefix}-{state})"/>'
+    return shape
+
+
+def _x(instant: datetime, start: datetime, span_seconds: float, left: float, width: float) -> float:
+    return left + (instant - start).total_seconds() / span_seconds * width
+
+
+def month_strip(
+    strip: list[StripRun],
+    period_start: str,
+    period_end: str,
+    timezone_name: str,
+    chart_id: str,
+    lang: Lang,
+) -> Markup:
+    """The period as one bar, cut into runs by state, with day ticks below."""
+    from zoneinfo import ZoneInfo
+
+    timezone = ZoneInfo(timezone_name)
+    start, end = parse_instant(period_start), parse_instant(period_end)
+    span = (end - start).total_seconds()
+    left, width, bar_top, bar_height = 4.0, WIDTH - 8.0, 12.0, 26.0
+    height = 62
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart strip" viewBox="0 0 {WIDTH} '
+        f'{height}" width="{WIDTH}" height="{height}" role="img" '
+        f'aria-label="{escape(label("month_strip", lang))}">',
+        _patterns(chart_id),
+        _shape("up", chart_id, f'x="{left}" y="{bar_top}" width="{width}" height="{bar_height}"'),
+    ]
+    for run in strip:
+        if run["state"] == "up":
+            continue
+        run_start = _x(parse_instant(run["start"]), start, span, left, width)
+        run_end = _x(parse_instant(run["end"]), start, span, left, width)
+        # A two-minute outage is 0.03 px wide in a month: draw it at least 1.5 px wide and
+        # mark it above the bar so it is seen, not just present.
+        run_width = max(run_end - run_start, 1.5)
+        title = (
+            f"{state_text(run['state'], lang)}: "
+            f"{parse_instant(run['start']).astimezone(timezone):%Y-%m-%d %H:%M} – "
+            f"{parse_instant(run['end']).astimezone(timezone):%Y-%m-%d %H:%M}"
+        )
+        parts.append(
+            _shape(
+                run["state"],
+                chart_id,
+                f'x="{run_start:.2f}" y="{bar_top}" width="{run_width:.2f}" height="{bar_height}"',
+                title,
+            )
+        )
+        if run["state"] == "down":
+            centre = run_start + run_width / 2
+            parts.append(
+                f'<path d="M{centre - 4:.2f},2 h8 l-4,8 z" fill="#c62828" stroke="#000" '
+                'stroke-width="0.5"/>'
+            )
+    # Day ticks: a line at each local midnight, a number every few days.
+    local_start = start.astimezone(timezone)
+    day_count = round(span / 86400)
+    for day in range(day_count + 1):
+        tick = left + day * 86400 / span * width
+        parts.append(
+            f'<line x1="{tick:.2f}" y1="{bar_top + bar_height}" x2="{tick:.2f}" '
+            f'y2="{bar_top + bar_height + 4}" stroke="#555" stroke-width="0.6"/>'
+        )
+        if day < day_count and (day % 7 == 0 or day == day_count - 1):
+            parts.append(
+                f'<text x="{tick + 2:.2f}" y="{height - 6}" font-size="9" {_FONT} '
+                f'fill="#333">{local_start.day + day}</text>'
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def legend(chart_id: str, lang: Lang) -> Markup:
+    """The states in words beside their pattern swatch (one SVG, reused per page)."""
+    item_width = 118
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart legend" viewBox="0 0 '
+        f'{item_width * len(STRIP_STATES)} 18" width="{item_width * len(STRIP_STATES)}" '
+        'height="18">',
+        _patterns(chart_id),
+    ]
+    for index, state in enumerate(STRIP_STATES):
+        x = index * item_width
+        parts.append(
+            _shape(state, chart_id, f'x="{x}" y="3" width="16" height="12"', kind="key")
+            + f'<rect x="{x}" y="3" width="16" height="12" fill="none" stroke="#333" '
+            'stroke-width="0.5"/>'
+            f'<text x="{x + 21}" y="13" font-size="10" {_FONT}>'
+            f"{escape(state_text(state, lang))}</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _axis_floor(target: float, values: list[float]) -> float:
+    """Bottom of the y axis: ten error budgets below 100 %, lower if a day fell lower.
+
+    A 0–100 % axis would draw every day as a full bar; the interesting range is near the
+    target, so the axis starts at 1 − 10 × (1 − target) (99 % for a 99.9 % target) and
+    drops to a round percentage only if a day was worse.
+    """
+    # Decimal: in floats 1 - 10 * (1 - 0.9999) is 0.9990000000000001, a silly axis label.
+    floor_value = float(1 - 10 * (1 - Decimal(repr(target))))
+    lowest = min(values, default=1.0)
+    if lowest < floor_value:
+        floor_value = floor(lowest * 100) / 100 if lowest >= 0.9 else floor(lowest * 10) / 10
+    return max(floor_value, 0.0)
+
+
+def _percent_text(ratio: float) -> str:
+    text = format((Decimal(repr(ratio)) * 100).normalize(), "f")
+    return f"{text}%"
+
+
+def daily_bars(
+    daily: list[DailyFigure], target: float, target_display: str, chart_id: str, lang: Lang
+) -> Markup:
+    """One bar per local day; days below target hatched, days without data marked."""
+    left, right, top, bottom = 46.0, 8.0, 18.0, 22.0
+    height = 158
+    plot_width, plot_height = WIDTH - left - right, height - top - bottom
+    values = [day["availability"] for day in daily if day["availability"] is not None]
+    axis_floor = _axis_floor(target, values)
+
+    def y(ratio: float) -> float:
+        clamped = min(max(ratio, axis_floor), 1.0)
+        return top + (1.0 - clamped) / (1.0 - axis_floor) * plot_height
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart daily" viewBox="0 0 {WIDTH} '
+        f'{height}" width="{WIDTH}" height="{height}" role="img" '
+        f'aria-label="{escape(label("daily_chart", lang))}">',
+        _patterns(chart_id),
+        f'<rect x="{left}" y="{top}" width="{plot_width}" height="{plot_height}" fill="none" '
+        'stroke="#999" stroke-width="0.6"/>',
+    ]
+    for tick in (axis_floor, 1.0):
+        parts.append(
+            f'<text x="{left - 4}" y="{y(tick) + 3:.2f}" font-size="9" text-anchor="end" '
+            f"{_FONT}>{escape(_percent_text(tick))}</text>"
+        )
+    slot = plot_width / max(len(daily), 1)
+    for index, day in enumerate(daily):
+        x = left + index * slot + slot * 0.15
+        bar_width = slot * 0.7
+        day_number = int(day["date"][-2:])
+        parts.append(
+            f'<text x="{x + bar_width / 2:.2f}" y="{height - 8}" font-size="8" '
+            f'text-anchor="middle" {_FONT}>{day_number}</text>'
+        )
+        availability = day["availability"]
+        if availability is None:
+            parts.append(
+                _shape(
+                    "unknown",
+                    chart_id,
+                    f'x="{x:.2f}" y="{top + plot_height - 10:.2f}" width="{bar_width:.2f}" '
+                    'height="10"',
+                    f"{day['date']}: {label('no_data', lang)}",
+                    kind="bar",
+                )
+            )
+            continue
+        state = "down" if availability < target else "up"
+        bar_top = y(availability)
+        parts.append(
+            _shape(
+                state,
+                chart_id,
+                f'x="{x:.2f}" y="{bar_top:.2f}" width="{bar_width:.2f}" '
+                f'height="{max(top + plot_height - bar_top, 0.8):.2f}"',
+                f"{day['date']}: {format_percent(truncate_ratio(availability, 3), 3)}",
+                kind="bar",
+            )
+        )
+    target_y = y(target)
+    parts.append(
+        f'<line x1="{left}" y1="{target_y:.2f}" x2="{left + plot_width}" y2="{target_y:.2f}" '
+        'stroke="#000" stroke-width="1" stroke-dasharray="5,3"/>'
+    )
+    # The target's key sits above the plot, right-aligned: on the axis it would collide
+    # with the 100 % tick when the target is close to it.
+    key_x = left + plot_width
+    key_text = f"{label('target', lang)} {target_display}"
+    # No text metrics here: ~6 px per character at 9 px is close enough to place the dash.
+    dash_end = key_x - 6.0 * len(key_text) - 4
+    parts.append(
+        f'<line x1="{dash_end - 22:.1f}" y1="8" x2="{dash_end:.1f}" y2="8" stroke="#000" '
+        'stroke-width="1" stroke-dasharray="5,3"/>'
+        f'<text x="{key_x}" y="11" font-size="9" text-anchor="end" {_FONT}>'
+        f"{escape(key_text)}</text>"
+    )
+    parts.append("</svg>")
+    return Markup("".join(parts))

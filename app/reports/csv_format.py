@@ -1,0 +1,229 @@
+"""CSV: UTF-8 with a BOM, so that Excel opens Japanese text correctly on double-click.
+
+Layout (documented here because a CSV has no sheets): sections separated by one empty row.
+
+1. The figures table, from the first row: a header row in the chosen language, then one
+   row per system followed by its services. A tool that reads "the first table" (Excel,
+   pandas with ``nrows``) gets the figures alone.
+2. A row holding only the section title (障害 / Incidents), its header row, one row per
+   incident (system rows and service rows alike, like the figures).
+3. The same for the exclusion windows.
+4. The same for the report's provenance: period, time zone, unknown-time policy,
+   generated at, data cut-off, catalog hash and source, as label/value rows.
+
+Seconds and ratios are written as plain numbers (the float's shortest repr, lossless);
+availability also appears as the engine's truncated display string. Instants keep the
+document's ISO 8601 form with its offset, so nothing is lost to a time zone conversion.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from app.reports.document import FiscalYearReportDocument, MonthlyReportDocument
+from app.reports.labels import (
+    Lang,
+    fiscal_year_title,
+    kind_text,
+    label,
+    met_text,
+    month_heading,
+    pick,
+    policy_text,
+    recovery_text,
+    yes_no,
+)
+from app.reports.rows import figure_rows, incident_rows
+
+Cell = str | int | float | None
+
+BOM = "\ufeff"
+
+FIGURE_COLUMNS = (
+    "level",
+    "system_id",
+    "service_id",
+    "name",
+    "target",
+    "availability",
+    "result",
+    "availability_exact",
+    "coverage",
+    "scheduled_seconds",
+    "excluded_planned_seconds",
+    "excluded_disaster_seconds",
+    "downtime_seconds",
+    "unknown_seconds",
+    "error_budget_seconds",
+    "error_budget_remaining_seconds",
+    "insufficient_data",
+    "recovery_target_seconds",
+)
+INCIDENT_COLUMNS = (
+    "level",
+    "system_id",
+    "service_id",
+    "name",
+    "incident_start",
+    "incident_end",
+    "duration_seconds",
+    "downtime_in_period_seconds",
+    "recovery_target_seconds",
+    "recovery",
+)
+EXCLUSION_COLUMNS = (
+    "exclusion_id",
+    "scope",
+    "kind",
+    "start",
+    "end",
+    "reason",
+    "created_by",
+    "created_at",
+    "retroactive",
+)
+
+
+def _cell(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _encode(rows: list[list[Cell]]) -> bytes:
+    buffer = io.StringIO()
+    # lineterminator \r\n is what Excel and RFC 4180 expect.
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows([[_cell(value) for value in row] for row in rows])
+    return (BOM + buffer.getvalue()).encode("utf-8")
+
+
+def render_monthly_csv(document: MonthlyReportDocument, lang: Lang) -> bytes:
+    rows: list[list[Cell]] = [[label(column, lang) for column in FIGURE_COLUMNS]]
+    for row in figure_rows(document):
+        figures = row.figures
+        rows.append(
+            [
+                label(f"level_{row.level}", lang),
+                row.system,
+                row.service,
+                pick(row.name, lang),
+                figures["target_display"],
+                figures["availability_display"],
+                met_text(figures["met"], lang),
+                figures["availability"],
+                figures["coverage"],
+                figures["scheduled_seconds"],
+                figures["excluded_seconds"]["planned"],
+                figures["excluded_seconds"]["disaster"],
+                figures["downtime_seconds"],
+                figures["unknown_seconds"],
+                figures["error_budget_seconds"],
+                figures["error_budget_remaining_seconds"],
+                yes_no(figures["insufficient_data"], lang),
+                figures["recovery_target_seconds"],
+            ]
+        )
+
+    rows += [[], [label("incidents", lang)], [label(c, lang) for c in INCIDENT_COLUMNS]]
+    for entry in incident_rows(document):
+        incident = entry.incident
+        rows.append(
+            [
+                label(f"level_{entry.row.level}", lang),
+                entry.row.system,
+                entry.row.service,
+                pick(entry.row.name, lang),
+                incident["start"],
+                incident["end"] if incident["end"] is not None else label("ongoing", lang),
+                incident["duration_seconds"],
+                incident["downtime_seconds"],
+                incident["recovery_target_seconds"],
+                recovery_text(incident["recovery_met"], lang),
+            ]
+        )
+
+    rows += [[], [label("exclusions", lang)], [label(c, lang) for c in EXCLUSION_COLUMNS]]
+    for window in document.get("exclusions", []):
+        rows.append(
+            [
+                window["id"],
+                window["scope"],
+                kind_text(window["kind"], lang),
+                window["start"],
+                window["end"],
+                window["reason"],
+                window["created_by"],
+                window["created_at"],
+                yes_no(window["retroactive"], lang),
+            ]
+        )
+
+    period = document["period"]
+    rows += [
+        [],
+        [label("section_report", lang)],
+        [label("period", lang), period["label"], period["start"], period["end"]],
+        [label("timezone", lang), period["timezone"]],
+        [label("unknown_policy", lang), policy_text(document["unknown_policy"], lang)],
+        [label("generated_at", lang), document["generated_at"]],
+        [label("data_cutoff", lang), document["data_cutoff"]],
+        [label("catalog_sha256", lang), document["catalog_sha256"]],
+        [label("catalog_source", lang), document.get("catalog_source", "")],
+    ]
+    return _encode(rows)
+
+
+def render_fiscal_year_csv(document: FiscalYearReportDocument, lang: Lang) -> bytes:
+    """One row per indicator, like the policy sheet: target, the year's figure, each month.
+
+    Month columns hold the truncated display string; a second block of columns after them
+    holds each month's exact ratio, for whoever needs to recompute nothing but sort.
+    """
+    period = document["period"]
+    year_title = fiscal_year_title(period["fiscal_year"], lang)
+    month_labels = (
+        [month["label"] for month in document["rows"][0]["months"]] if document["rows"] else []
+    )
+    header: list[Cell] = [
+        label("level", lang),
+        label("system_id", lang),
+        label("service_id", lang),
+        label("indicator", lang),
+        label("target", lang),
+        f"{year_title} {label('availability', lang)}",
+        label("result", lang),
+        f"{year_title} {label('availability_exact', lang)}",
+    ]
+    header += [month_heading(month, lang) + f" ({month})" for month in month_labels]
+    header += [f"{month} {label('availability_exact', lang)}" for month in month_labels]
+    rows: list[list[Cell]] = [header]
+    for row in document["rows"]:
+        rows.append(
+            [
+                label("level_system" if row["service"] is None else "level_service", lang),
+                row["system"],
+                row["service"],
+                pick(row["name"], lang),
+                row["target_display"],
+                row["availability_display"],
+                met_text(row["met"], lang),
+                row["availability"],
+                *[month["availability_display"] for month in row["months"]],
+                *[month["availability"] for month in row["months"]],
+            ]
+        )
+    rows += [
+        [],
+        [label("section_report", lang)],
+        [label("period", lang), period["label"], period["start"], period["end"]],
+        [label("timezone", lang), period["timezone"]],
+        [label("generated_at", lang), document["generated_at"]],
+        [label("data_cutoff", lang), document["data_cutoff"]],
+        [label("catalog_sha256", lang), document["catalog_sha256"]],
+        [label("catalog_source", lang), document.get("catalog_source", "")],
+    ]
+    return _encode(rows)

@@ -1,0 +1,409 @@
+"""HTML reports: one self-contained page (inline CSS, inline SVG), printable on A4.
+
+The page is also the PDF's source (``pdf_format``), so what is printed is what is shown.
+Everything the templates print is prepared here as text, in the chosen language; the
+templates only lay it out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from app.reports import charts
+from app.reports.document import (
+    Exclusion,
+    FiscalYearReportDocument,
+    MonthlyReportDocument,
+)
+from app.reports.labels import (
+    Lang,
+    fiscal_year_title,
+    format_duration,
+    format_instant,
+    format_percent,
+    kind_text,
+    label,
+    met_text,
+    month_heading,
+    percent_decimals,
+    period_heading,
+    pick,
+    policy_text,
+    recovery_text,
+    truncate_ratio,
+    yes_no,
+)
+from app.reports.rows import FigureRow, figure_rows, system_groups
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    label: str
+    value: str
+    # Exact seconds beside a human duration, so nothing is only approximate.
+    detail: str = ""
+    css_class: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    start: str
+    end: str
+    duration: str
+    downtime: str
+    recovery_target: str
+    recovery: str
+    recovery_met: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExclusionView:
+    id: int
+    scope: str
+    kind: str
+    start: str
+    end: str
+    duration: str
+    reason: str
+    created_by: str
+    created_at: str
+    retroactive: str
+
+
+@dataclass
+class FigureCard:
+    level: str
+    anchor: str
+    scope: str
+    name: str
+    target: str
+    availability: str
+    met: bool | None
+    result: str
+    insufficient_data: bool
+    stats: list[Stat]
+    incidents: list[IncidentView]
+    exclusion_ids: list[int]
+    strip_svg: Markup | None = None
+    daily_svg: Markup | None = None
+
+
+@dataclass
+class SystemSection:
+    card: FigureCard | None
+    name: str
+    services: list[FigureCard] = field(default_factory=list)
+
+
+def _seconds_text(seconds: float | int | None, lang: Lang) -> str:
+    if seconds is None:
+        return ""
+    number = (
+        f"{seconds:,}" if isinstance(seconds, int) else f"{seconds:,.3f}".rstrip("0").rstrip(".")
+    )
+    return f"{number} {'秒' if lang == 'ja' else 's'}"
+
+
+def _availability_text(display: str | None, lang: Lang) -> str:
+    return display if display is not None else label("not_applicable", lang)
+
+
+def _applies(window: Exclusion, row: FigureRow) -> bool:
+    """A system window applies to the system and its services; a service window to the
+    service (and is listed under its system too, where it removes that service's share)."""
+    return window["scope"] in (row.system, row.scope) or (
+        row.level == "system" and window["scope"].startswith(row.system + "/")
+    )
+
+
+def _card(
+    row: FigureRow, document: MonthlyReportDocument, timezone: ZoneInfo, lang: Lang
+) -> FigureCard:
+    figures = row.figures
+    decimals = percent_decimals(figures["availability_display"])
+    coverage = (
+        format_percent(truncate_ratio(figures["coverage"], decimals), decimals)
+        if figures["coverage"] is not None
+        else label("not_applicable", lang)
+    )
+    remaining = figures["error_budget_remaining_seconds"]
+    stats = [
+        Stat(label("target", lang), figures["target_display"]),
+        Stat(
+            label("availability", lang),
+            _availability_text(figures["availability_display"], lang),
+            css_class="missed" if figures["met"] is False else "",
+        ),
+        Stat(label("result", lang), met_text(figures["met"], lang)),
+        Stat(
+            label("scheduled", lang),
+            format_duration(figures["scheduled_seconds"], lang),
+            _seconds_text(figures["scheduled_seconds"], lang),
+        ),
+        Stat(
+            label("excluded_planned", lang),
+            format_duration(figures["excluded_seconds"]["planned"], lang),
+            _seconds_text(figures["excluded_seconds"]["planned"], lang),
+        ),
+        Stat(
+            label("excluded_disaster", lang),
+            format_duration(figures["excluded_seconds"]["disaster"], lang),
+            _seconds_text(figures["excluded_seconds"]["disaster"], lang),
+        ),
+        Stat(
+            label("downtime", lang),
+            format_duration(figures["downtime_seconds"], lang),
+            _seconds_text(figures["downtime_seconds"], lang),
+        ),
+        Stat(
+            label("unknown", lang),
+            format_duration(figures["unknown_seconds"], lang),
+            _seconds_text(figures["unknown_seconds"], lang),
+        ),
+        Stat(
+            label("coverage", lang),
+            coverage,
+            css_class="insufficient" if figures["insufficient_data"] else "",
+        ),
+        Stat(
+            label("error_budget", lang),
+            format_duration(figures["error_budget_seconds"], lang),
+            _seconds_text(figures["error_budget_seconds"], lang),
+        ),
+        Stat(
+            label("error_budget_remaining", lang),
+            format_duration(remaining, lang),
+            _seconds_text(remaining, lang),
+            css_class="missed" if remaining < 0 else "",
+        ),
+    ]
+    if figures["recovery_target_seconds"] is not None:
+        stats.append(
+            Stat(
+                label("recovery_target", lang),
+                format_duration(figures["recovery_target_seconds"], lang),
+                _seconds_text(figures["recovery_target_seconds"], lang),
+            )
+        )
+    incidents = [
+        IncidentView(
+            start=format_instant(incident["start"], timezone, lang),
+            end=format_instant(incident["end"], timezone, lang),
+            duration=format_duration(incident["duration_seconds"], lang),
+            downtime=format_duration(incident["downtime_seconds"], lang),
+            recovery_target=format_duration(incident["recovery_target_seconds"], lang)
+            if incident["recovery_target_seconds"] is not None
+            else label("not_applicable", lang),
+            recovery=recovery_text(incident["recovery_met"], lang),
+            recovery_met=incident["recovery_met"],
+        )
+        for incident in figures["incidents"]
+    ]
+    anchor = row.scope.replace("/", "--")
+    card = FigureCard(
+        level=row.level,
+        anchor=anchor,
+        scope=row.scope,
+        name=pick(row.name, lang),
+        target=figures["target_display"],
+        availability=_availability_text(figures["availability_display"], lang),
+        met=figures["met"],
+        result=met_text(figures["met"], lang),
+        insufficient_data=figures["insufficient_data"],
+        stats=stats,
+        incidents=incidents,
+        exclusion_ids=[w["id"] for w in document.get("exclusions", []) if _applies(w, row)],
+    )
+    period = document["period"]
+    if figures.get("strip"):
+        card.strip_svg = charts.month_strip(
+            figures["strip"],
+            period["start"],
+            period["end"],
+            period["timezone"],
+            f"strip-{anchor}",
+            lang,
+        )
+    if figures.get("daily"):
+        card.daily_svg = charts.daily_bars(
+            figures["daily"],
+            figures["target"],
+            figures["target_display"],
+            f"daily-{anchor}",
+            lang,
+        )
+    return card
+
+
+def _exclusion_views(
+    document: MonthlyReportDocument, timezone: ZoneInfo, lang: Lang
+) -> list[ExclusionView]:
+    from app.reports.labels import parse_instant
+
+    return [
+        ExclusionView(
+            id=window["id"],
+            scope=window["scope"],
+            kind=kind_text(window["kind"], lang),
+            start=format_instant(window["start"], timezone, lang),
+            end=format_instant(window["end"], timezone, lang),
+            duration=format_duration(
+                int(
+                    (parse_instant(window["end"]) - parse_instant(window["start"])).total_seconds()
+                ),
+                lang,
+            ),
+            reason=window["reason"],
+            created_by=window["created_by"],
+            created_at=format_instant(window["created_at"], timezone, lang),
+            retroactive=yes_no(window["retroactive"], lang),
+        )
+        for window in document.get("exclusions", [])
+    ]
+
+
+def _provenance(document: dict[str, object], lang: Lang) -> list[Stat]:
+    stats = [
+        Stat(label("generated_at", lang), str(document["generated_at"])),
+        Stat(label("data_cutoff", lang), str(document["data_cutoff"])),
+        Stat(label("catalog_sha256", lang), str(document["catalog_sha256"])),
+    ]
+    if document.get("catalog_source"):
+        stats.append(Stat(label("catalog_source", lang), str(document["catalog_source"])))
+    return stats
+
+
+def render_monthly_html(document: MonthlyReportDocument, lang: Lang) -> str:
+    period = document["period"]
+    timezone = ZoneInfo(period["timezone"])
+    rows = figure_rows(document)
+    cards = {row.scope: _card(row, document, timezone, lang) for row in rows}
+    sections = [
+        SystemSection(
+            card=cards.get(group.system_id) if group.system is not None else None,
+            name=pick(group.name, lang),
+            services=[cards[f"{s['system']}/{s['service']}"] for s in group.services],
+        )
+        for group in system_groups(document)
+    ]
+    system_cards = [cards[row.scope] for row in rows if row.level == "system"]
+    met_count = sum(1 for card in system_cards if card.met is True)
+    template = environment().get_template("monthly.html.j2")
+    return template.render(
+        lang=lang,
+        t=lambda key: label(key, lang),
+        title=f"{label('report_title_monthly', lang)} {period_heading(period['label'], lang)}",
+        period=period,
+        period_text=(
+            f"{format_instant(period['start'], timezone, lang)} – "
+            f"{format_instant(period['end'], timezone, lang)} ({period['timezone']})"
+        ),
+        policy=policy_text(document["unknown_policy"], lang),
+        summary_sentence=label("summary_met_count", lang).format(
+            met=met_count, total=len(system_cards)
+        ),
+        system_cards=system_cards,
+        sections=sections,
+        exclusions=_exclusion_views(document, timezone, lang),
+        provenance=_provenance(dict(document), lang),
+        footer_text=(
+            f"Kadou · {period['label']} · {label('catalog_sha256', lang)} "
+            f"{document['catalog_sha256'][:12]}… · {label('generated_at', lang)} "
+            f"{document['generated_at']}"
+        ),
+        legend=charts.legend("legend", lang),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MonthCell:
+    text: str
+    met: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class FiscalYearRowView:
+    is_system: bool
+    scope: str
+    name: str
+    target: str
+    availability: str
+    met: bool | None
+    result: str
+    months: list[MonthCell]
+
+
+def render_fiscal_year_html(document: FiscalYearReportDocument, lang: Lang) -> str:
+    period = document["period"]
+    fiscal_year = period["fiscal_year"]
+    month_labels = [m["label"] for m in document["rows"][0]["months"]] if document["rows"] else []
+    # Calendar-year groups over the month columns: April–December, then January–March.
+    year_groups: list[tuple[str, int]] = []
+    for month in month_labels:
+        year = month[:4]
+        year_text = f"{year}年（令和{int(year) - 2018}年）" if lang == "ja" else year
+        if year_groups and year_groups[-1][0] == year_text:
+            year_groups[-1] = (year_text, year_groups[-1][1] + 1)
+        else:
+            year_groups.append((year_text, 1))
+    rows = [
+        FiscalYearRowView(
+            is_system=row["service"] is None,
+            scope=row["system"] if row["service"] is None else f"{row['system']}/{row['service']}",
+            name=pick(row["name"], lang),
+            target=row["target_display"],
+            availability=_availability_text(row["availability_display"], lang),
+            met=row["met"],
+            result=met_text(row["met"], lang),
+            months=[
+                MonthCell(_availability_text(m["availability_display"], lang), m["met"])
+                for m in row["months"]
+            ],
+        )
+        for row in document["rows"]
+    ]
+    year_title = fiscal_year_title(fiscal_year, lang)
+    timezone = ZoneInfo(period["timezone"])
+    template = environment().get_template("fiscal_year.html.j2")
+    return template.render(
+        lang=lang,
+        t=lambda key: label(key, lang),
+        title=f"{year_title} {label('report_title_fiscal_year', lang)}",
+        year_title=year_title,
+        period=period,
+        period_text=(
+            f"{format_instant(period['start'], timezone, lang)} – "
+            f"{format_instant(period['end'], timezone, lang)} ({period['timezone']})"
+        ),
+        policy=policy_text(document["unknown_policy"], lang)
+        if document.get("unknown_policy")
+        else "",
+        month_headings=[month_heading(month, lang) for month in month_labels],
+        year_groups=year_groups,
+        rows=rows,
+        provenance=_provenance(dict(document), lang),
+        footer_text=(
+            f"Kadou · {period['label']} · {label('catalog_sha256', lang)} "
+            f"{document['catalog_sha256'][:12]}… · {label('generated_at', lang)} "
+            f"{document['generated_at']}"
+        ),
+    )

@@ -1,0 +1,279 @@
+"""Japanese and English words for every heading, column and value in the reports.
+
+A small dict catalog rather than gettext/Babel: the reports have a few dozen fixed labels,
+both languages are always shipped, and a missing label must fail loudly in tests (a
+``KeyError``), not fall back silently to English in a Japanese PDF.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from app.reports.document import LocalizedText, reiwa_year
+
+Lang = Literal["ja", "en"]
+LANGS: tuple[Lang, ...] = ("ja", "en")
+
+_LABELS: dict[str, tuple[str, str]] = {
+    # key: (ja, en)
+    "report_title_monthly": ("月次稼働率報告", "Monthly availability report"),
+    "report_title_fiscal_year": ("年度稼働率報告", "Fiscal-year availability report"),
+    "period": ("対象期間", "Period"),
+    "timezone": ("タイムゾーン", "Time zone"),
+    "unknown_policy": ("データ欠測の扱い", "Unknown-time policy"),
+    "generated_at": ("作成日時", "Generated at"),
+    "data_cutoff": ("データ締め日時", "Data cut-off"),
+    "catalog_sha256": ("カタログハッシュ (SHA-256)", "Catalog hash (SHA-256)"),
+    "catalog_source": ("カタログ", "Catalog"),
+    "summary": ("概要", "Summary"),
+    "summary_met_count": (
+        "{total}システム中{met}システムが目標を達成しました。",
+        "{met} of {total} systems met their target.",
+    ),
+    "summary_missed": ("目標未達のシステム", "Systems that missed their target"),
+    "summary_no_data": ("稼働率を算出できないシステム", "Systems without an availability figure"),
+    "level": ("区分", "Level"),
+    "level_system": ("システム", "System"),
+    "level_service": ("業務", "Service"),
+    "system": ("システム", "System"),
+    "system_id": ("システムID", "System ID"),
+    "service": ("業務", "Service"),
+    "service_id": ("業務ID", "Service ID"),
+    "name": ("名称", "Name"),
+    "indicator": ("測定指標", "Indicator"),
+    "target": ("目標値", "Target"),
+    "scheduled": ("予定稼働時間", "Scheduled time"),
+    "scheduled_seconds": ("予定稼働時間（秒）", "Scheduled (s)"),
+    "excluded_planned": ("計画停止", "Planned stops"),
+    "excluded_planned_seconds": ("計画停止（秒）", "Planned stops (s)"),
+    "excluded_disaster": ("災害による停止", "Disaster stops"),
+    "excluded_disaster_seconds": ("災害による停止（秒）", "Disaster stops (s)"),
+    "downtime": ("停止時間", "Downtime"),
+    "downtime_seconds": ("停止時間（秒）", "Downtime (s)"),
+    "unknown": ("データ欠測", "Unknown (no data)"),
+    "unknown_seconds": ("データ欠測（秒）", "Unknown (s)"),
+    "coverage": ("データ取得率", "Coverage"),
+    "availability": ("稼働率", "Availability"),
+    "availability_exact": ("稼働率（比率・切り捨て前）", "Availability (exact ratio)"),
+    "fiscal_year_availability": ("年度稼働率", "Fiscal-year availability"),
+    "result": ("判定", "Result"),
+    "met": ("達成", "met"),
+    "missed": ("未達", "missed"),
+    "not_applicable": ("—", "—"),
+    "error_budget": ("許容停止時間", "Error budget"),
+    "error_budget_seconds": ("許容停止時間（秒）", "Error budget (s)"),
+    "error_budget_remaining": ("許容停止時間の残り", "Budget remaining"),
+    "error_budget_remaining_seconds": ("許容停止時間の残り（秒）", "Budget remaining (s)"),
+    "insufficient_data": ("データ不足", "Insufficient data"),
+    "insufficient_data_note": (
+        "データ取得率が99%未満のため、この稼働率は参考値です。",
+        "Coverage is below 99 %: this availability is indicative only.",
+    ),
+    "recovery_target": ("障害復旧目標時間", "Recovery target"),
+    "recovery_target_seconds": ("障害復旧目標時間（秒）", "Recovery target (s)"),
+    "incidents": ("障害", "Incidents"),
+    "no_incidents": ("障害はありません。", "No incidents."),
+    "incident_start": ("発生", "Start"),
+    "incident_end": ("復旧", "End"),
+    "ongoing": ("継続中", "ongoing"),
+    "duration": ("障害時間", "Duration"),
+    "duration_seconds": ("障害時間（秒）", "Duration (s)"),
+    "downtime_in_period": ("当月の停止時間", "Downtime in period"),
+    "downtime_in_period_seconds": ("当月の停止時間（秒）", "Downtime in period (s)"),
+    "recovery": ("復旧時間の判定", "Recovery vs target"),
+    "recovery_met": ("目標内", "within target"),
+    "recovery_breached": ("目標超過", "breached"),
+    "exclusions": ("除外期間（計画停止・災害による停止）", "Exclusion windows (planned, disaster)"),
+    "no_exclusions": ("除外期間はありません。", "No exclusion windows."),
+    "exclusion_id": ("番号", "ID"),
+    "scope": ("対象", "Scope"),
+    "kind": ("種別", "Kind"),
+    "kind_planned": ("計画停止", "planned"),
+    "kind_disaster": ("災害", "disaster"),
+    "start": ("開始", "Start"),
+    "end": ("終了", "End"),
+    "reason": ("理由", "Reason"),
+    "created_by": ("登録者", "Registered by"),
+    "created_at": ("登録日時", "Registered at"),
+    "retroactive": ("事後登録", "Retroactive"),
+    "yes": ("はい", "yes"),
+    "no": ("いいえ", "no"),
+    "month_strip": ("月間稼働状況", "Month at a glance"),
+    "daily_chart": ("日別稼働率", "Daily availability"),
+    "no_data": ("データなし", "no data"),
+    "state_up": ("稼働", "up"),
+    "state_down": ("停止", "down"),
+    "state_unknown": ("データ欠測", "unknown"),
+    "state_excluded": ("除外", "excluded"),
+    "state_outside_hours": ("運用時間外", "outside hours"),
+    "policy_exclude": ("予定稼働時間から除く", "excluded from the denominator"),
+    "policy_up": ("稼働とみなす", "counted as up"),
+    "policy_down": ("停止とみなす", "counted as down"),
+    "systems": ("システム別", "Systems"),
+    "services": ("業務別", "Services"),
+    "figures": ("稼働実績", "Figures"),
+    "page": ("ページ", "Page"),
+    "sheet_summary": ("概要", "Summary"),
+    "sheet_incidents": ("障害", "Incidents"),
+    "sheet_exclusions": ("除外期間", "Exclusions"),
+    "sheet_report": ("報告情報", "Report"),
+    "sheet_fiscal_year": ("年度", "Fiscal year"),
+    "section_report": ("報告情報", "Report"),
+    "fiscal_year": ("年度", "Fiscal year"),
+    "month_figures": ("月別稼働率", "Monthly availability"),
+    "instants_in": ("時刻は{timezone}", "Times in {timezone}"),
+    "definition": (
+        "稼働率 = 実稼働時間 ÷ 予定稼働時間（計画停止や災害による停止を除く）。"
+        "表示は切り捨てです。",
+        "Availability = actual operating time ÷ scheduled operating time, excluding planned"
+        " stops and stops caused by disasters. Figures are truncated, never rounded up.",
+    ),
+}
+
+
+def label(key: str, lang: Lang) -> str:
+    ja, en = _LABELS[key]
+    return ja if lang == "ja" else en
+
+
+def label_keys() -> frozenset[str]:
+    return frozenset(_LABELS)
+
+
+def check_lang(lang: str) -> Lang:
+    if lang == "ja":
+        return "ja"
+    if lang == "en":
+        return "en"
+    raise ValueError(f"unknown report language {lang!r}; use 'ja' or 'en'")
+
+
+def pick(text: LocalizedText, lang: Lang) -> str:
+    return text["ja"] if lang == "ja" else text["en"]
+
+
+def met_text(met: bool | None, lang: Lang) -> str:
+    if met is None:
+        return label("not_applicable", lang)
+    return label("met" if met else "missed", lang)
+
+
+def recovery_text(recovery_met: bool | None, lang: Lang) -> str:
+    if recovery_met is None:
+        return label("not_applicable", lang)
+    return label("recovery_met" if recovery_met else "recovery_breached", lang)
+
+
+def yes_no(value: bool, lang: Lang) -> str:
+    return label("yes" if value else "no", lang)
+
+
+def kind_text(kind: str, lang: Lang) -> str:
+    return label(f"kind_{kind}", lang)
+
+
+def policy_text(policy: str, lang: Lang) -> str:
+    return label(f"policy_{policy}", lang)
+
+
+def state_text(state: str, lang: Lang) -> str:
+    return label(f"state_{state}", lang)
+
+
+def fiscal_year_title(fiscal_year: int, lang: Lang) -> str:
+    """令和8年度 in Japanese (the policy sheet's way), FY2026 in English."""
+    if lang == "ja":
+        return f"令和{reiwa_year(fiscal_year)}年度"
+    return f"FY{fiscal_year}"
+
+
+def month_heading(month_label: str, lang: Lang) -> str:
+    """Column heading for "2026-04": "4月" in Japanese, "Apr 2026" in English."""
+    year_text, month_text = month_label.split("-")
+    month = int(month_text)
+    if lang == "ja":
+        return f"{month}月"
+    return datetime(int(year_text), month, 1).strftime("%b %Y")
+
+
+def period_heading(period_label: str, lang: Lang) -> str:
+    """ "2026-10" as 2026年10月 (令和8年10月) or October 2026."""
+    year_text, month_text = period_label.split("-")
+    year, month = int(year_text), int(month_text)
+    if lang == "ja":
+        return f"{year}年{month}月（令和{reiwa_year(year)}年{month}月）"
+    return datetime(year, month, 1).strftime("%B %Y")
+
+
+def parse_instant(iso: str) -> datetime:
+    instant = datetime.fromisoformat(iso)
+    if instant.tzinfo is None:
+        raise ValueError(f"instant {iso!r} has no UTC offset; reports need aware instants")
+    return instant
+
+
+def local_instant(iso: str, timezone: ZoneInfo) -> datetime:
+    """The instant in the reporting time zone, as a naive datetime (Excel has no offsets)."""
+    return parse_instant(iso).astimezone(timezone).replace(tzinfo=None)
+
+
+def format_instant(iso: str | None, timezone: ZoneInfo, lang: Lang) -> str:
+    if iso is None:
+        return label("ongoing", lang)
+    return parse_instant(iso).astimezone(timezone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_duration(seconds: float | int, lang: Lang) -> str:
+    """Human text for a duration: "44分29.4秒" / "44 min 29.4 s"; days for long spans.
+
+    Fractions of a second are kept (an error budget is 2 669.4 s), negative values keep
+    their sign (an overspent budget). The text is for people; the seconds are always shown
+    beside it or in their own column.
+    """
+    sign = "-" if seconds < 0 else ""
+    # Decimal of the float's repr, so 869.4 stays 869.4 and is not 869.39999...
+    remaining = abs(Decimal(repr(seconds)) if isinstance(seconds, float) else Decimal(seconds))
+    days, remaining = divmod(remaining, 86400)
+    hours, remaining = divmod(remaining, 3600)
+    minutes, secs = divmod(remaining, 60)
+    secs = secs.normalize() if secs else Decimal(0)
+    secs_text = format(secs, "f")
+    units_ja = (("日", days), ("時間", hours), ("分", minutes))
+    units_en = (("d", days), ("h", hours), ("min", minutes))
+    parts: list[str] = []
+    for (unit_ja, amount), (unit_en, _) in zip(units_ja, units_en, strict=True):
+        if amount or parts:
+            parts.append(f"{int(amount)}{unit_ja}" if lang == "ja" else f"{int(amount)} {unit_en}")
+    if secs or not parts:
+        parts.append(f"{secs_text}秒" if lang == "ja" else f"{secs_text} s")
+    return sign + ("" if lang == "ja" else " ").join(parts)
+
+
+def percent_decimals(display: str | None, default: int = 2) -> int:
+    """Decimals the engine chose for a display string: "99.93%" → 2, "99.993%" → 3."""
+    if not display:
+        return default
+    number = display.strip().rstrip("%").strip()
+    return len(number.split(".", 1)[1]) if "." in number else 0
+
+
+def display_ratio(display: str) -> Decimal:
+    """The truncated ratio a display string shows: "99.93%" → Decimal("0.9993")."""
+    return Decimal(display.strip().rstrip("%").strip()) / 100
+
+
+def truncate_ratio(ratio: float, decimals: int) -> Decimal:
+    """A ratio cut (never rounded up) to ``decimals`` places of a percentage.
+
+    Only for figures the engine gives no display string for (coverage); availability is
+    always shown from the engine's ``availability_display``.
+    """
+    step = Decimal(1).scaleb(-(decimals + 2))
+    return Decimal(repr(ratio)).quantize(step, rounding="ROUND_FLOOR")
+
+
+def format_percent(ratio: Decimal, decimals: int) -> str:
+    return f"{ratio * 100:.{decimals}f}%"

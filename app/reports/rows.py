@@ -1,0 +1,90 @@
+"""The order in which every format lists figures: each system, then its services.
+
+Shared by all renderers so that the CSV, the workbook and the PDF list rows in the same
+order, which is what a reader comparing two formats expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from app.reports.document import (
+    Figures,
+    Incident,
+    LocalizedText,
+    MonthlyReportDocument,
+    ServiceFigures,
+    SystemFigures,
+)
+
+Level = Literal["system", "service"]
+
+
+@dataclass(frozen=True, slots=True)
+class FigureRow:
+    level: Level
+    system: str
+    # None on a system row.
+    service: str | None
+    name: LocalizedText
+    figures: Figures
+
+    @property
+    def scope(self) -> str:
+        """The scope string exclusions use: "info-network" or "info-network/main"."""
+        return self.system if self.service is None else f"{self.system}/{self.service}"
+
+
+@dataclass(frozen=True, slots=True)
+class SystemGroup:
+    system: SystemFigures | None
+    system_id: str
+    name: LocalizedText
+    services: tuple[ServiceFigures, ...]
+
+
+def system_groups(document: MonthlyReportDocument) -> list[SystemGroup]:
+    """Systems in document order, each with its services; services of a system the
+    document does not list (a one-service report) get a group of their own."""
+    services_by_system: dict[str, list[ServiceFigures]] = {}
+    for service in document["services"]:
+        services_by_system.setdefault(service["system"], []).append(service)
+    groups = [
+        SystemGroup(
+            system,
+            system["system"],
+            system["name"],
+            tuple(services_by_system.pop(system["system"], [])),
+        )
+        for system in document["systems"]
+    ]
+    for system_id, services in services_by_system.items():
+        groups.append(SystemGroup(None, system_id, services[0]["system_name"], tuple(services)))
+    return groups
+
+
+def figure_rows(document: MonthlyReportDocument) -> list[FigureRow]:
+    rows: list[FigureRow] = []
+    for group in system_groups(document):
+        if group.system is not None:
+            rows.append(FigureRow("system", group.system_id, None, group.name, group.system))
+        rows.extend(
+            FigureRow("service", service["system"], service["service"], service["name"], service)
+            for service in group.services
+        )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    row: FigureRow
+    incident: Incident
+
+
+def incident_rows(document: MonthlyReportDocument) -> list[IncidentRow]:
+    return [
+        IncidentRow(row, incident)
+        for row in figure_rows(document)
+        for incident in row.figures["incidents"]
+    ]

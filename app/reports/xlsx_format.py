@@ -1,0 +1,383 @@
+"""Excel workbooks (openpyxl): numbers as numbers, with percentage formats.
+
+Percentages: Excel rounds a cell to its number format when it displays it, so a stored
+0.998996 shown as ``0.00%`` would read "99.90%" and hide a miss. The availability cell
+therefore holds the engine's *truncated* figure (the ``availability_display`` string as a
+number: "99.89%" → 0.9989) with exactly the display's decimals, so Excel shows the same
+text as every other format; the untruncated ratio is kept in the next column ("exact"),
+with a plain ratio format that is never read as a headline figure. Coverage, for which
+the engine gives no display string, is truncated the same way.
+
+Instants are written as naive local datetimes in the report's time zone (Excel has no
+offsets); each sheet says which zone in its second row.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from app.reports.document import Figures, FiscalYearReportDocument, MonthlyReportDocument
+from app.reports.labels import (
+    Lang,
+    display_ratio,
+    fiscal_year_title,
+    kind_text,
+    label,
+    local_instant,
+    met_text,
+    month_heading,
+    percent_decimals,
+    period_heading,
+    pick,
+    policy_text,
+    recovery_text,
+    truncate_ratio,
+    yes_no,
+)
+from app.reports.rows import FigureRow, figure_rows, incident_rows, system_groups
+
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
+TITLE_FONT = Font(bold=True, size=14)
+MISSED_FONT = Font(color="B00020", bold=True)
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+EXACT_RATIO_FORMAT = "0.0000000000"
+SECONDS_FORMAT = "#,##0.###"
+_SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+
+def percent_format(decimals: int) -> str:
+    return "0%" if decimals == 0 else "0." + "0" * decimals + "%"
+
+
+def _sheet_name(wanted: str, taken: set[str]) -> str:
+    """Excel sheet names: at most 31 characters, none of []:*?/\\, unique ignoring case."""
+    base = _SHEET_NAME_FORBIDDEN.sub("_", wanted)[:31] or "sheet"
+    name, serial = base, 2
+    while name.lower() in taken:
+        suffix = f"~{serial}"
+        name, serial = base[: 31 - len(suffix)] + suffix, serial + 1
+    taken.add(name.lower())
+    return name
+
+
+def _write_header(sheet: Worksheet, row: int, headings: Sequence[str]) -> None:
+    for column, heading in enumerate(headings, start=1):
+        cell = sheet.cell(row=row, column=column, value=heading)
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def _set_widths(sheet: Worksheet, widths: Sequence[int]) -> None:
+    for column, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
+
+
+def _title(sheet: Worksheet, title: str, subtitle: str) -> None:
+    sheet.cell(row=1, column=1, value=title).font = TITLE_FONT
+    sheet.cell(row=2, column=1, value=subtitle)
+
+
+def _percent_cell(
+    sheet: Worksheet, row: int, column: int, display: str | None, missed: bool = False
+) -> None:
+    if display is None or not display.rstrip("%").strip().replace(".", "", 1).isdigit():
+        # No figure (nothing scheduled or observed): show the engine's dash, never a 0 %.
+        sheet.cell(row=row, column=column, value=display)
+        return
+    cell = sheet.cell(row=row, column=column, value=float(display_ratio(display)))
+    cell.number_format = percent_format(percent_decimals(display))
+    if missed:
+        cell.font = MISSED_FONT
+
+
+def _target_cell(sheet: Worksheet, row: int, column: int, target: float, display: str) -> None:
+    cell = sheet.cell(row=row, column=column, value=target)
+    cell.number_format = percent_format(percent_decimals(display, default=1))
+
+
+FIGURE_HEADINGS = (
+    "level",
+    "system_id",
+    "service_id",
+    "name",
+    "target",
+    "availability",
+    "result",
+    "availability_exact",
+    "coverage",
+    "insufficient_data",
+    "scheduled_seconds",
+    "excluded_planned_seconds",
+    "excluded_disaster_seconds",
+    "downtime_seconds",
+    "unknown_seconds",
+    "error_budget_seconds",
+    "error_budget_remaining_seconds",
+    "recovery_target_seconds",
+)
+FIGURE_WIDTHS = (10, 22, 14, 36, 9, 12, 9, 16, 11, 10, 14, 14, 14, 14, 14, 14, 14, 14)
+
+
+def _write_figure_row(sheet: Worksheet, row_number: int, row: FigureRow, lang: Lang) -> None:
+    figures: Figures = row.figures
+    values: list[Any] = [
+        label(f"level_{row.level}", lang),
+        row.system,
+        row.service,
+        pick(row.name, lang),
+    ]
+    for column, value in enumerate(values, start=1):
+        sheet.cell(row=row_number, column=column, value=value)
+    _target_cell(sheet, row_number, 5, figures["target"], figures["target_display"])
+    _percent_cell(
+        sheet, row_number, 6, figures["availability_display"], missed=figures["met"] is False
+    )
+    result = sheet.cell(row=row_number, column=7, value=met_text(figures["met"], lang))
+    if figures["met"] is False:
+        result.font = MISSED_FONT
+    exact = sheet.cell(row=row_number, column=8, value=figures["availability"])
+    exact.number_format = EXACT_RATIO_FORMAT
+    coverage_decimals = percent_decimals(figures["availability_display"])
+    if figures["coverage"] is not None:
+        coverage = sheet.cell(
+            row=row_number,
+            column=9,
+            value=float(truncate_ratio(figures["coverage"], coverage_decimals)),
+        )
+        coverage.number_format = percent_format(coverage_decimals)
+    sheet.cell(row=row_number, column=10, value=yes_no(figures["insufficient_data"], lang))
+    seconds: list[float | int | None] = [
+        figures["scheduled_seconds"],
+        figures["excluded_seconds"]["planned"],
+        figures["excluded_seconds"]["disaster"],
+        figures["downtime_seconds"],
+        figures["unknown_seconds"],
+        figures["error_budget_seconds"],
+        figures["error_budget_remaining_seconds"],
+        figures["recovery_target_seconds"],
+    ]
+    for offset, value in enumerate(seconds):
+        cell = sheet.cell(row=row_number, column=11 + offset, value=value)
+        cell.number_format = SECONDS_FORMAT
+
+
+def _figure_table(sheet: Worksheet, first_row: int, rows: list[FigureRow], lang: Lang) -> None:
+    _write_header(sheet, first_row, [label(h, lang) for h in FIGURE_HEADINGS])
+    for offset, row in enumerate(rows, start=1):
+        _write_figure_row(sheet, first_row + offset, row, lang)
+    _set_widths(sheet, FIGURE_WIDTHS)
+    sheet.freeze_panes = f"E{first_row + 1}"
+
+
+def _provenance_rows(document: dict[str, Any], lang: Lang) -> list[tuple[str, Any]]:
+    period = document["period"]
+    rows: list[tuple[str, Any]] = [
+        (label("period", lang), f"{period['label']} [{period['start']}, {period['end']})"),
+        (label("timezone", lang), period["timezone"]),
+    ]
+    if "unknown_policy" in document:
+        rows.append((label("unknown_policy", lang), policy_text(document["unknown_policy"], lang)))
+    rows += [
+        (label("generated_at", lang), document["generated_at"]),
+        (label("data_cutoff", lang), document["data_cutoff"]),
+        (label("catalog_sha256", lang), document["catalog_sha256"]),
+        (label("catalog_source", lang), document.get("catalog_source", "")),
+    ]
+    return rows
+
+
+def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
+    timezone = ZoneInfo(document["period"]["timezone"])
+    times_note = label("instants_in", lang).format(timezone=document["period"]["timezone"])
+    period_title = period_heading(document["period"]["label"], lang)
+    workbook = Workbook()
+    taken: set[str] = set()
+
+    summary = workbook.active
+    assert summary is not None
+    summary.title = _sheet_name(label("sheet_summary", lang), taken)
+    _title(summary, f"{label('report_title_monthly', lang)} — {period_title}", times_note)
+    provenance = _provenance_rows(dict(document), lang)
+    for offset, (key, value) in enumerate(provenance):
+        summary.cell(row=4 + offset, column=1, value=key).font = HEADER_FONT
+        summary.cell(row=4 + offset, column=2, value=value)
+    table_row = 4 + len(provenance) + 1
+    summary.cell(row=table_row, column=1, value=label("systems", lang)).font = HEADER_FONT
+    system_rows = [row for row in figure_rows(document) if row.level == "system"]
+    _figure_table(summary, table_row + 1, system_rows, lang)
+    summary.column_dimensions["B"].width = 30
+
+    for group in system_groups(document):
+        sheet = workbook.create_sheet(_sheet_name(group.system_id, taken))
+        _title(sheet, pick(group.name, lang), f"{period_title} / {times_note}")
+        rows = [row for row in figure_rows(document) if row.system == group.system_id]
+        _figure_table(sheet, 4, rows, lang)
+
+    incidents = workbook.create_sheet(_sheet_name(label("sheet_incidents", lang), taken))
+    _title(incidents, label("incidents", lang), f"{period_title} / {times_note}")
+    _write_header(
+        incidents,
+        4,
+        [
+            label(key, lang)
+            for key in (
+                "level",
+                "system_id",
+                "service_id",
+                "name",
+                "incident_start",
+                "incident_end",
+                "duration_seconds",
+                "downtime_in_period_seconds",
+                "recovery_target_seconds",
+                "recovery",
+            )
+        ],
+    )
+    for row_number, entry in enumerate(incident_rows(document), start=5):
+        incident = entry.incident
+        values: list[Any] = [
+            label(f"level_{entry.row.level}", lang),
+            entry.row.system,
+            entry.row.service,
+            pick(entry.row.name, lang),
+            local_instant(incident["start"], timezone),
+            local_instant(incident["end"], timezone)
+            if incident["end"] is not None
+            else label("ongoing", lang),
+            incident["duration_seconds"],
+            incident["downtime_seconds"],
+            incident["recovery_target_seconds"],
+            recovery_text(incident["recovery_met"], lang),
+        ]
+        for column, value in enumerate(values, start=1):
+            cell = incidents.cell(row=row_number, column=column, value=value)
+            if isinstance(value, datetime):
+                cell.number_format = DATETIME_FORMAT
+            if incident["recovery_met"] is False and column == 10:
+                cell.font = MISSED_FONT
+    _set_widths(incidents, (10, 22, 14, 36, 20, 20, 14, 14, 14, 12))
+    incidents.freeze_panes = "A5"
+
+    exclusions = workbook.create_sheet(_sheet_name(label("sheet_exclusions", lang), taken))
+    _title(exclusions, label("exclusions", lang), f"{period_title} / {times_note}")
+    _write_header(
+        exclusions,
+        4,
+        [
+            label(key, lang)
+            for key in (
+                "exclusion_id",
+                "scope",
+                "kind",
+                "start",
+                "end",
+                "reason",
+                "created_by",
+                "created_at",
+                "retroactive",
+            )
+        ],
+    )
+    for row_number, window in enumerate(document.get("exclusions", []), start=5):
+        values = [
+            window["id"],
+            window["scope"],
+            kind_text(window["kind"], lang),
+            local_instant(window["start"], timezone),
+            local_instant(window["end"], timezone),
+            window["reason"],
+            window["created_by"],
+            local_instant(window["created_at"], timezone),
+            yes_no(window["retroactive"], lang),
+        ]
+        for column, value in enumerate(values, start=1):
+            cell = exclusions.cell(row=row_number, column=column, value=value)
+            if isinstance(value, datetime):
+                cell.number_format = DATETIME_FORMAT
+    _set_widths(exclusions, (8, 26, 12, 20, 20, 40, 16, 20, 10))
+    exclusions.freeze_panes = "A5"
+    return _save(workbook)
+
+
+def render_fiscal_year_xlsx(document: FiscalYearReportDocument, lang: Lang) -> bytes:
+    period = document["period"]
+    year_title = fiscal_year_title(period["fiscal_year"], lang)
+    workbook = Workbook()
+    taken: set[str] = set()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = _sheet_name(year_title, taken)
+    _title(sheet, f"{label('report_title_fiscal_year', lang)} — {year_title}", period["label"])
+    month_labels = (
+        [month["label"] for month in document["rows"][0]["months"]] if document["rows"] else []
+    )
+    headings = [
+        label("level", lang),
+        label("system_id", lang),
+        label("service_id", lang),
+        label("indicator", lang),
+        label("target", lang),
+        f"{year_title} {label('availability', lang)}",
+        label("result", lang),
+        label("availability_exact", lang),
+        *[f"{month_heading(month, lang)}\n{month}" for month in month_labels],
+    ]
+    _write_header(sheet, 4, headings)
+    for row_number, row in enumerate(document["rows"], start=5):
+        is_system = row["service"] is None
+        for column, value in enumerate(
+            [
+                label("level_system" if is_system else "level_service", lang),
+                row["system"],
+                row["service"],
+                pick(row["name"], lang),
+            ],
+            start=1,
+        ):
+            cell = sheet.cell(row=row_number, column=column, value=value)
+            if is_system:
+                cell.font = HEADER_FONT
+        _target_cell(sheet, row_number, 5, row["target"], row["target_display"])
+        _percent_cell(sheet, row_number, 6, row["availability_display"], row["met"] is False)
+        result = sheet.cell(row=row_number, column=7, value=met_text(row["met"], lang))
+        if row["met"] is False:
+            result.font = MISSED_FONT
+        sheet.cell(
+            row=row_number, column=8, value=row["availability"]
+        ).number_format = EXACT_RATIO_FORMAT
+        for offset, month in enumerate(row["months"]):
+            _percent_cell(
+                sheet,
+                row_number,
+                9 + offset,
+                month["availability_display"],
+                missed=month["met"] is False,
+            )
+    _set_widths(sheet, (10, 22, 12, 40, 9, 14, 9, 16, *([11] * len(month_labels))))
+    sheet.freeze_panes = "E5"
+
+    info = workbook.create_sheet(_sheet_name(label("sheet_report", lang), taken))
+    for offset, (key, value) in enumerate(_provenance_rows(dict(document), lang), start=1):
+        info.cell(row=offset, column=1, value=key).font = HEADER_FONT
+        info.cell(row=offset, column=2, value=value)
+    _set_widths(info, (28, 80))
+    return _save(workbook)
+
+
+def _save(workbook: Workbook) -> bytes:
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,107 @@
+"""HTTP probe: status, then optional body and JSON conditions on a bounded read."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from app.catalog.model import HttpCheck, JsonFieldCondition
+from probes.base import ProbeContext, ProbeResult, elapsed_ms
+
+_MISSING = object()
+
+
+async def probe_http(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
+    started = time.perf_counter()
+    client = ctx.http_client(verify_tls=check.verify_tls, keep_alive=not check.new_connection)
+    auth = (
+        httpx.BasicAuth(check.basic_auth.username, check.basic_auth.password)
+        if check.basic_auth is not None
+        else None
+    )
+    # run_probe bounds the whole attempt; httpx's per-phase timeout is the same figure so
+    # that a probe called directly is bounded too.
+    timeout = httpx.Timeout(check.timeout_ms / 1000.0)
+    async with client.stream(
+        check.method,
+        check.url,
+        headers=check.headers or None,
+        auth=auth,
+        timeout=timeout,
+    ) as response:
+        measurements = {"status_code": float(response.status_code)}
+        detail = _status_failure(check, response.status_code)
+        wants_body = check.body_contains is not None or check.json_field is not None
+        # A reused connection goes back to the pool only once its body has been read.
+        if (detail is None and wants_body) or not check.new_connection:
+            body, truncated = await _read_bounded(response, ctx.body_limit_bytes)
+            if detail is None and wants_body:
+                detail = _body_failure(check, body, truncated)
+    return ProbeResult(detail is None, elapsed_ms(started), detail, measurements)
+
+
+def _status_failure(check: HttpCheck, status: int) -> str | None:
+    if check.expected_status is None:
+        return None if 200 <= status < 300 else f"status {status}"
+    return None if status in check.expected_status else f"status {status}"
+
+
+async def _read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of the (decoded) body, and whether there was more."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False
+
+
+def _body_failure(check: HttpCheck, body: bytes, truncated: bool) -> str | None:
+    if check.body_contains is not None and check.body_contains.encode() not in body:
+        return "body mismatch"
+    if check.json_field is not None:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return "body not json (truncated)" if truncated else "body not json"
+        return _json_field_failure(check.json_field, document)
+    return None
+
+
+def _json_field_failure(condition: JsonFieldCondition, document: Any) -> str | None:
+    actual = _resolve_path(document, condition.path)
+    if actual is _MISSING:
+        return f"json field {condition.path} missing"
+    if _json_equal(actual, condition.equals):
+        return None
+    return f"json field {condition.path}={_short_repr(actual)} != {_short_repr(condition.equals)}"
+
+
+def _resolve_path(document: Any, path: str) -> Any:
+    """Follow a dot-separated path; a numeric part indexes a list (``items.0.status``)."""
+    node = document
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+def _json_equal(actual: Any, expected: str | int | float | bool | None) -> bool:
+    # In Python True == 1; in a health document `true` and `1` are different answers.
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return type(actual) is type(expected) and actual == expected
+    return bool(actual == expected)
+
+
+def _short_repr(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,158 @@
+"""PDF reports, read back with poppler-utils: pdftotext for the text, pdffonts for the
+embedded fonts, pdftoppm to prove the pages render.
+
+Without poppler-utils these tests skip, saying so; with CI=true they fail instead, since
+CI installs it and a silent skip there would hide a broken PDF.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from app.reports.document import FiscalYearReportDocument, MonthlyReportDocument
+from app.reports.render import render_fiscal_year, render_monthly
+
+
+def _samples() -> ModuleType:
+    """The sample-document factory beside the unit tests (shared with the benchmark)."""
+    if "report_samples" in sys.modules:
+        return sys.modules["report_samples"]
+    path = Path(__file__).resolve().parents[1] / "unit" / "report_samples.py"
+    spec = importlib.util.spec_from_file_location("report_samples", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["report_samples"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} not found: apt-get install poppler-utils to test PDF reports"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def _run(*command: str) -> str:
+    return subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+@pytest.fixture(scope="module")
+def monthly() -> MonthlyReportDocument:
+    samples = _samples()
+    # Two systems (four services) keep the test fast and cover recovery targets,
+    # exclusions, unknown time and insufficient data.
+    systems = tuple(
+        s for s in samples.DEFAULT_SYSTEMS if s.system in ("info-network", "mynaportal")
+    )
+    document: MonthlyReportDocument = samples.monthly_document(systems)
+    return document
+
+
+@pytest.fixture(scope="module")
+def monthly_ja_pdf(
+    monthly: MonthlyReportDocument, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    path = tmp_path_factory.mktemp("pdf") / "kadou-2026-10-ja.pdf"
+    path.write_bytes(render_monthly(monthly, "pdf", "ja"))
+    return path
+
+
+def _text(pdf: Path) -> str:
+    """The PDF's text without whitespace: a table cell wraps a long name over lines, and
+    pdftotext's reading order keeps a cell's lines together but breaks them anywhere."""
+    return "".join(_run(_tool("pdftotext"), str(pdf), "-").split())
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
+
+
+def test_japanese_pdf_has_the_numbers(monthly: MonthlyReportDocument, monthly_ja_pdf: Path) -> None:
+    assert monthly_ja_pdf.read_bytes().startswith(b"%PDF-")
+    text = _text(monthly_ja_pdf)
+    for label in (
+        "月次稼働率報告",
+        "令和8年10月",
+        "稼働率",
+        "許容停止時間",
+        "除外期間",
+        "データ不足",
+    ):
+        assert label in text, label
+    for figures in [*monthly["services"], *monthly["systems"]]:
+        assert str(figures["availability_display"]) in text
+        assert _squeeze(figures["name"]["ja"]) in text
+        assert f"({figures['scheduled_seconds']:,}秒)" in text
+    for window in monthly["exclusions"]:
+        if window["scope"].split("/")[0] in ("info-network", "mynaportal"):
+            assert _squeeze(window["reason"]) in text
+    assert monthly["catalog_sha256"][:12] in text
+
+
+def test_japanese_fonts_are_embedded(monthly_ja_pdf: Path) -> None:
+    fonts = _run(_tool("pdffonts"), str(monthly_ja_pdf))
+    rows = fonts.splitlines()[2:]
+    assert rows, fonts
+    assert any(family in fonts for family in ("IPAexGothic", "IPAGothic", "Noto-Sans-CJK")), fonts
+    # Every font embedded (column "emb"): a reader without them would show boxes.
+    assert all(" yes " in row for row in rows), fonts
+
+
+def test_pdf_renders_to_png(monthly_ja_pdf: Path, tmp_path: Path) -> None:
+    _run(
+        _tool("pdftoppm"),
+        "-r",
+        "40",
+        "-f",
+        "1",
+        "-l",
+        "1",
+        "-png",
+        str(monthly_ja_pdf),
+        str(tmp_path / "page"),
+    )
+    pages = sorted(tmp_path.glob("page*.png"))
+    assert len(pages) == 1
+    png = pages[0].read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    # A blank page compresses to almost nothing; text, tables and charts do not.
+    assert len(png) > 8_000
+
+
+def test_english_pdf(monthly: MonthlyReportDocument, tmp_path: Path) -> None:
+    pdf = tmp_path / "en.pdf"
+    pdf.write_bytes(render_monthly(monthly, "pdf", "en"))
+    text = _text(pdf)
+    assert "Monthlyavailabilityreport" in text and "October2026" in text
+    assert "Errorbudget" in text and "稼働率" not in text
+    for figures in monthly["services"]:
+        assert str(figures["availability_display"]) in text
+        assert _squeeze(figures["name"]["en"]) in text
+
+
+def test_fiscal_year_pdf(tmp_path: Path) -> None:
+    document: FiscalYearReportDocument = _samples().fiscal_year_document(2026)
+    pdf = tmp_path / "fy.pdf"
+    pdf.write_bytes(render_fiscal_year(document, "pdf", "ja"))
+    text = _text(pdf)
+    assert "令和8年度" in text and "2027年（令和9年）" in text
+    assert "4月" in text and "3月" in text
+    for row in document["rows"]:
+        assert str(row["availability_display"]) in text
+        assert _squeeze(row["name"]["ja"]) in text
+    _run(
+        _tool("pdftoppm"), "-r", "30", "-f", "1", "-l", "1", "-png", str(pdf), str(tmp_path / "fy")
+    )
+    assert (tmp_path / "fy-1.png").stat().st_size > 5_000
