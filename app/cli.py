@@ -6,6 +6,7 @@ exit with status 2; nothing is written when a command fails.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import sys
@@ -462,6 +463,69 @@ def sample(
                 )
                 row = add_exclusion(session, rt.catalog, request, cli_actor())
                 typer.echo(f"registered planned window {row.id} on {row.scope}")
+
+
+# --- simulator -----------------------------------------------------------------------------
+
+
+@app.command("simulate")
+def simulate(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Main port (each service also gets port+1..+7)")] = 8081,
+    scenario: Annotated[
+        Path | None, typer.Option(help="Scenario file of scripted faults (YAML or JSON)")
+    ] = None,
+) -> None:
+    """Run the simulator of the five systems, with fault injection."""
+    import asyncio
+
+    from probes.simulator import serve_simulator
+
+    configure_logging()
+    if scenario is not None and not scenario.is_file():
+        fail(f"--scenario: {scenario}: no such file")
+    with contextlib.suppress(KeyboardInterrupt):
+        guarded(
+            lambda: asyncio.run(serve_simulator(host, port, str(scenario) if scenario else None))
+        )
+
+
+def configure_logging(level: str = "INFO") -> None:
+    import logging
+
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO: one line per probe would drown everything else.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+# --- Prometheus rules ----------------------------------------------------------------------
+
+
+@app.command("rules")
+def rules(
+    out: Annotated[Path, typer.Option(help="Rules file to write")] = Path(
+        "deploy/prometheus/kadou-rules.yml"
+    ),
+    window_scale: Annotated[
+        float, typer.Option(help="Shorten every burn-rate window by this factor (tests, demos)")
+    ] = 1.0,
+    runbook_url: Annotated[
+        str | None, typer.Option(help="Where deploy/RUNBOOK.md is served, for runbook_url")
+    ] = None,
+) -> None:
+    """Write Prometheus recording and burn-rate alert rules generated from the catalog."""
+    from app.rules import DEFAULT_RUNBOOK_URL, render_rules_yaml
+
+    if not 0 < window_scale <= 1:
+        fail("--window-scale must be in (0, 1]: 1 for production, e.g. 0.0014 for a test")
+    catalog = guarded(lambda: load_catalog(get_settings().catalog))
+    text = render_rules_yaml(
+        catalog, window_scale=window_scale, runbook_url=runbook_url or DEFAULT_RUNBOOK_URL
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {out}")
 
 
 # --- tokens --------------------------------------------------------------------------------

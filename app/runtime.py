@@ -19,12 +19,18 @@ from app.settings import Settings, get_settings
 from app.store.db import make_engine, normalize_url, session_factory
 from app.store.ingest import TimelineParams
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def migrations_directory() -> Path:
+    """The Alembic scripts, wherever Kadou is installed (a checkout or a wheel)."""
+    import migrations
+
+    return Path(next(iter(migrations.__path__))).resolve()
 
 
 def alembic_config(database_url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    # Built in code rather than read from alembic.ini, which only a source checkout has.
+    config = Config()
+    config.set_main_option("script_location", str(migrations_directory()))
     config.attributes["database_url"] = normalize_url(database_url)
     return config
 

@@ -25,6 +25,16 @@ class Settings(BaseSettings):
     )
     public_read: bool = Field(default=False, description="Allow reads without a token")
     report_dir: Path = Field(default=Path("./reports"), description="Scheduled report exports")
+    report_formats: str = Field(
+        default="pdf,xlsx,csv,html,json", description="Formats of the scheduled monthly export"
+    )
+    report_languages: str = Field(default="ja,en", description="Languages of the scheduled export")
+    report_export_day: int = Field(
+        default=1, ge=1, le=28, description="Day of the month the last month's export is written"
+    )
+    report_export_time: str = Field(
+        default="00:10", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, reporting zone"
+    )
     location: str = Field(default="local", description="Location name of the embedded probe runner")
 
     @field_validator("timezone")

@@ -193,7 +193,7 @@ def _card(
             label("error_budget_remaining", lang),
             format_duration(remaining, lang),
             _seconds_text(remaining, lang),
-            css_class="missed" if remaining < 0 else "",
+            css_class="missed" if remaining is not None and remaining < 0 else "",
         ),
     ]
     if figures["recovery_target_seconds"] is not None:

@@ -226,13 +226,15 @@ def format_instant(iso: str | None, timezone: ZoneInfo, lang: Lang) -> str:
     return parse_instant(iso).astimezone(timezone).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def format_duration(seconds: float | int, lang: Lang) -> str:
+def format_duration(seconds: float | int | None, lang: Lang) -> str:
     """Human text for a duration: "44分29.4秒" / "44 min 29.4 s"; days for long spans.
 
     Fractions of a second are kept (an error budget is 2 669.4 s), negative values keep
     their sign (an overspent budget). The text is for people; the seconds are always shown
-    beside it or in their own column.
+    beside it or in their own column. None (no budget without data) is a dash.
     """
+    if seconds is None:
+        return "—"
     sign = "-" if seconds < 0 else ""
     # Decimal of the float's repr, so 869.4 stays 869.4 and is not 869.39999...
     remaining = abs(Decimal(repr(seconds)) if isinstance(seconds, float) else Decimal(seconds))
