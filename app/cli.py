@@ -465,6 +465,24 @@ def sample(
                 typer.echo(f"registered planned window {row.id} on {row.scope}")
 
 
+# --- server --------------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    no_probes: Annotated[
+        bool, typer.Option("--no-probes", help="Do not run the embedded probe runner")
+    ] = False,
+) -> None:
+    """Run the API, the web pages and /metrics (with the embedded probe runner)."""
+    from app.serve import serve
+
+    configure_logging()
+    serve(host, port, with_probes=not no_probes)
+
+
 # --- simulator -----------------------------------------------------------------------------
 
 

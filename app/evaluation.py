@@ -107,6 +107,10 @@ def _inputs(
     segments: dict[tuple[str, str], list[Segment]],
     exclusions: Sequence[Exclusion],
 ) -> list[SystemInput]:
+    # Grouped by check once, so building inputs stays linear in segments and services.
+    by_check: dict[str, dict[tuple[str, str], list[Segment]]] = defaultdict(dict)
+    for key, series in segments.items():
+        by_check[key[0]][key] = series
     inputs = []
     for system in systems:
         services = []
@@ -123,7 +127,7 @@ def _inputs(
                     recovery_target_ms=service.recovery_target_ms,
                     policy=_policy(catalog, service),
                     check_keys=keys,
-                    segments={k: v for k, v in segments.items() if k[0] in keys},
+                    segments={k: v for key in keys for k, v in by_check[key].items()},
                     exclusions=_windows_for(exclusions, system.id, service.id),
                 )
             )

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         default="00:10", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, reporting zone"
     )
     location: str = Field(default="local", description="Location name of the embedded probe runner")
+    session_secret: str | None = Field(
+        default=None,
+        repr=False,
+        description="Key that signs web sessions; set the same value on every replica",
+    )
 
     @field_validator("timezone")
     @classmethod

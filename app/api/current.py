@@ -1,0 +1,246 @@
+"""The current state of everything: this month to now, evaluated once and shared.
+
+``GET /api/v1/systems`` and ``/metrics`` both read this snapshot, so the state a page
+shows and the state Prometheus scrapes come from the same ``evaluate_period`` call as the
+availability report. It is recomputed when older than ``max_age`` (and in the background
+for ``/metrics``, so a scrape never evaluates raw data), and dropped after a write through
+this process so the writer sees its own change at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.evaluation import EvaluationResult, evaluate_period, report_document
+from app.runtime import Runtime
+from app.sla import periods
+from app.sla.timeline import CheckState, Segment, Timeline, check_timeline, service_at_location
+from app.store.exclusions import list_exclusions
+from app.store.models import CheckSegment, CheckTimeline, Exclusion, RunnerHeartbeat
+from app.store.types import from_ms, to_ms
+
+log = logging.getLogger("kadou.current")
+
+UP, DOWN, UNKNOWN = "up", "down", "unknown"
+STATES = (UP, DOWN, UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class LastObservation:
+    observed_at: datetime
+    ok: bool | None
+    detail: str | None
+    latency_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    runner_id: str
+    location: str
+    last_seen_at: datetime
+    interval_ms: int
+
+
+@dataclass(frozen=True)
+class CurrentState:
+    now: datetime
+    period: periods.Period
+    result: EvaluationResult
+    # The report document of the month to date: the same figures as the API and reports.
+    document: dict[str, Any]
+    # (system, service or None for the system itself) -> up | down | unknown at the cut-off
+    states: dict[tuple[str, str | None], str]
+    # (system, service, location) -> state of the service at that location (§3.3)
+    location_states: dict[tuple[str, str, str], str]
+    # (check key, location) -> state of the check there at the cut-off
+    check_states: dict[tuple[str, str], str]
+    last_observations: dict[tuple[str, str], LastObservation]
+    heartbeats: list[Heartbeat]
+    active_exclusions: list[Exclusion]
+    computed_in_seconds: float
+    computed_monotonic: float
+
+    def figures(self, system_id: str, service_id: str | None) -> dict[str, Any]:
+        """The report document's entry for one service (or, with None, the system)."""
+        rows = self.document["systems"] if service_id is None else self.document["services"]
+        for row in rows:
+            if row["system"] == system_id and (service_id is None or row["service"] == service_id):
+                return dict(row)
+        raise KeyError(f"{system_id}/{service_id}")
+
+
+def state_at(timeline: Timeline, instant_ms: int) -> str:
+    if not timeline.start_ms <= instant_ms < timeline.end_ms:
+        return UNKNOWN
+    if timeline.down.contains(instant_ms):
+        return DOWN
+    if timeline.up.contains(instant_ms):
+        return UP
+    return UNKNOWN
+
+
+def _segments_at(session: Session, instant_ms: int) -> dict[tuple[str, str], list[Segment]]:
+    instant = from_ms(instant_ms)
+    query = select(
+        CheckSegment.check,
+        CheckSegment.location,
+        CheckSegment.start_at,
+        CheckSegment.end_at,
+        CheckSegment.state,
+    ).where(CheckSegment.start_at <= instant, CheckSegment.end_at > instant)
+    covering: dict[tuple[str, str], list[Segment]] = {}
+    for check, location, start_at, end_at, state in session.execute(query):
+        covering.setdefault((check, location), []).append(
+            Segment(to_ms(start_at), to_ms(end_at), CheckState(state))
+        )
+    return covering
+
+
+def compute_current_state(runtime: Runtime, now: datetime) -> CurrentState:
+    started = time.perf_counter()
+    catalog = runtime.catalog
+    zone = ZoneInfo(runtime.timezone)
+    local_now = now.astimezone(zone)
+    period = periods.month(local_now.year, local_now.month, runtime.timezone)
+    with runtime.sessions() as session:
+        result = evaluate_period(session, catalog, period, now=now)
+        cutoff_ms = period.evaluated_end_ms(to_ms(result.cutoff))
+        # The state "now" is the state of the last evaluated millisecond.
+        instant_ms = cutoff_ms - 1
+        covering = _segments_at(session, instant_ms)
+        timelines = list(session.execute(select(CheckTimeline)).scalars())
+        heartbeats = [
+            Heartbeat(row.runner_id, row.location, row.last_seen_at, row.interval_ms)
+            for row in session.execute(
+                select(RunnerHeartbeat).order_by(RunnerHeartbeat.runner_id)
+            ).scalars()
+        ]
+        active = list_exclusions(session, start=now, end=from_ms(to_ms(now) + 1))
+
+    states = {
+        (evaluation.system_id, evaluation.service_id): state_at(evaluation.timeline, instant_ms)
+        for evaluation in result.evaluations
+    }
+    last_observations = {
+        (row.check, row.location): LastObservation(
+            row.last_observed_at, row.last_ok, row.last_detail, row.last_latency_ms
+        )
+        for row in timelines
+        if row.last_observed_at is not None
+    }
+    locations = sorted({location for _, location in last_observations} | {k[1] for k in covering})
+    check_states: dict[tuple[str, str], str] = {}
+    location_states: dict[tuple[str, str, str], str] = {}
+    for system in catalog.systems:
+        for service in system.services:
+            for location in locations:
+                keys = [check.key for check in service.checks]
+                if not any((key, location) in last_observations for key in keys):
+                    continue  # this location never probed this service
+                check_timelines = []
+                for key in keys:
+                    timeline = check_timeline(
+                        covering.get((key, location), ()), instant_ms, instant_ms + 1
+                    )
+                    check_states[(key, location)] = state_at(timeline, instant_ms)
+                    check_timelines.append(timeline)
+                location_states[(system.id, service.id, location)] = state_at(
+                    service_at_location(check_timelines, instant_ms, instant_ms + 1), instant_ms
+                )
+    return CurrentState(
+        now=now,
+        period=period,
+        result=result,
+        document=report_document(catalog, result),
+        states=states,
+        location_states=location_states,
+        check_states=check_states,
+        last_observations=last_observations,
+        heartbeats=heartbeats,
+        active_exclusions=active,
+        computed_in_seconds=time.perf_counter() - started,
+        computed_monotonic=time.monotonic(),
+    )
+
+
+class CurrentStateCache:
+    """One snapshot at a time, computed by one thread while the others wait for it."""
+
+    def __init__(
+        self, runtime: Runtime, clock: Callable[[], datetime], *, max_age_seconds: float = 5.0
+    ) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        self.max_age_seconds = max_age_seconds
+        self._snapshot: CurrentState | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.refresh_errors = 0
+
+    def peek(self) -> CurrentState | None:
+        return self._snapshot
+
+    def get(self, max_age_seconds: float | None = None) -> CurrentState:
+        max_age = self.max_age_seconds if max_age_seconds is None else max_age_seconds
+        snapshot = self._snapshot
+        if snapshot is not None and time.monotonic() - snapshot.computed_monotonic <= max_age:
+            return snapshot
+        with self._lock:
+            snapshot = self._snapshot  # another thread may have refreshed it meanwhile
+            if snapshot is not None and time.monotonic() - snapshot.computed_monotonic <= max_age:
+                return snapshot
+            return self._compute()
+
+    def refresh(self) -> CurrentState:
+        with self._lock:
+            return self._compute()
+
+    def invalidate(self) -> None:
+        self._snapshot = None
+
+    def _compute(self) -> CurrentState:
+        snapshot = compute_current_state(self.runtime, self.clock())
+        self._snapshot = snapshot
+        return snapshot
+
+    # --- the background refresher (for /metrics) ---------------------------------------
+
+    def start_refresher(self, interval_seconds: float) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._refresh_loop,
+            args=(interval_seconds,),
+            name="kadou-current-state",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop_refresher(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _refresh_loop(self, interval_seconds: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+            except Exception:
+                # Keep the last good snapshot; the staleness shows in
+                # kadou_sla_snapshot_age_seconds and the next round tries again.
+                self.refresh_errors += 1
+                log.exception("refreshing the current state failed")
+            self._stop.wait(interval_seconds)

@@ -1,0 +1,97 @@
+"""Query parameters shared by several routes: periods, scopes, times in the reporting zone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from app.catalog.model import Catalog
+from app.errors import InvalidInput, NotFound
+from app.sla import periods
+from app.store.types import to_ms
+
+
+def parse_instant(text: str, field: str, zone: ZoneInfo) -> datetime:
+    """ISO 8601; a time without offset is in the reporting time zone."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"{text!r} is not an ISO 8601 time; write e.g. 2026-10-04T01:00+09:00 "
+            "(without an offset the reporting time zone applies)",
+            field=field,
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def aware(value: datetime, zone: ZoneInfo) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def resolve_period(
+    tz: str,
+    now: datetime,
+    *,
+    month: str | None = None,
+    fiscal_year: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    default_current_month: bool = False,
+) -> periods.Period:
+    """Exactly one of month, fiscal_year, or start and end together."""
+    given = [name for name, value in (("month", month), ("fiscal_year", fiscal_year)) if value]
+    if start or end:
+        given.append("start")
+    if len(given) > 1:
+        raise InvalidInput(
+            f"give only one of month, fiscal_year or start/end (got {', '.join(given)})",
+            field=given[1] if given[1] != "start" else "start",
+        )
+    zone = ZoneInfo(tz)
+    try:
+        if month:
+            return periods.parse_month(month, tz)
+        if fiscal_year:
+            return periods.parse_fiscal_year(fiscal_year, tz)
+    except ValueError as error:
+        raise InvalidInput(str(error), field="month" if month else "fiscal_year") from None
+    if start or end:
+        if not start or not end:
+            raise InvalidInput(
+                "a range needs both start and end", field="end" if start else "start"
+            )
+        start_at = parse_instant(start, "start", zone)
+        end_at = parse_instant(end, "end", zone)
+        if end_at <= start_at:
+            raise InvalidInput("the end must be after the start", field="end")
+        return periods.custom_range(to_ms(start_at), to_ms(end_at), tz)
+    if default_current_month:
+        local = now.astimezone(zone)
+        return periods.month(local.year, local.month, tz)
+    raise InvalidInput(
+        "say which period: month=YYYY-MM, fiscal_year=YYYY, or start=..&end=.. (ISO 8601)",
+        field="month",
+    )
+
+
+def check_scope(catalog: Catalog, system: str | None, service: str | None) -> None:
+    """404 for an unknown system or service, naming the valid choices."""
+    if service is not None and system is None:
+        raise InvalidInput(
+            "service needs system (services are named within a system)", field="system"
+        )
+    if system is None:
+        return
+    system_ids = [item.id for item in catalog.systems]
+    if system not in system_ids:
+        raise NotFound(
+            f"unknown system {system!r}; choose one of {', '.join(system_ids)}", field="system"
+        )
+    if service is None:
+        return
+    service_ids = [item.id for item in catalog.system(system).services]
+    if service not in service_ids:
+        raise NotFound(
+            f"unknown service {service!r} of {system}; choose one of {', '.join(service_ids)}",
+            field="service",
+        )

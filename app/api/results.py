@@ -1,0 +1,121 @@
+"""``POST /results``: a batch of observations (and a heartbeat) from a probe agent.
+
+The answer comes only after the commit, so a 2xx means stored. Storing is idempotent on
+(check, location, observed_at): an agent that lost the answer re-sends the batch and
+nothing is counted twice. One bad item rejects the whole batch, naming its index and field,
+because a half-stored batch would leave the agent unable to tell what to re-send.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.auth import prober
+from app.api.context import ApiContext, api_context
+from app.api.problems import ApiProblem, responses
+from app.errors import InvalidInput
+from app.observations import LOCATION_PATTERN, parse_observation
+from app.store.db import transaction
+from app.store.ingest import HeartbeatIn, ObservationIn, record_heartbeat, store_observations
+from app.store.tokens import Actor
+
+router = APIRouter(tags=["results"])
+
+# A minute of 10-second probes from a catalog of ~800 checks; bigger batches hold the
+# timeline locks (and SQLite's single writer) long enough to stall other writers.
+MAX_BATCH = 5_000
+
+
+class HeartbeatBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    runner: str = Field(min_length=1, max_length=200, description="The runner's id")
+    location: str = Field(pattern=LOCATION_PATTERN.pattern, max_length=64)
+    at: str = Field(description="ISO 8601 with offset")
+    interval_seconds: float = Field(gt=0, le=86_400, description="How often the runner beats")
+
+
+class ResultsBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    observations: list[dict[str, Any]] = Field(
+        description=f"At most {MAX_BATCH} observations, each with the fields of a `kadou import`"
+        " line: check (system/service/check), location, observed_at (ISO 8601 with offset),"
+        " ok (boolean), latency_ms (number or null), detail (string or null)"
+    )
+    heartbeat: HeartbeatBody | None = None
+
+
+class ResultsStored(BaseModel):
+    received: int
+    stored: int = Field(description="New observations stored")
+    duplicates: int = Field(description="Already stored (a re-sent batch): ignored")
+    heartbeat: bool = Field(description="Whether a heartbeat was recorded")
+
+
+def _heartbeat(body: HeartbeatBody) -> HeartbeatIn:
+    try:
+        at = datetime.fromisoformat(body.at)
+    except ValueError:
+        raise InvalidInput(
+            f"{body.at!r} is not an ISO 8601 time; write e.g. 2026-10-01T00:00:00Z",
+            field="heartbeat.at",
+        ) from None
+    if at.tzinfo is None:
+        raise InvalidInput("give the offset, e.g. 2026-10-01T00:00:00Z", field="heartbeat.at")
+    return HeartbeatIn(
+        runner_id=body.runner,
+        location=body.location,
+        at=at,
+        interval_ms=round(body.interval_seconds * 1000),
+    )
+
+
+def parse_batch(items: list[dict[str, Any]], known_checks: dict[str, Any]) -> list[ObservationIn]:
+    parsed = []
+    for index, item in enumerate(items):
+        where = f"observations[{index}]"
+        try:
+            parsed.append(parse_observation(item, known_checks, where))
+        except InvalidInput as error:
+            field = f"{where}.{error.field}" if error.field else where
+            message = error.message.removeprefix(f"{where}: ")
+            raise InvalidInput(f"item {index}: {message}", field=field) from None
+    return parsed
+
+
+@router.post(
+    "/results",
+    summary="Store a batch of observations from a probe agent (prober or admin)",
+    response_model=ResultsStored,
+    responses=responses(413),
+)
+def post_results(
+    batch: ResultsBatch,
+    context: ApiContext = Depends(api_context),
+    _actor: Actor = Depends(prober),
+) -> ResultsStored:
+    if len(batch.observations) > MAX_BATCH:
+        raise ApiProblem(
+            413,
+            f"{len(batch.observations)} observations in one batch; send at most {MAX_BATCH} "
+            "per request (split the batch: storing is idempotent, order does not matter)",
+            title="Batch too large",
+        )
+    runtime = context.runtime
+    observations = parse_batch(batch.observations, runtime.catalog.checks())
+    heartbeat = _heartbeat(batch.heartbeat) if batch.heartbeat is not None else None
+    with transaction(runtime.sessions) as session:
+        result = store_observations(session, observations, runtime.timeline_params)
+        if heartbeat is not None:
+            record_heartbeat(session, heartbeat)
+    # The current-state cache is not dropped here: agents post every second, and readers
+    # accept state up to its max age (a few seconds) old.
+    return ResultsStored(
+        received=result.received,
+        stored=result.stored,
+        duplicates=result.duplicates,
+        heartbeat=heartbeat is not None,
+    )

@@ -1,0 +1,186 @@
+"""The Kadou HTTP service: ``create_app()`` builds it; ``app.serve`` runs it under uvicorn.
+
+Routes are thin (``app/api/``): they parse input, call ``store`` and ``evaluation``, and
+render JSON. Errors are RFC 9457 problem bodies (``app/api/problems.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.responses import Response
+
+from app.api import audit, availability, exclusions, health, problems, results, systems
+from app.api.auth import reader
+from app.api.context import ApiContext
+from app.api.current import CurrentStateCache
+from app.metrics import CONTENT_TYPE, MetricsExporter, record_probe
+from app.runtime import Runtime, open_runtime
+from app.store.tokens import Actor
+from app.web.routes import include_web
+
+log = logging.getLogger("kadou")
+
+API_PREFIX = "/api/v1"
+# /metrics reads a snapshot refreshed this often in the background.
+METRICS_REFRESH_SECONDS = 15.0
+EXPORT_CHECK_SECONDS = 60.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@asynccontextmanager
+async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
+    """Run the catalog's checks from this process into the store, if the runner exists."""
+    try:
+        from probes.runner import ProbeRunner
+    except ImportError as error:
+        log.warning("serving without the embedded probe runner: probes.runner: %s", error)
+        yield
+        return
+    from app.store.sink import StoreSink
+
+    runtime = context.runtime
+    location = runtime.settings.location
+
+    def on_result(check: Any, result: Any) -> None:
+        record_probe(check.key, location, result.ok, result.latency_ms / 1000)
+
+    runner = ProbeRunner(
+        list(runtime.catalog.checks().values()),
+        StoreSink(runtime),
+        location,
+        on_result=on_result,
+    )
+    await runner.start()
+    try:
+        yield
+    finally:
+        await runner.stop()
+
+
+async def _export_loop(runtime: Runtime, clock: Callable[[], datetime]) -> None:
+    """Write last month's reports once it has closed (checked every minute)."""
+    from app.reports.export import ExportPlan, export_due_reports
+
+    settings = runtime.settings
+    plan = ExportPlan.from_settings(
+        settings.report_dir,
+        settings.report_formats,
+        settings.report_languages,
+        settings.report_export_day,
+        settings.report_export_time,
+    )
+    while True:
+        try:
+            await asyncio.to_thread(
+                export_due_reports,
+                runtime.sessions,
+                runtime.catalog,
+                runtime.timezone,
+                plan,
+                now=clock(),
+            )
+        except Exception:  # logged and retried next minute; never kills the server
+            log.exception("scheduled report export failed; retrying in a minute")
+        await asyncio.sleep(EXPORT_CHECK_SECONDS)
+
+
+def create_app(
+    runtime: Runtime | None = None,
+    *,
+    now: Callable[[], datetime] | None = None,
+    with_probes: bool = False,
+    scheduled_exports: bool = False,
+    current_max_age_seconds: float = 5.0,
+    metrics_refresh_seconds: float | None = METRICS_REFRESH_SECONDS,
+) -> FastAPI:
+    """The FastAPI application.
+
+    ``now`` replaces the clock (tests); ``with_probes`` runs the embedded probe runner in
+    the lifespan; ``current_max_age_seconds`` bounds how stale the current state of
+    ``/api/v1/systems`` may be; ``metrics_refresh_seconds`` (None: off) refreshes the
+    snapshot ``/metrics`` reads in a background thread.
+    """
+    runtime = runtime or open_runtime()
+    clock = now or utc_now
+    cache = CurrentStateCache(runtime, clock, max_age_seconds=current_max_age_seconds)
+    context = ApiContext(runtime=runtime, clock=clock, current=cache)
+    exporter = MetricsExporter(cache)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if metrics_refresh_seconds is not None:
+            cache.start_refresher(metrics_refresh_seconds)
+        exporter_task = (
+            asyncio.create_task(_export_loop(runtime, clock)) if scheduled_exports else None
+        )
+        try:
+            if with_probes:
+                async with _embedded_probes(context):
+                    yield
+            else:
+                yield
+        finally:
+            if exporter_task is not None:
+                exporter_task.cancel()
+            await asyncio.to_thread(cache.stop_refresher)
+
+    app = FastAPI(
+        title="Kadou",
+        summary="Availability and SLA monitor (稼働): exact monthly availability, "
+        "exclusions, recovery SLA",
+        version="1",
+        lifespan=lifespan,
+        responses=problems.COMMON_RESPONSES,
+    )
+    app.state.kadou = context
+    problems.install(app)
+    for router in (
+        systems.router,
+        availability.router,
+        exclusions.router,
+        results.router,
+        audit.router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    include_web(app, runtime, session_secret=runtime.settings.session_secret)
+
+    @app.get(
+        "/metrics",
+        tags=["metrics"],
+        summary="Prometheus metrics (text exposition format)",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
+    )
+    def metrics(_actor: Actor = Depends(reader)) -> Response:
+        return Response(exporter.render(), media_type=CONTENT_TYPE)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (problems.Problem, problems.FieldError):
+                model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                model_schema.pop("$defs", None)  # FieldError is listed on its own
+                components[model.__name__] = model_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,248 @@
+"""``/metrics`` for Prometheus.
+
+Two sources, one page:
+
+* **Probe metrics** (``kadou_probe_*``), fed by :func:`record_probe`, which the embedded
+  probe runner calls after every probe. They live in this process only (a remote agent's
+  probes show in its own ``/metrics`` or as SLA figures here once posted).
+* **SLA metrics**, from the current-state snapshot (``app.api.current``): the same
+  ``evaluate_period``/``report_document`` call as ``GET /api/v1/availability``, so
+  Prometheus, the API, the pages and the reports always agree. The snapshot is refreshed in
+  the background (every 15 s by default) and its rendered text is cached, so a scrape
+  never evaluates raw data and costs the same with 5 services or 1,000.
+
+Label conventions: every per-service series has ``system`` and ``service``; the system
+itself (SLA-SEMANTICS §3.5) is the series with ``service=""``, so all series of a family
+have the same label names. ``period`` is the month being measured (``"2026-11"``, in the
+reporting time zone). Availability and the remaining error budget are absent, not NaN,
+while they are undefined (nothing scheduled or no data yet: SLA-SEMANTICS §5).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from app.api.current import STATES, UNKNOWN, CurrentState, CurrentStateCache
+from app.sla.exclusions import ExclusionKind
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+PROBE_LABELS = ("system", "service", "check", "location")
+# From a fast local health endpoint to a probe that runs into a 10-30 s timeout.
+PROBE_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+PROBE_REGISTRY = CollectorRegistry(auto_describe=False)
+PROBE_SUCCESS = Gauge(
+    "kadou_probe_success",
+    "Whether the last probe of the check from this location succeeded (1) or failed (0)",
+    PROBE_LABELS,
+    registry=PROBE_REGISTRY,
+)
+PROBE_DURATION = Histogram(
+    "kadou_probe_duration_seconds",
+    "Wall time of probes of the check from this location",
+    PROBE_LABELS,
+    buckets=PROBE_DURATION_BUCKETS,
+    registry=PROBE_REGISTRY,
+)
+PROBE_OBSERVATIONS = Counter(
+    "kadou_probe_observations",
+    "Probes run by this process, by result (success or failure)",
+    (*PROBE_LABELS, "result"),
+    registry=PROBE_REGISTRY,
+)
+
+
+def _split_key(check_key: str) -> tuple[str, str, str]:
+    parts = check_key.split("/")
+    if len(parts) != 3:
+        return check_key, "", ""
+    return parts[0], parts[1], parts[2]
+
+
+def record_probe(check_key: str, location: str, ok: bool, duration_s: float) -> None:
+    """One probe result, for the ``kadou_probe_*`` metrics (called by the embedded runner)."""
+    labels = (*_split_key(check_key), location)
+    PROBE_SUCCESS.labels(*labels).set(1 if ok else 0)
+    PROBE_DURATION.labels(*labels).observe(max(0.0, duration_s))
+    PROBE_OBSERVATIONS.labels(*labels, "success" if ok else "failure").inc()
+
+
+def _gauge(name: str, documentation: str, labels: Iterable[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, labels=list(labels))
+
+
+def sla_families(state: CurrentState) -> list[Metric]:
+    """Every SLA family from one snapshot."""
+    period = state.period.label
+    service_state = _gauge(
+        "kadou_service_state",
+        'Current state of the service (system: service=""), one-hot over up, down, unknown',
+        ("system", "service", "state"),
+    )
+    sla_labels = ("system", "service", "period")
+    availability = _gauge(
+        "kadou_sla_availability_ratio",
+        "Availability of the month to date (SLA-SEMANTICS §5); absent while undefined",
+        sla_labels,
+    )
+    target = _gauge("kadou_sla_target_ratio", "Availability target", sla_labels)
+    scheduled = _gauge(
+        "kadou_sla_scheduled_seconds",
+        "Scheduled time of the month to date (operating hours minus exclusions)",
+        sla_labels,
+    )
+    downtime = _gauge(
+        "kadou_sla_downtime_seconds", "Downtime inside scheduled time, month to date", sla_labels
+    )
+    unknown = _gauge(
+        "kadou_sla_unknown_seconds", "Scheduled time without data, month to date", sla_labels
+    )
+    remaining = _gauge(
+        "kadou_sla_error_budget_remaining_seconds",
+        "Allowed downtime left this month (may be negative); absent while undefined",
+        sla_labels,
+    )
+    incident_open = _gauge(
+        "kadou_incident_open", "Ongoing incidents (0 or 1)", ("system", "service")
+    )
+    breached = _gauge(
+        "kadou_recovery_target_breached",
+        "Incidents of the month whose recovery time exceeds the recovery target "
+        "(ongoing ones included); only where a recovery target applies",
+        sla_labels,
+    )
+    exclusion_active = _gauge(
+        "kadou_exclusion_active",
+        'Whether an exclusion window of this kind applies now (system: service="")',
+        ("system", "service", "kind"),
+    )
+    rows: list[tuple[str, str, dict[str, Any]]] = [
+        (row["system"], row["service"], row) for row in state.document["services"]
+    ]
+    rows += [(row["system"], "", row) for row in state.document["systems"]]
+    for system_id, service_id, row in rows:
+        current = state.states.get((system_id, service_id or None), UNKNOWN)
+        for name in STATES:
+            service_state.add_metric([system_id, service_id, name], 1 if current == name else 0)
+        labels = [system_id, service_id, period]
+        if row["availability"] is not None:
+            availability.add_metric(labels, row["availability"])
+        target.add_metric(labels, row["target"])
+        scheduled.add_metric(labels, row["scheduled_seconds"])
+        downtime.add_metric(labels, row["downtime_seconds"])
+        unknown.add_metric(labels, row["unknown_seconds"])
+        if row["error_budget_remaining_seconds"] is not None:
+            remaining.add_metric(labels, row["error_budget_remaining_seconds"])
+        incidents = row["incidents"]
+        incident_open.add_metric(
+            [system_id, service_id], sum(1 for incident in incidents if incident["ongoing"])
+        )
+        if row["recovery_target_seconds"] is not None:
+            breached.add_metric(
+                labels, sum(1 for incident in incidents if incident["recovery_met"] is False)
+            )
+        for kind in ExclusionKind:
+            active = any(
+                window.kind == kind.value
+                and window.system == system_id
+                and (window.service is None or window.service == service_id)
+                and (service_id or window.service is None)
+                for window in state.active_exclusions
+            )
+            exclusion_active.add_metric([system_id, service_id, kind.value], 1 if active else 0)
+
+    heartbeat = _gauge(
+        "kadou_runner_heartbeat_timestamp_seconds",
+        "When each probe runner (embedded or remote agent) was last seen alive, Unix time",
+        ("runner", "location"),
+    )
+    for beat in state.heartbeats:
+        heartbeat.add_metric([beat.runner_id, beat.location], beat.last_seen_at.timestamp())
+    snapshot_time = _gauge(
+        "kadou_sla_snapshot_timestamp_seconds",
+        "The evaluation instant of the SLA figures above, Unix time",
+        (),
+    )
+    snapshot_time.add_metric([], state.now.timestamp())
+    snapshot_cost = _gauge(
+        "kadou_sla_snapshot_duration_seconds",
+        "How long computing the SLA figures above took",
+        (),
+    )
+    snapshot_cost.add_metric([], state.computed_in_seconds)
+    return [
+        service_state,
+        availability,
+        target,
+        scheduled,
+        downtime,
+        unknown,
+        remaining,
+        incident_open,
+        breached,
+        exclusion_active,
+        heartbeat,
+        snapshot_time,
+        snapshot_cost,
+    ]
+
+
+class SlaCollector(Collector):
+    """A prometheus-client collector over the cached current state."""
+
+    def __init__(self, cache: CurrentStateCache) -> None:
+        self.cache = cache
+
+    def snapshot(self) -> CurrentState:
+        # Before the first background refresh: compute once; afterwards never per scrape.
+        return self.cache.peek() or self.cache.get(max_age_seconds=float("inf"))
+
+    def collect(self) -> Iterator[Metric]:
+        yield from sla_families(self.snapshot())
+
+
+class _FixedSnapshot(Collector):
+    def __init__(self, state: CurrentState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        yield from sla_families(self.state)
+
+
+def render_sla(state: CurrentState) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_FixedSnapshot(state))
+    return generate_latest(registry)
+
+
+class MetricsExporter:
+    """Renders ``/metrics``: the SLA text once per snapshot, the probe metrics per scrape."""
+
+    def __init__(self, cache: CurrentStateCache) -> None:
+        self.collector = SlaCollector(cache)
+        self._rendered: tuple[CurrentState, bytes] | None = None
+        self._lock = threading.Lock()
+
+    def render(self) -> bytes:
+        state = self.collector.snapshot()
+        rendered = self._rendered
+        if rendered is None or rendered[0] is not state:
+            with self._lock:
+                rendered = self._rendered
+                if rendered is None or rendered[0] is not state:
+                    rendered = (state, render_sla(state))
+                    self._rendered = rendered
+        return rendered[1] + generate_latest(PROBE_REGISTRY)

@@ -1,0 +1,68 @@
+"""``kadou serve``: the HTTP service under uvicorn, with the embedded probe runner.
+
+Refuses to start on a database whose schema is not current (exit status 2, one line that
+names ``kadou db upgrade``): serving old tables would fail on the first write, or worse,
+half-way through one. Uvicorn handles SIGTERM and SIGINT: it stops accepting connections,
+lets requests in flight finish, then the lifespan stops the probe runner, which flushes
+its last observations into the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+
+from app.catalog import CatalogError
+from app.errors import KadouError
+from app.runtime import Runtime, open_runtime
+
+# Seconds uvicorn waits for requests in flight after SIGTERM before closing them.
+GRACEFUL_SHUTDOWN_SECONDS = 20
+
+
+def _refuse(message: str) -> None:
+    print(f"kadou: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def ready_runtime() -> Runtime:
+    """The runtime, or exit 2 with one line when the catalog, database or schema is wrong."""
+    try:
+        runtime = open_runtime()
+    except (CatalogError, KadouError, ValueError) as error:
+        _refuse(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        raise  # unreachable: _refuse exits
+    try:
+        current, found, head = runtime.schema_is_current()
+    except Exception as error:  # any failure to connect is reported, never a traceback
+        _refuse(f"cannot open the database ({error.__class__.__name__}); check KADOU_DATABASE_URL")
+        raise
+    if not current:
+        _refuse(
+            f"the database schema is at {found or 'nothing'}, Kadou needs {head}; "
+            "run `kadou db upgrade` first"
+        )
+    return runtime
+
+
+def serve(host: str, port: int, *, with_probes: bool) -> None:
+    """Run Kadou's HTTP service until SIGTERM/SIGINT."""
+    from app.main import create_app
+
+    runtime = ready_runtime()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = create_app(runtime, with_probes=with_probes, scheduled_exports=True)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="on",
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    uvicorn.Server(config).run()

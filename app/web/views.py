@@ -1,0 +1,319 @@
+"""What the pages show, built from the engine's results; no figure is computed here.
+
+Every availability, budget and duration on a page is a field of ``report_document`` (the
+document ``GET /api/v1/availability`` returns) or of the ``Evaluation`` it was built from.
+This module only *arranges* them: the month strip as runs of one state, the red / amber /
+green summary, and the per-day figures of the public status page (the §5 function
+``compute_figures`` applied to one evaluation's timeline and schedule clipped to each day,
+which is what evaluating each day separately would give, at a ninetieth of the cost).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+from app.api.current import CurrentState
+from app.catalog.model import Catalog
+from app.evaluation import evaluate_period, report_document
+from app.reports.document import StripRun
+from app.runtime import Runtime
+from app.sla import periods
+from app.sla.availability import Schedule, compute_figures, display_percent
+from app.sla.evaluate import Evaluation
+from app.sla.intervals import IntervalSet
+from app.store.models import Exclusion
+from app.store.types import from_ms, to_ms
+
+T = TypeVar("T")
+
+# Below this share of the error budget left, a system is amber.
+BUDGET_LOW_RATIO = 0.25
+STATUS_DAYS = 90
+
+
+class TimedCache(Generic[T]):
+    """One value, recomputed by one thread when older than ``max_age_seconds``."""
+
+    def __init__(self, max_age_seconds: float) -> None:
+        self.max_age_seconds = max_age_seconds
+        self._value: T | None = None
+        self._computed = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, compute: Callable[[], T]) -> T:
+        value = self._value
+        if value is not None and time.monotonic() - self._computed <= self.max_age_seconds:
+            return value
+        with self._lock:
+            if (
+                self._value is not None
+                and time.monotonic() - self._computed <= self.max_age_seconds
+            ):
+                return self._value
+            self._value = compute()
+            self._computed = time.monotonic()
+            return self._value
+
+    def invalidate(self) -> None:
+        self._value = None
+
+
+# --- the month strip ------------------------------------------------------------------------
+
+
+def strip_runs(evaluation: Evaluation, zone: ZoneInfo) -> list[StripRun]:
+    """The evaluated window cut into runs of up / down / unknown / excluded / outside hours.
+
+    The same sets the figures were computed from: down and unknown are taken inside the
+    scheduled time only (as D and U are), excluded is the excluded part of the operating
+    hours (as the planned and disaster seconds are), and the rest of the window is outside
+    operating hours.
+    """
+    timeline, schedule = evaluation.timeline, evaluation.schedule
+    window = timeline.window
+    scheduled = schedule.scheduled
+    down = timeline.down & scheduled
+    up = (timeline.up & scheduled) - down
+    unknown = scheduled - up - down
+    by_state: list[tuple[str, IntervalSet]] = [
+        ("up", up),
+        ("down", down),
+        ("unknown", unknown),
+        ("excluded", schedule.excluded),
+        ("outside_hours", window - schedule.operating),
+    ]
+    pieces = sorted(
+        (start, end, state) for state, intervals in by_state for start, end in intervals
+    )
+    runs: list[StripRun] = []
+    merged: list[tuple[int, int, str]] = []
+    for start, end, state in pieces:
+        if merged and merged[-1][2] == state and merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], end, state)
+        else:
+            merged.append((start, end, state))
+    for start, end, state in merged:
+        runs.append(
+            {
+                "start": from_ms(start).astimezone(zone).isoformat(),
+                "end": from_ms(end).astimezone(zone).isoformat(),
+                "state": state,  # type: ignore[typeddict-item]
+            }
+        )
+    return runs
+
+
+# --- red / amber / green ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rag:
+    level: str  # "red" | "amber" | "green"
+    reasons: tuple[str, ...]  # i18n keys, shown as text beside the colour
+
+
+def rag_for(figures: dict[str, Any], state_now: str) -> Rag:
+    """Red when down now, the target is missed or the budget is spent; amber when the state
+    is unknown, the data insufficient or under a quarter of the budget is left."""
+    red: list[str] = []
+    amber: list[str] = []
+    if state_now == "down":
+        red.append("rag_why_down")
+    if figures.get("met") is False:
+        red.append("rag_why_missed")
+    budget = figures.get("error_budget_seconds")
+    remaining = figures.get("error_budget_remaining_seconds")
+    if budget is not None and remaining is not None:
+        if remaining < 0:
+            red.append("rag_why_budget_spent")
+        elif budget > 0 and remaining / budget < BUDGET_LOW_RATIO:
+            amber.append("rag_why_budget_low")
+    if state_now == "unknown":
+        amber.append("rag_why_unknown")
+    if figures.get("insufficient_data"):
+        amber.append("rag_why_insufficient")
+    if red:
+        return Rag("red", tuple(red))
+    if amber:
+        return Rag("amber", tuple(amber))
+    return Rag("green", ())
+
+
+def budget_share(figures: dict[str, Any]) -> float | None:
+    """The remaining error budget as a share of the budget, for the bar (0 when spent)."""
+    budget = figures.get("error_budget_seconds")
+    remaining = figures.get("error_budget_remaining_seconds")
+    if budget is None or remaining is None or budget <= 0:
+        return None
+    return float(min(max(remaining / budget, 0.0), 1.0))
+
+
+# --- the overview ---------------------------------------------------------------------------
+
+
+@dataclass
+class ServiceCard:
+    system: str
+    service: str
+    name: dict[str, str]
+    state: str
+    figures: dict[str, Any]
+    rag: Rag
+
+
+@dataclass
+class SystemCard:
+    system: str
+    name: dict[str, str]
+    state: str
+    figures: dict[str, Any]
+    rag: Rag
+    budget_share: float | None
+    services: list[ServiceCard]
+    open_incidents: list[dict[str, Any]] = field(default_factory=list)
+    active_exclusions: list[Exclusion] = field(default_factory=list)
+
+
+def overview_cards(catalog: Catalog, current: CurrentState) -> list[SystemCard]:
+    cards = []
+    for system in catalog.systems:
+        figures = current.figures(system.id, None)
+        state = current.states.get((system.id, None), "unknown")
+        services = []
+        open_incidents = [
+            {"service": None, **incident}
+            for incident in figures["incidents"]
+            if incident["ongoing"]
+        ]
+        for service in system.services:
+            service_figures = current.figures(system.id, service.id)
+            service_state = current.states.get((system.id, service.id), "unknown")
+            services.append(
+                ServiceCard(
+                    system.id,
+                    service.id,
+                    service.name.model_dump(),
+                    service_state,
+                    service_figures,
+                    rag_for(service_figures, service_state),
+                )
+            )
+            open_incidents += [
+                {"service": service.id, **incident}
+                for incident in service_figures["incidents"]
+                if incident["ongoing"]
+            ]
+        rag = rag_for(figures, state)
+        if rag.level == "green" and any(card.rag.level != "green" for card in services):
+            # A non-core service in trouble does not move the system's figures, but the
+            # people watching the system must see it.
+            rag = Rag("amber", tuple(sorted({r for card in services for r in card.rag.reasons})))
+        cards.append(
+            SystemCard(
+                system=system.id,
+                name=system.name.model_dump(),
+                state=state,
+                figures=figures,
+                rag=rag,
+                budget_share=budget_share(figures),
+                services=services,
+                open_incidents=open_incidents,
+                active_exclusions=[
+                    row for row in current.active_exclusions if row.system == system.id
+                ],
+            )
+        )
+    return cards
+
+
+# --- the public status page -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusDay:
+    date: date
+    availability: float | None
+    availability_display: str | None
+    met: bool | None
+
+
+@dataclass
+class StatusRow:
+    system: str
+    name: dict[str, str]
+    state: str
+    days: list[StatusDay]
+    availability_display: str | None
+    target_display: str
+
+
+def _clip_schedule(schedule: Schedule, start_ms: int, end_ms: int) -> Schedule:
+    return Schedule(
+        scheduled=schedule.scheduled.clip(start_ms, end_ms),
+        operating=schedule.operating.clip(start_ms, end_ms),
+        planned_excluded=schedule.planned_excluded.clip(start_ms, end_ms),
+        disaster_excluded=schedule.disaster_excluded.clip(start_ms, end_ms),
+    )
+
+
+def day_figures(
+    evaluation: Evaluation, day_bounds: Sequence[tuple[date, int, int]]
+) -> list[StatusDay]:
+    """Each day's §5 figures from one evaluation over many days."""
+    days = []
+    for day, start_ms, end_ms in day_bounds:
+        figures = compute_figures(
+            _clip_schedule(evaluation.schedule, start_ms, end_ms),
+            evaluation.timeline.clip(start_ms, end_ms),
+            evaluation.figures.target,
+            evaluation.figures.policy,
+        )
+        days.append(
+            StatusDay(
+                day,
+                None if figures.availability is None else float(figures.availability),
+                display_percent(figures.availability, figures.target),
+                figures.met,
+            )
+        )
+    return days
+
+
+def status_rows(
+    runtime: Runtime, now: datetime, states: dict[tuple[str, str | None], str]
+) -> list[StatusRow]:
+    """The last ``STATUS_DAYS`` local days (today to now) per system, from one evaluation."""
+    zone = ZoneInfo(runtime.timezone)
+    today = now.astimezone(zone).date()
+    first = today - timedelta(days=STATUS_DAYS - 1)
+    bounds = []
+    for offset in range(STATUS_DAYS):
+        day = first + timedelta(days=offset)
+        start = datetime(day.year, day.month, day.day, tzinfo=zone)
+        following = day + timedelta(days=1)
+        end = datetime(following.year, following.month, following.day, tzinfo=zone)
+        bounds.append((day, to_ms(start), to_ms(end)))
+    period = periods.custom_range(bounds[0][1], bounds[-1][2], runtime.timezone)
+    with runtime.sessions() as session:
+        result = evaluate_period(session, runtime.catalog, period, now=now)
+    document = report_document(runtime.catalog, result)
+    rows = []
+    for system, figures in zip(runtime.catalog.systems, document["systems"], strict=True):
+        evaluation = result.for_service(system.id, None)
+        rows.append(
+            StatusRow(
+                system=system.id,
+                name=system.name.model_dump(),
+                state=states.get((system.id, None), "unknown"),
+                days=day_figures(evaluation, bounds),
+                availability_display=figures["availability_display"],
+                target_display=figures["target_display"],
+            )
+        )
+    return rows

@@ -1,0 +1,182 @@
+"""Server time of the overview page ``/``: the default catalog with a month of data, and a
+generated catalog of 1,000 services.
+
+The page is served in-process (httpx over ASGI, so no network in the figure) on a SQLite
+file filled through the normal import path. Two figures per catalog:
+
+- *cold*: the month-to-date evaluation is recomputed for the request (the state cache is
+  off), the worst case, what the first request after the cache expires pays;
+- *warm*: the cached evaluation (``CurrentStateCache``, the snapshot ``/api/v1/systems``
+  and ``/metrics`` share) is reused, what every other request within its max age pays.
+
+Goals (issue 6): under 200 ms with the default catalog, under 1 s with 1,000 services.
+
+    python bench/web_overview.py              # both catalogs
+    python bench/web_overview.py --services 0 # the default catalog only
+
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from app.catalog import load_catalog
+from app.catalog.loader import parse_catalog
+from app.catalog.model import Catalog
+from app.demo.sample import default_scenario, generate, month_bounds
+from app.main import create_app
+from app.observations import parse_observation
+from app.runtime import Runtime, open_runtime, upgrade
+from app.settings import Settings
+from app.store.db import transaction
+from app.store.ingest import ObservationIn, store_observations
+from app.web.routes import include_web
+
+TZ = "Asia/Tokyo"
+ZONE = ZoneInfo(TZ)
+# The clock: the last minute of October, so "month to date" is a whole month of data.
+NOW = datetime(2026, 10, 31, 23, 59, tzinfo=ZONE)
+
+
+def generated_catalog(services: int, per_system: int = 10) -> Catalog:
+    """``services`` services in systems of ``per_system``, one hourly HTTP check each."""
+    lines = ["timezone: Asia/Tokyo", "systems:"]
+    for system_index in range((services + per_system - 1) // per_system):
+        lines += [
+            f"  - id: sys-{system_index:03d}",
+            f"    name: {{ja: システム{system_index}, en: System {system_index}}}",
+            "    target: 0.999",
+            "    services:",
+        ]
+        for service_index in range(min(per_system, services - system_index * per_system)):
+            lines += [
+                f"      - id: svc-{service_index}",
+                f"        name: {{ja: 業務{service_index}, en: Service {service_index}}}",
+                "        target: 0.999",
+                "        checks:",
+                "          - id: http",
+                "            type: http",
+                "            interval: 1h",
+                "            timeout: 10s",
+                f"            url: http://127.0.0.1:9/sys-{system_index}/svc-{service_index}",
+            ]
+    return parse_catalog("\n".join(lines) + "\n", f"generated-{services}")
+
+
+def import_default_month(runtime: Runtime) -> int:
+    catalog = runtime.catalog
+    checks = catalog.checks()
+    start, end = month_bounds(2026, 10, TZ)
+    scenario = default_scenario(2026, 10, TZ)
+    total = 0
+    for day in range((end - start).days):
+        day_start = start + timedelta(days=day)
+        records = generate(catalog, day_start, day_start + timedelta(days=1), scenario, seed=day)
+        batch = [parse_observation(record, checks, "bench") for record in records]
+        with transaction(runtime.sessions) as session:
+            store_observations(session, batch, runtime.timeline_params)
+        total += len(batch)
+    return total
+
+
+def import_generated_month(runtime: Runtime) -> int:
+    """Hourly observations all month; every tenth service fails twice in a row once."""
+    start, end = month_bounds(2026, 10, TZ)
+    hours = int((end - start).total_seconds() // 3600)
+    total = 0
+    for index, key in enumerate(runtime.catalog.checks()):
+        failing = {100 + index % 500, 101 + index % 500} if index % 10 == 0 else set()
+        batch = [
+            ObservationIn(
+                check=key,
+                location="tokyo",
+                observed_at=start + timedelta(hours=hour),
+                ok=hour not in failing,
+                latency_ms=12.0,
+                detail=None if hour not in failing else "status 503",
+            )
+            for hour in range(hours)
+        ]
+        with transaction(runtime.sessions) as session:
+            store_observations(session, batch, runtime.timeline_params)
+        total += len(batch)
+    return total
+
+
+async def time_overview(runtime: Runtime, *, cache_seconds: float, rounds: int) -> list[float]:
+    app = create_app(
+        runtime,
+        now=lambda: NOW,
+        current_max_age_seconds=cache_seconds,
+        metrics_refresh_seconds=None,
+    )
+    if not any(getattr(route, "path", None) == "/status" for route in app.routes):
+        include_web(app, runtime)
+    timings: list[float] = []
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        first = await client.get("/")  # warms imports and templates (and the cache)
+        assert first.status_code == 200, first.status_code
+        for _ in range(rounds):
+            began = time.perf_counter()
+            response = await client.get("/")
+            timings.append(time.perf_counter() - began)
+            assert response.status_code == 200
+    return timings
+
+
+def report(label: str, timings: list[float], goal_ms: float) -> None:
+    median = statistics.median(timings) * 1000
+    print(
+        f"  {label:<6} median {median:7.1f} ms  (min {min(timings) * 1000:.1f}, "
+        f"max {max(timings) * 1000:.1f}, n={len(timings)})  goal < {goal_ms:.0f} ms: "
+        f"{'ok' if median < goal_ms else 'MISSED'}",
+        flush=True,
+    )
+
+
+def run(name: str, catalog: Catalog, importer: Any, goal_ms: float) -> None:
+    with tempfile.TemporaryDirectory() as workdir:
+        url = f"sqlite:///{workdir}/bench.db"
+        upgrade(url)
+        runtime = open_runtime(
+            Settings(database_url=url, timezone=TZ, public_read=True), catalog=catalog
+        )
+        began = time.perf_counter()
+        observations = importer(runtime)
+        print(
+            f"{name}: {len(catalog.services())} services, {observations:,} observations "
+            f"imported in {time.perf_counter() - began:.1f} s",
+            flush=True,
+        )
+        report("cold", asyncio.run(time_overview(runtime, cache_seconds=0, rounds=5)), goal_ms)
+        report("warm", asyncio.run(time_overview(runtime, cache_seconds=60, rounds=30)), goal_ms)
+        runtime.engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--services", type=int, default=1000, help="0 skips the big catalog")
+    args = parser.parse_args()
+    run("default catalog, October 2026 at 30 s", load_catalog(), import_default_month, 200)
+    if args.services:
+        run(
+            "generated catalog, October 2026 hourly",
+            generated_catalog(args.services),
+            import_generated_month,
+            1000,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,498 @@
+"""Where observations go: one narrow sink, batched, retried, and spooled to disk.
+
+The runner never talks to the database or to a remote Kadou directly. It hands each
+observation to a :class:`BatchingWriter`, which groups them (every second or every 500) and
+passes each batch to an :class:`ObservationSink`: the store (``kadou serve``) or
+:class:`HttpPushSink` (``kadou probe --push URL``, an agent in another location).
+
+Delivery is at least once. A batch the sink could not take is kept in a bounded spool
+(fsync'd JSON Lines files when a spool directory is given) and delivered, oldest first,
+before anything newer, so an outage of the server or a restart of the agent loses nothing
+and keeps the order. The server deduplicates on ``(check, location, observed_at)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Protocol, Self, runtime_checkable
+
+import httpx
+
+from probes.spool import DiskSpool, MemorySpool, Spool, SpooledBatch
+
+log = logging.getLogger(__name__)
+
+RESULTS_PATH = "/api/v1/results"
+DEFAULT_SPOOL_MAX_BYTES = 512 * 1024 * 1024
+# Used when there is no spool directory (the embedded store): failed batches wait in memory.
+DEFAULT_MEMORY_SPOOL_MAX_OBSERVATIONS = 200_000
+
+
+def _iso(instant: datetime) -> str:
+    # Milliseconds: instants are integer ms inside Kadou, so a resent observation always
+    # carries the same observed_at text and the server's dedup key matches.
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _parse_instant(text: str, field: str) -> datetime:
+    instant = datetime.fromisoformat(text)
+    if instant.tzinfo is None:
+        raise ValueError(f"{field} {text!r} has no UTC offset; write e.g. 2025-01-01T00:00:00Z")
+    return instant.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationRecord:
+    """One probe result as it leaves the probe runner (and as ``kadou import`` reads it)."""
+
+    check: str  # check key "system/service/check"
+    location: str
+    observed_at: datetime  # aware UTC, when the probe started
+    ok: bool
+    latency_ms: float | None
+    detail: str | None  # why it failed; None when ok
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "check": self.check,
+            "location": self.location,
+            "observed_at": _iso(self.observed_at),
+            "ok": self.ok,
+            "latency_ms": self.latency_ms,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_json(cls, fields: dict[str, object]) -> ObservationRecord:
+        latency_ms = fields.get("latency_ms")
+        detail = fields.get("detail")
+        return cls(
+            check=str(fields["check"]),
+            location=str(fields["location"]),
+            observed_at=_parse_instant(str(fields["observed_at"]), "observed_at"),
+            ok=bool(fields["ok"]),
+            latency_ms=float(latency_ms) if isinstance(latency_ms, int | float) else None,
+            detail=str(detail) if detail is not None else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """This runner was alive at ``at`` and beats every ``interval_ms``.
+
+    The server uses it to tell "no runner was alive" (unknown) from "nothing changed".
+    """
+
+    runner_id: str
+    location: str
+    at: datetime
+    interval_ms: int
+
+    def to_json(self) -> dict[str, object]:
+        """The form ``POST /api/v1/results`` takes (durations in seconds in the API)."""
+        return {
+            "runner": self.runner_id,
+            "location": self.location,
+            "at": _iso(self.at),
+            "interval_seconds": self.interval_ms / 1000,
+        }
+
+    def to_spool_json(self) -> dict[str, object]:
+        return {
+            "runner_id": self.runner_id,
+            "location": self.location,
+            "at": _iso(self.at),
+            "interval_ms": self.interval_ms,
+        }
+
+    @classmethod
+    def from_spool_json(cls, fields: dict[str, object]) -> Heartbeat:
+        interval_ms = fields["interval_ms"]
+        if not isinstance(interval_ms, int):
+            raise ValueError(f"heartbeat interval_ms {interval_ms!r} is not an integer")
+        return cls(
+            runner_id=str(fields["runner_id"]),
+            location=str(fields["location"]),
+            at=_parse_instant(str(fields["at"]), "heartbeat at"),
+            interval_ms=interval_ms,
+        )
+
+
+class SinkError(Exception):
+    """The sink could not store the batch now; the writer retries it later."""
+
+
+class SinkRejected(SinkError):
+    """The sink will never take this batch (e.g. HTTP 422); retrying cannot help.
+
+    The writer logs it loudly and sets the batch aside (``rejected/`` in the spool
+    directory) for a human, instead of retrying it forever or dropping it silently.
+    """
+
+    def __init__(self, reason: str, *, status: int | None = None, body: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.body = body
+
+
+@runtime_checkable
+class ObservationSink(Protocol):
+    async def write(
+        self, observations: Sequence[ObservationRecord], heartbeat: Heartbeat | None = None
+    ) -> None:
+        """Return only once the batch is durably stored; raise on failure.
+
+        Raise :class:`SinkRejected` when retrying cannot help, anything else when it may.
+        Must be idempotent: the same batch may be written again after a failure.
+        """
+        ...
+
+
+class HttpPushSink:
+    """Agent mode: push batches to a remote Kadou's ``POST /api/v1/results``.
+
+    The server answers 2xx only after its commit and is idempotent on
+    ``(check, location, observed_at)``, which makes at-least-once delivery exact there.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout_ms: int = 10_000,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        # Accept both the server's base URL and the full endpoint URL.
+        base = url.rstrip("/")
+        self.endpoint = base if base.endswith(RESULTS_PATH) else base + RESULTS_PATH
+        timeout_s = timeout_ms / 1000
+        self._client = httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(timeout_s),
+            transport=transport,
+        )
+
+    async def write(
+        self, observations: Sequence[ObservationRecord], heartbeat: Heartbeat | None = None
+    ) -> None:
+        body = {
+            "observations": [record.to_json() for record in observations],
+            "heartbeat": heartbeat.to_json() if heartbeat is not None else None,
+        }
+        try:
+            response = await self._client.post(self.endpoint, json=body)
+        except httpx.HTTPError as exc:
+            # Connection refused, timeouts, resets: the server may be back soon.
+            raise SinkError(f"POST {self.endpoint}: {type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        problem = response.text[:2000]
+        if 400 <= status < 500 and status not in (408, 429):
+            raise SinkRejected(
+                f"POST {self.endpoint} rejected the batch with HTTP {status}",
+                status=status,
+                body=problem,
+            )
+        raise SinkError(f"POST {self.endpoint}: HTTP {status}: {problem[:200]}")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+@dataclass(slots=True)
+class WriterStats:
+    """Counters for /metrics and the logs; monotonically increasing unless noted."""
+
+    delivered_observations: int = 0
+    delivered_batches: int = 0
+    delivery_failures: int = 0
+    # Set aside because the sink said retrying cannot help (HTTP 4xx).
+    rejected_observations: int = 0
+    # Refused because the spool was full: these are lost, and said so loudly.
+    refused_observations: int = 0
+    spooled_observations: int = 0  # currently waiting in the spool (a gauge)
+    spool_bytes: int = 0  # a gauge
+    last_error: str | None = None
+
+
+class BatchingWriter:
+    """Buffers observations and delivers them to a sink in batches, in order, at least once.
+
+    ``add`` never blocks and never raises: the runner's probes must not wait for storage.
+    Every ``flush_interval_ms`` (or as soon as ``max_batch`` observations are buffered) the
+    buffer is delivered; if the sink fails, the batch goes to the spool and delivery is
+    retried with exponential back-off (capped at ``backoff_max_ms``). While the spool holds
+    anything, new batches queue behind it so the sink sees observations in order.
+    """
+
+    def __init__(
+        self,
+        sink: ObservationSink,
+        spool_dir: Path | None = None,
+        *,
+        flush_interval_ms: int = 1_000,
+        max_batch: int = 500,
+        spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES,
+        memory_spool_max_observations: int = DEFAULT_MEMORY_SPOOL_MAX_OBSERVATIONS,
+        backoff_initial_ms: int = 500,
+        backoff_max_ms: int = 30_000,
+        write_timeout_ms: int = 30_000,
+        close_timeout_ms: int = 10_000,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self._sink = sink
+        self._spool_dir = spool_dir
+        self._spool_max_bytes = spool_max_bytes
+        self._memory_spool_max_observations = memory_spool_max_observations
+        self._spool: Spool | None = None
+        self.flush_interval_ms = flush_interval_ms
+        self.max_batch = max_batch
+        self._backoff_initial_ms = backoff_initial_ms
+        self._backoff_max_ms = backoff_max_ms
+        self._write_timeout_s = write_timeout_ms / 1000
+        self._close_timeout_s = close_timeout_ms / 1000
+        self._buffer: list[ObservationRecord] = []
+        self._pending_heartbeat: Heartbeat | None = None
+        self._wake = asyncio.Event()
+        # One delivery cycle at a time: the spool is read and trimmed from its head.
+        self._cycle_lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
+        self._closed = False
+        self._consecutive_failures = 0
+        self._next_attempt_at = 0.0  # time.monotonic() seconds
+        self.stats = WriterStats()
+
+    # -- the runner's side -------------------------------------------------------------
+
+    def add(self, record: ObservationRecord) -> None:
+        self._buffer.append(record)
+        if len(self._buffer) >= self.max_batch:
+            self._wake.set()
+
+    def heartbeat(self, heartbeat: Heartbeat) -> None:
+        """Send ``heartbeat`` with the next batch (only the latest pending one is kept)."""
+        self._pending_heartbeat = heartbeat
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the spool and start delivering, the spool's content first."""
+        if self._flusher is not None:
+            return
+        self._spool = self._open_spool()
+        self._update_spool_gauges()
+        if self.stats.spooled_observations:
+            log.info(
+                "spool holds %d observations from before; delivering them first",
+                self.stats.spooled_observations,
+            )
+        self._flusher = asyncio.create_task(self._run(), name="kadou-batching-writer")
+
+    async def flush(self) -> None:
+        """Deliver what is buffered now (or spool it), ignoring the back-off."""
+        if self._spool is None:
+            self._spool = self._open_spool()
+        await self._cycle(force=True)
+
+    async def aclose(self) -> None:
+        """Flush everything it can (on SIGTERM); spool what the sink would not take."""
+        if self._closed:
+            return
+        self._closing = True
+        self._wake.set()
+        if self._flusher is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._flusher), self._close_timeout_s)
+            except TimeoutError:
+                self._flusher.cancel()
+                await asyncio.gather(self._flusher, return_exceptions=True)
+        if self._spool is None:
+            self._spool = self._open_spool()
+        try:
+            await asyncio.wait_for(self._cycle(force=True), self._close_timeout_s)
+        except TimeoutError:
+            log.warning("the sink did not answer while closing; undelivered batches are spooled")
+        self._closed = True
+        if self.stats.spooled_observations:
+            where = self._spool_dir if self._spool_dir is not None else "memory (lost on exit)"
+            log.warning(
+                "closing with %d observations undelivered, kept in %s",
+                self.stats.spooled_observations,
+                where,
+            )
+
+    # -- delivery ----------------------------------------------------------------------
+
+    def _open_spool(self) -> Spool:
+        if self._spool_dir is not None:
+            return DiskSpool(self._spool_dir, max_bytes=self._spool_max_bytes)
+        return MemorySpool(max_observations=self._memory_spool_max_observations)
+
+    async def _run(self) -> None:
+        # The first cycle runs at once, so the spool left by a previous run goes first.
+        while True:
+            try:
+                await self._cycle(force=False)
+            except Exception:
+                # A bug here must not stop delivery for good; the data is still buffered.
+                log.exception("batching writer cycle failed; retrying")
+            if self._closing:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval_ms / 1000)
+            self._wake.clear()
+
+    def _take_batches(self) -> list[SpooledBatch]:
+        records, self._buffer = self._buffer, []
+        heartbeat, self._pending_heartbeat = self._pending_heartbeat, None
+        batches = [
+            SpooledBatch(observations=tuple(records[start : start + self.max_batch]))
+            for start in range(0, len(records), self.max_batch)
+        ]
+        if heartbeat is not None:
+            if batches:
+                last = batches[-1]
+                batches[-1] = SpooledBatch(observations=last.observations, heartbeat=heartbeat)
+            else:
+                batches.append(SpooledBatch(observations=(), heartbeat=heartbeat))
+        return batches
+
+    async def _cycle(self, *, force: bool) -> None:
+        async with self._cycle_lock:
+            await self._cycle_locked(force=force)
+
+    async def _cycle_locked(self, *, force: bool) -> None:
+        assert self._spool is not None
+        unsent = deque(self._take_batches())
+        try:
+            if force or time.monotonic() >= self._next_attempt_at:
+                spool_drained = await self._deliver_spool()
+                while spool_drained and unsent:
+                    if await self._try_send(unsent[0]) == "failed":
+                        break
+                    unsent.popleft()
+        finally:
+            # Whatever was not delivered is made durable, even when cancelled mid-send
+            # (SIGTERM while the server hangs): at least once, never lost.
+            while unsent:
+                self._spool_batch(unsent.popleft())
+            self._update_spool_gauges()
+
+    async def _deliver_spool(self) -> bool:
+        """Deliver spooled batches oldest first; True once the spool is empty."""
+        assert self._spool is not None
+        while (batch := self._spool.oldest()) is not None:
+            outcome = await self._try_send(batch)
+            if outcome == "failed":
+                return False
+            if outcome == "stored":
+                self._spool.remove(batch)
+            self._update_spool_gauges()
+        return True
+
+    async def _try_send(self, batch: SpooledBatch) -> Literal["stored", "rejected", "failed"]:
+        """Hand ``batch`` to the sink; a rejected batch is already set aside on return."""
+        assert self._spool is not None
+        try:
+            await asyncio.wait_for(
+                self._sink.write(batch.observations, batch.heartbeat), self._write_timeout_s
+            )
+        except SinkRejected as exc:
+            count = len(batch.observations)
+            self.stats.rejected_observations += count
+            self.stats.last_error = str(exc)
+            where = self._spool.reject(batch, reason=f"{exc.reason}\n\n{exc.body}")
+            log.error(
+                "REJECTED a batch of %d observations for good: %s; problem: %s; set aside in %s",
+                count,
+                exc.reason,
+                exc.body or "(no body)",
+                where,
+            )
+            return "rejected"
+        except Exception as exc:
+            self._note_failure(exc)
+            return "failed"
+        self._note_success(batch)
+        return "stored"
+
+    def _note_success(self, batch: SpooledBatch) -> None:
+        if self._consecutive_failures:
+            log.info("sink is back after %d failed attempts", self._consecutive_failures)
+        self._consecutive_failures = 0
+        self._next_attempt_at = 0.0
+        self.stats.delivered_observations += len(batch.observations)
+        self.stats.delivered_batches += 1
+
+    def _note_failure(self, exc: Exception) -> None:
+        self._consecutive_failures += 1
+        self.stats.delivery_failures += 1
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self.stats.last_error = reason
+        delay_ms = min(
+            self._backoff_max_ms, self._backoff_initial_ms * 2 ** (self._consecutive_failures - 1)
+        )
+        # A little jitter so that many agents do not all return at the same instant.
+        delay_s = delay_ms / 1000 * random.uniform(0.9, 1.1)
+        self._next_attempt_at = time.monotonic() + delay_s
+        log.warning(
+            "sink failed (%s); keeping observations in the spool, next attempt in %.1f s",
+            reason,
+            delay_s,
+        )
+
+    def _spool_batch(self, batch: SpooledBatch) -> None:
+        assert self._spool is not None
+        try:
+            if self._spool.append(batch):
+                return
+            why = f"SPOOL FULL ({self._spool.bytes_used} bytes)"
+        except OSError as exc:
+            # The disk itself failed (full, read-only): the same refusal, said as loudly.
+            why = f"SPOOL WRITE FAILED ({exc})"
+        count = len(batch.observations)
+        self.stats.refused_observations += count
+        log.error(
+            "%s with %d observations waiting: refused %d new observations%s; "
+            "the sink has been failing: %s",
+            why,
+            self._spool.observations,
+            count,
+            " and a heartbeat" if batch.heartbeat is not None else "",
+            self.stats.last_error,
+        )
+
+    def _update_spool_gauges(self) -> None:
+        if self._spool is not None:
+            self.stats.spooled_observations = self._spool.observations
+            self.stats.spool_bytes = self._spool.bytes_used

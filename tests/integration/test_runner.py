@@ -1,0 +1,197 @@
+"""The probe runner against real HTTP servers on loopback: spreading, isolation, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from test_runner_servers import ResultsReceiver, TinyHttpServer, probe_target
+
+from app.catalog.model import HttpCheck
+from probes.runner import ProbeRunner, schedule_offset_ms
+from probes.sink import BatchingWriter, Heartbeat, ObservationRecord
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class CollectingSink:
+    """An in-process sink that keeps what it is given (the store's place in these tests)."""
+
+    def __init__(self) -> None:
+        self.observations: list[ObservationRecord] = []
+        self.heartbeats: list[Heartbeat] = []
+
+    async def write(
+        self, observations: Sequence[ObservationRecord], heartbeat: Heartbeat | None = None
+    ) -> None:
+        self.observations.extend(observations)
+        if heartbeat is not None:
+            self.heartbeats.append(heartbeat)
+
+
+def http_check(key: str, url: str, *, interval_ms: int, timeout_ms: int) -> HttpCheck:
+    return HttpCheck(
+        id=key.rsplit("/", 1)[1], key=key, interval_ms=interval_ms, timeout_ms=timeout_ms, url=url
+    )
+
+
+def test_offsets_are_stable_and_spread_over_the_interval() -> None:
+    interval_ms = 10_000
+    keys = [f"system-{n % 5}/service-{n}/http" for n in range(1000)]
+    offsets = [schedule_offset_ms(key, interval_ms) for key in keys]
+    assert offsets == [schedule_offset_ms(key, interval_ms) for key in keys]
+    assert all(0 <= offset < interval_ms for offset in offsets)
+    # 1000 checks over 100 buckets of 100 ms: a uniform spread puts ~10 in each.
+    buckets = [0] * 100
+    for offset in offsets:
+        buckets[offset // 100] += 1
+    assert max(buckets) <= 25
+    assert len(set(offsets)) > 950
+
+
+async def test_200_hanging_targets_do_not_delay_a_healthy_check() -> None:
+    target = TinyHttpServer(probe_target)
+    await target.start()
+    healthy_interval_ms = 500
+    # Each hanging probe holds a connection for 90 % of its interval until it times out.
+    hanging = [
+        http_check(
+            f"hanging/target-{n}/http",
+            f"{target.base_url}/hang/{n}",
+            interval_ms=1_000,
+            timeout_ms=900,
+        )
+        for n in range(200)
+    ]
+    healthy = http_check(
+        "healthy/main/http",
+        f"{target.base_url}/ok",
+        interval_ms=healthy_interval_ms,
+        timeout_ms=450,
+    )
+    sink = CollectingSink()
+    writer = BatchingWriter(sink, flush_interval_ms=200)
+    runner = ProbeRunner([*hanging, healthy], writer, "tokyo")
+    try:
+        await runner.start()
+        await asyncio.sleep(4.2)
+    finally:
+        await runner.stop()
+        await target.stop()
+
+    healthy_times = sorted(
+        record.observed_at for record in sink.observations if record.check == healthy.key
+    )
+    assert len(healthy_times) >= 7
+    assert all(record.ok for record in sink.observations if record.check == healthy.key), (
+        "the healthy target failed"
+    )
+    gaps_ms = [
+        (later - earlier).total_seconds() * 1000
+        for earlier, later in itertools.pairwise(healthy_times)
+    ]
+    # On its grid: each gap is one interval, give or take the loop's jitter (generous: the
+    # test machine may be busy), and never a missed tick.
+    assert max(gaps_ms) < healthy_interval_ms * 1.5, gaps_ms
+    assert min(gaps_ms) > healthy_interval_ms * 0.5, gaps_ms
+    # The hanging ones really hung; no probe started late by as much as an interval.
+    hanging_details = [
+        record.detail for record in sink.observations if record.check.startswith("hanging/")
+    ]
+    assert len(hanging_details) >= 200 * 3
+    assert set(hanging_details) == {"timeout"}
+    assert max(runner.recent_lags_ms) < healthy_interval_ms
+    assert sink.heartbeats and sink.heartbeats[-1].location == "tokyo"
+
+
+AGENT_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from app.catalog.model import Catalog
+    from probes.runner import run_probe_agent
+    from probes.sink import HttpPushSink
+
+    target_url, receiver_url, spool_dir = sys.argv[1:4]
+    checks = [
+        {"id": "http", "key": f"sim/svc-{n}/http", "type": "http", "interval_ms": 200,
+         "timeout_ms": 150, "url": f"{target_url}/ok/{n}"}
+        for n in range(5)
+    ]
+    catalog = Catalog.model_validate({"systems": [{
+        "id": "sim", "name": {"ja": "模擬", "en": "Simulated"}, "target": "0.999",
+        "services": [
+            {"id": f"svc-{n}", "system_id": "sim", "name": {"ja": "s", "en": "s"},
+             "target": "0.999", "checks": [checks[n]]}
+            for n in range(5)
+        ]}]})
+
+    async def main():
+        async with HttpPushSink(receiver_url, "agent-token") as sink:
+            # Nothing is flushed on the timer during the test: only SIGTERM flushes.
+            await run_probe_agent(catalog, "osaka", sink, Path(spool_dir),
+                                  flush_interval_ms=600_000)
+        print("flushed", flush=True)
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_sigterm_flushes_pending_observations(tmp_path: Path) -> None:
+    target = TinyHttpServer(probe_target)
+    await target.start()
+    receiver = ResultsReceiver()
+    await receiver.start()
+    assert receiver.server is not None
+    agent = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        AGENT_SCRIPT,
+        target.base_url,
+        receiver.server.base_url,
+        str(tmp_path / "spool"),
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        # Wait until the agent has probed for a while (5 checks every 200 ms).
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            if target.requests >= 20 or agent.returncode is not None:
+                break
+        if agent.returncode is not None:
+            raise AssertionError((await agent.communicate())[1].decode()[-3000:])
+        assert target.requests >= 20, "the agent did not start probing"
+        assert not receiver.stored, "observations were delivered before SIGTERM"
+        agent.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(agent.communicate(), 15)
+    finally:
+        if agent.returncode is None:
+            agent.kill()
+            await agent.wait()
+        await receiver.stop()
+        await target.stop()
+
+    assert agent.returncode == 0, stderr.decode()[-2000:]
+    assert b"flushed" in stdout
+    # Every request the target answered became an observation at the receiver.
+    assert len(receiver.stored) == target.requests
+    assert receiver.duplicates == 0
+    assert all(item["ok"] is True for item in receiver.stored.values())
+    assert {item["location"] for item in receiver.stored.values()} == {"osaka"}
+    assert receiver.heartbeats and receiver.heartbeats[-1]["location"] == "osaka"
+    # Nothing left behind in the spool: it was all delivered.
+    assert not list((tmp_path / "spool").glob("*.jsonl"))
+    observed = [datetime.fromisoformat(str(key[2])) for key in receiver.stored]
+    assert all(instant.utcoffset() is not None for instant in observed)

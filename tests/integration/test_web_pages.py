@@ -1,0 +1,496 @@
+"""The pages, server side: httpx against the ASGI app, a real SQLite file, sample data.
+
+Every figure a page shows is compared with what the API returns for the same period, so a
+page can never drift from ``GET /api/v1/availability``. The clock is fixed (and moved by
+the tests that need time to pass), so month-to-date figures are reproducible.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.catalog.loader import default_catalog_text, parse_catalog
+from app.catalog.model import Catalog
+from app.demo.sample import default_scenario, generate
+from app.observations import parse_observation
+from app.runtime import Runtime, open_runtime, upgrade
+from app.settings import Settings
+from app.store.db import transaction
+from app.store.exclusions import ExclusionRequest, add_exclusion
+from app.store.ingest import store_observations
+from app.store.tokens import Actor, Role, create_token, revoke_token
+
+TZ = "Asia/Tokyo"
+ZONE = ZoneInfo(TZ)
+# Data from 2026-10-01 to 10-26; the clock starts on 10-25 09:00 JST (month to date).
+DATA_START = datetime(2026, 10, 1, tzinfo=ZONE)
+DATA_END = datetime(2026, 10, 26, tzinfo=ZONE)
+START_CLOCK = datetime(2026, 10, 25, 9, 0, tzinfo=ZONE)
+ROLES = ("viewer", "operator", "admin", "prober")
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Clock:
+    """The app's clock; tests move it forward."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def web_catalog(interval: str = "5m") -> Catalog:
+    """The built-in catalog with a longer probe interval, so a month of data is small."""
+    text = default_catalog_text().replace("interval: 30s", f"interval: {interval}")
+    return parse_catalog(text, "web-test-catalog")
+
+
+def seed(runtime: Runtime, start: datetime, end: datetime) -> dict[str, str]:
+    """The sample scenario's observations through the normal import path, and a token
+    per role; returns the token secrets by role."""
+    catalog = runtime.catalog
+    checks = catalog.checks()
+    scenario = default_scenario(start.year, start.month, TZ)
+    records = generate(catalog, start, end, scenario)
+    batch = [parse_observation(record, checks, "sample") for record in records]
+    secrets: dict[str, str] = {}
+    with transaction(runtime.sessions) as session:
+        store_observations(session, batch, runtime.timeline_params)
+        for role in ROLES:
+            _, secrets[role] = create_token(session, name=f"web-{role}", role=role, actor="test")
+        # The sample's planned windows, registered a month ahead as an operator would.
+        registered_at = start - timedelta(days=30)
+        for scope, starts_at, ends_at, reason in scenario.planned:
+            add_exclusion(
+                session,
+                catalog,
+                ExclusionRequest(scope, "planned", starts_at, ends_at, reason),
+                Actor("web-operator", Role.OPERATOR),
+                now=registered_at,
+            )
+    return secrets
+
+
+def make_runtime(database_url: str, *, public_read: bool = False, interval: str = "5m") -> Runtime:
+    upgrade(database_url)
+    settings = Settings(database_url=database_url, timezone=TZ, public_read=public_read)
+    return open_runtime(settings, catalog=web_catalog(interval))
+
+
+def build_app(runtime: Runtime, clock: Callable[[], datetime], **options: Any) -> FastAPI:
+    """The Kadou app with the pages (added here until create_app adds them itself)."""
+    from app.main import create_app
+    from app.web.routes import include_web
+
+    app = create_app(
+        runtime,
+        now=clock,
+        current_max_age_seconds=0,
+        metrics_refresh_seconds=None,
+        **options,
+    )
+    if not any(getattr(route, "path", None) == "/status" for route in app.routes):
+        include_web(app, runtime)
+    return app
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+async def sign_in(client: httpx.AsyncClient, secret: str) -> httpx.Response:
+    form = await client.get("/login")
+    return await client.post(
+        "/login", data={"token": secret, "csrf_token": csrf_of(form.text), "next": "/"}
+    )
+
+
+def availability_by_system(html: str) -> dict[str, str]:
+    """data-system → the availability shown in that card (the first one in it)."""
+    shown: dict[str, str] = {}
+    for chunk in html.split('<li class="card')[1:]:
+        system = re.search(r'data-system="([^"]+)"', chunk)
+        figure = re.search(r'data-availability="([^"]*)"', chunk)
+        assert system and figure
+        shown[system.group(1)] = figure.group(1)
+    return shown
+
+
+@dataclass
+class Site:
+    runtime: Runtime
+    clock: Clock
+    secrets: dict[str, str]
+    app: FastAPI
+
+
+@pytest.fixture(scope="module")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]]:
+    """One seeded database file per module, copied for each test that writes to it."""
+    path = tmp_path_factory.mktemp("web") / "seed.db"
+    runtime = make_runtime(f"sqlite:///{path}")
+    secrets = seed(runtime, DATA_START, DATA_END)
+    runtime.engine.dispose()
+    return str(path), secrets
+
+
+@pytest.fixture
+def site(seeded_db: tuple[str, dict[str, str]], tmp_path: Path) -> Site:
+    source, secrets = seeded_db
+    copy = tmp_path / "kadou.db"
+    copy.write_bytes(Path(source).read_bytes())
+    runtime = make_runtime(f"sqlite:///{copy}")
+    clock = Clock(START_CLOCK)
+    return Site(runtime, clock, secrets, build_app(runtime, clock))
+
+
+@pytest.fixture
+async def client(site: Site) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=site.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kadou.test") as http:
+        yield http
+
+
+def bearer(site: Site, role: str = "viewer") -> dict[str, str]:
+    return {"Authorization": f"Bearer {site.secrets[role]}"}
+
+
+# --- sign-in ------------------------------------------------------------------------------
+
+
+async def test_pages_need_sign_in_unless_public_read(client: httpx.AsyncClient) -> None:
+    for path in ("/", "/systems/jpki", "/incidents", "/exclusions", "/reports", "/audit"):
+        response = await client.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/login?next=")
+    # The public status page never needs sign-in.
+    assert (await client.get("/status")).status_code == 200
+
+
+async def test_sign_in_sets_a_strict_httponly_cookie(client: httpx.AsyncClient, site: Site) -> None:
+    response = await sign_in(client, site.secrets["operator"])
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
+    overview = await client.get("/")
+    assert overview.status_code == 200
+    assert "web-operator" in overview.text
+    assert site.secrets["operator"] not in response.headers["set-cookie"]
+
+
+async def test_cookie_is_secure_over_https(site: Site) -> None:
+    transport = httpx.ASGITransport(app=site.app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://kadou.test") as http:
+        response = await sign_in(http, site.secrets["viewer"])
+    assert "secure" in response.headers["set-cookie"].lower()
+
+
+async def test_a_wrong_token_is_refused(client: httpx.AsyncClient) -> None:
+    response = await sign_in(client, "kadou_not-a-real-token")
+    assert response.status_code == 401
+    assert "無効か失効" in response.text
+    assert (await client.get("/")).status_code == 303
+
+
+async def test_a_prober_token_cannot_read_pages(client: httpx.AsyncClient, site: Site) -> None:
+    response = await sign_in(client, site.secrets["prober"])
+    assert response.status_code == 403
+    assert (await client.get("/")).status_code == 303
+
+
+async def test_login_needs_the_csrf_token(client: httpx.AsyncClient, site: Site) -> None:
+    await client.get("/login")
+    response = await client.post(
+        "/login", data={"token": site.secrets["admin"], "csrf_token": "forged", "next": "/"}
+    )
+    assert response.status_code == 403
+    assert (await client.get("/")).status_code == 303
+
+
+async def test_sign_in_redirects_only_within_the_site(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    form = await client.get("/login")
+    response = await client.post(
+        "/login",
+        data={
+            "token": site.secrets["viewer"],
+            "csrf_token": csrf_of(form.text),
+            "next": "//evil.example/",
+        },
+    )
+    assert response.headers["location"] == "/"
+
+
+async def test_revoking_the_token_ends_the_session(client: httpx.AsyncClient, site: Site) -> None:
+    await sign_in(client, site.secrets["viewer"])
+    assert (await client.get("/")).status_code == 200
+    with transaction(site.runtime.sessions) as session:
+        revoke_token(session, "web-viewer", actor="test")
+    assert (await client.get("/")).status_code == 303
+
+
+async def test_logout_needs_csrf_and_ends_the_session(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    await sign_in(client, site.secrets["viewer"])
+    overview = await client.get("/")
+    assert (await client.post("/logout", data={"csrf_token": "x"})).status_code == 403
+    response = await client.post("/logout", data={"csrf_token": csrf_of(overview.text)})
+    assert response.status_code == 303
+    assert (await client.get("/")).status_code == 303
+
+
+async def test_public_read_opens_pages_but_not_forms(
+    tmp_path: Path, seeded_db: tuple[str, dict[str, str]]
+) -> None:
+    copy = tmp_path / "public.db"
+    copy.write_bytes(Path(seeded_db[0]).read_bytes())
+    runtime = make_runtime(f"sqlite:///{copy}", public_read=True)
+    app = build_app(runtime, Clock(START_CLOCK))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kadou.test") as http:
+        assert (await http.get("/")).status_code == 200
+        page = await http.get("/exclusions")
+        assert page.status_code == 200
+        assert 'action="/exclusions"' not in page.text
+        posted = await http.post(
+            "/exclusions",
+            data={"csrf_token": csrf_of(page.text) if "csrf_token" in page.text else ""},
+        )
+        assert posted.status_code == 403
+
+
+# --- the overview and the detail pages ----------------------------------------------------
+
+
+async def test_overview_shows_the_api_availability(client: httpx.AsyncClient, site: Site) -> None:
+    await sign_in(client, site.secrets["viewer"])
+    overview = await client.get("/")
+    shown = availability_by_system(overview.text)
+    api = (await client.get("/api/v1/availability?month=2026-10", headers=bearer(site))).json()
+    expected = {row["system"]: row["availability_display"] or "" for row in api["systems"]}
+    assert shown == expected
+    assert len(shown) == 5
+
+
+async def test_overview_partial_is_the_live_fragment(client: httpx.AsyncClient, site: Site) -> None:
+    await sign_in(client, site.secrets["viewer"])
+    partial = await client.get("/", headers={"X-Kadou-Partial": "1"})
+    assert partial.status_code == 200
+    assert "<html" not in partial.text and 'data-system="jpki"' in partial.text
+
+
+async def test_an_outage_now_turns_the_system_red(client: httpx.AsyncClient, site: Site) -> None:
+    site.clock.now = DATA_END + timedelta(minutes=5)
+    await sign_in(client, site.secrets["viewer"])
+    pattern = r'data-system="account-registration" data-rag="(\w+)" data-state="(\w+)"'
+    before = re.search(pattern, (await client.get("/")).text)
+    assert before and before.groups() == ("green", "up")
+    # Two failed probes after the sample data ends: confirmed down (confirm = 2).
+    checks = site.runtime.catalog.checks()
+    failures = [
+        parse_observation(
+            {
+                "check": "account-registration/main/http",
+                "location": "tokyo",
+                "observed_at": (DATA_END + timedelta(minutes=minutes)).isoformat(),
+                "ok": False,
+                "detail": "status 503",
+            },
+            checks,
+            "test",
+        )
+        for minutes in (0, 4)
+    ]
+    with transaction(site.runtime.sessions) as session:
+        store_observations(session, failures, site.runtime.timeline_params)
+    overview = await client.get("/")
+    after = re.search(pattern, overview.text)
+    assert after and after.groups() == ("red", "down")
+    assert "停止中" in overview.text
+    service = await client.get("/systems/account-registration/main")
+    assert "status 503" in service.text  # the failure reason of the latest probe
+
+
+async def test_system_page_figures_match_the_api(client: httpx.AsyncClient, site: Site) -> None:
+    await sign_in(client, site.secrets["viewer"])
+    page = await client.get("/systems/info-network?month=2026-10")
+    api = (
+        await client.get(
+            "/api/v1/availability?month=2026-10&system=info-network", headers=bearer(site)
+        )
+    ).json()
+    system = api["systems"][0]
+    assert f'data-availability="{system["availability_display"]}"' in page.text
+    assert system["incidents"], "the sample month has an info-network incident"
+    assert 'class="chart strip"' in page.text
+    # A closed month: the strip covers the whole month.
+    previous = await client.get("/systems/info-network?month=2026-09")
+    assert previous.status_code == 200
+    assert (await client.get("/systems/info-network?month=2026-13")).status_code == 422
+    assert (await client.get("/systems/no-such-system")).status_code == 404
+
+
+async def test_status_page_shows_no_internal_detail(client: httpx.AsyncClient, site: Site) -> None:
+    response = await client.get("/status")
+    assert response.status_code == 200
+    text = response.text
+    for secret_detail in ("127.0.0.1", "/health", "status 503", "timeout", "web-", "csrf"):
+        assert secret_detail not in text
+    assert text.count('class="day ') >= 5 * 90
+    # A day's bar says what the API says for that day.
+    api = (
+        await client.get(
+            "/api/v1/availability?start=2026-10-17T00:00&end=2026-10-18T00:00"
+            "&system=card-management",
+            headers=bearer(site),
+        )
+    ).json()
+    shown = api["systems"][0]["availability_display"]
+    assert shown is not None
+    row = text.split('data-system="card-management"')[1].split("</li>")[0]
+    assert f'title="2026-10-17: {shown}"' in row
+
+
+async def test_language_switch(client: httpx.AsyncClient, site: Site) -> None:
+    await sign_in(client, site.secrets["viewer"])
+    response = await client.get("/lang/en?next=/incidents")
+    assert response.headers["location"] == "/incidents"
+    page = await client.get("/incidents")
+    assert '<html lang="en">' in page.text and "Incidents" in page.text
+
+
+async def test_incident_filters(client: httpx.AsyncClient, site: Site) -> None:
+    await sign_in(client, site.secrets["viewer"])
+    everything = await client.get("/incidents?month=2026-10")
+    only_jpki = await client.get("/incidents?month=2026-10&system=jpki")
+    assert "/systems/info-network" in everything.text
+    assert "/systems/info-network?" not in only_jpki.text and "/systems/jpki" in only_jpki.text
+    # Nothing is ongoing at the clock's time, and every recovery was within 8 h.
+    for narrowed in ("ongoing=true", "breached=true"):
+        page = await client.get(f"/incidents?month=2026-10&{narrowed}")
+        assert "障害はありません" in page.text, narrowed
+    assert "障害はありません" not in everything.text
+
+
+async def test_report_download(client: httpx.AsyncClient, site: Site) -> None:
+    await sign_in(client, site.secrets["viewer"])
+    page = await client.get("/reports")
+    assert "/reports/monthly?month=2026-10&amp;format=pdf&amp;lang=ja" in page.text
+    response = await client.get("/reports/monthly?month=2026-10&format=csv&lang=en")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+
+
+# --- the exclusion form -------------------------------------------------------------------
+
+
+async def post_window(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
+    page = await client.get("/exclusions")
+    return await client.post("/exclusions", data={"csrf_token": csrf_of(page.text), **fields})
+
+
+async def test_viewer_sees_no_form_and_cannot_post(client: httpx.AsyncClient, site: Site) -> None:
+    await sign_in(client, site.secrets["viewer"])
+    page = await client.get("/exclusions")
+    assert 'action="/exclusions"' not in page.text
+    response = await client.post(
+        "/exclusions",
+        data={"csrf_token": csrf_of(page.text), "scope": "jpki", "kind": "planned"},
+    )
+    assert response.status_code == 403
+
+
+async def test_form_needs_csrf(client: httpx.AsyncClient, site: Site) -> None:
+    await sign_in(client, site.secrets["operator"])
+    response = await client.post(
+        "/exclusions",
+        data={
+            "csrf_token": "forged",
+            "scope": "jpki",
+            "kind": "planned",
+            "reason": "x",
+            "start": "2026-10-26T01:00",
+            "end": "2026-10-26T02:00",
+        },
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"start": "2026-10-26T03:00", "end": "2026-10-26T01:00"}, "end", "after the start"),
+        ({"start": "2026-10-20T01:00", "end": "2026-10-20T02:00"}, "start", "before it starts"),
+        ({"start": "", "end": "2026-10-26T02:00"}, "start", "required"),
+        ({"reason": "  "}, "reason", "why"),
+        ({"kind": "disaster"}, "kind", "admin"),
+    ],
+)
+async def test_form_errors_name_the_field(
+    client: httpx.AsyncClient, site: Site, fields: dict[str, str], field: str, words: str
+) -> None:
+    await sign_in(client, site.secrets["operator"])
+    form = {
+        "scope": "jpki",
+        "kind": "planned",
+        "start": "2026-10-26T01:00",
+        "end": "2026-10-26T02:00",
+        "reason": "maintenance",
+        **fields,
+    }
+    response = await post_window(client, **form)
+    assert response.status_code in (403, 422)
+    message = re.search(rf'<p class="field-error" id="{field}-error">(.*?)</p>', response.text)
+    assert message, response.text[-2000:]
+    assert words in message.group(1)
+    assert f'aria-describedby="{field}-error"' in response.text or field == "kind"
+
+
+async def test_operator_registers_a_window_and_the_report_changes(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    """The sample has account-registration down 10-25 09:30–09:42; a planned window over
+    it, registered at 09:00, takes that downtime out of the month's figures."""
+    await sign_in(client, site.secrets["operator"])
+    response = await post_window(
+        client,
+        scope="account-registration",
+        kind="planned",
+        start="2026-10-25T09:10",
+        end="2026-10-25T10:00",
+        reason="DB migration",
+    )
+    assert response.status_code == 303
+    page = await client.get(response.headers["location"])
+    assert "data-audit-entry" in page.text and "DB migration" in page.text
+    site.clock.now = datetime(2026, 10, 26, 0, 0, tzinfo=ZONE)
+    api = (
+        await client.get(
+            "/api/v1/availability?month=2026-10&system=account-registration",
+            headers=bearer(site),
+        )
+    ).json()
+    system = api["systems"][0]
+    assert system["excluded_seconds"]["planned"] == 50 * 60
+    assert system["downtime_seconds"] == 0
+    overview = await client.get("/")
+    assert (
+        availability_by_system(overview.text)["account-registration"]
+        == system["availability_display"]
+    )
