@@ -483,6 +483,49 @@ def serve_command(
     serve(host, port, with_probes=not no_probes)
 
 
+@app.command("probe")
+def probe_command(
+    location: Annotated[str | None, typer.Option(help="Where this runner probes from")] = None,
+    push: Annotated[
+        str | None, typer.Option(help="Send results to this Kadou server instead of the database")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="KADOU_AGENT_TOKEN", help="Bearer token (role prober) for --push"),
+    ] = None,
+    spool_dir: Annotated[
+        Path, typer.Option(help="Unsent results are kept here until delivered")
+    ] = Path("var/spool"),
+) -> None:
+    """Run the probe runner alone: into the database, or as a remote agent with --push."""
+    import asyncio
+
+    from probes.runner import run_probe_agent
+    from probes.sink import HttpPushSink, ObservationSink
+
+    configure_logging()
+    settings = get_settings()
+    where = location or settings.location
+    catalog = guarded(lambda: load_catalog(settings.catalog))
+
+    async def run() -> None:
+        sink: ObservationSink
+        if push is None:
+            from app.store.sink import StoreSink
+
+            rt = open_runtime(settings, catalog=catalog)
+            require_schema(rt)
+            sink = StoreSink(rt)
+            await run_probe_agent(catalog, where, sink, spool_dir)
+            return
+        if not token:
+            fail("--push needs --token or KADOU_AGENT_TOKEN (a token with the prober role)")
+        async with HttpPushSink(push, token) as push_sink:
+            await run_probe_agent(catalog, where, push_sink, spool_dir)
+
+    asyncio.run(run())
+
+
 # --- simulator -----------------------------------------------------------------------------
 
 
@@ -515,6 +558,8 @@ def configure_logging(level: str = "INFO") -> None:
     # httpx logs every request at INFO: one line per probe would drown everything else.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # APScheduler logs every job run at INFO: thousands of lines a minute with many checks.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 # --- Prometheus rules ----------------------------------------------------------------------
