@@ -12,12 +12,7 @@ install:
 	scripts/bootstrap
 
 demo: install
-	mkdir -p $(DEMO_DIR)
-	KADOU_DATABASE_URL=sqlite:///$(DEMO_DIR)/kadou.db $(KADOU) db upgrade
-	KADOU_DATABASE_URL=sqlite:///$(DEMO_DIR)/kadou.db $(KADOU) sample --month 2026-10 \
-		--out $(DEMO_DIR)/sample-2026-10.jsonl --register-windows
-	KADOU_DATABASE_URL=sqlite:///$(DEMO_DIR)/kadou.db $(KADOU) import $(DEMO_DIR)/sample-2026-10.jsonl
-	KADOU_DATABASE_URL=sqlite:///$(DEMO_DIR)/kadou.db $(KADOU) report --month 2026-10
+	$(KADOU) demo --dir $(DEMO_DIR)
 
 lint:
 	$(VENV)/bin/ruff check .

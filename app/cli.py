@@ -526,6 +526,24 @@ def probe_command(
     asyncio.run(run())
 
 
+@app.command("demo")
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo database lives")] = Path(
+        "var/demo"
+    ),
+    host: Annotated[str, typer.Option(help="Address the dashboard listens on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the dashboard")] = 8000,
+    days: Annotated[int, typer.Option(help="Days of history to backfill")] = 60,
+) -> None:
+    """The live demo: history, simulator with faults, probes, API and dashboard on SQLite."""
+    from app.demo.live import run_demo
+
+    configure_logging("WARNING")
+    if not 1 <= days <= 400:
+        fail("--days must be between 1 and 400")
+    run_demo(directory, host=host, port=port, days=days)
+
+
 # --- simulator -----------------------------------------------------------------------------
 
 

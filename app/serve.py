@@ -55,7 +55,12 @@ def serve(host: str, port: int, *, with_probes: bool) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(runtime, with_probes=with_probes, scheduled_exports=True)
+    app = create_app(
+        runtime,
+        with_probes=with_probes,
+        scheduled_exports=True,
+        metrics_refresh_seconds=runtime.settings.metrics_refresh_seconds,
+    )
     config = uvicorn.Config(
         app,
         host=host,

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         default="00:10", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, reporting zone"
     )
     location: str = Field(default="local", description="Location name of the embedded probe runner")
+    metrics_refresh_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often `kadou serve` recomputes the SLA snapshot /metrics reads; "
+        "as often as Prometheus scrapes is enough (tests shorten it to see changes at once)",
+    )
     session_secret: str | None = Field(
         default=None,
         repr=False,

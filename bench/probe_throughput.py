@@ -11,12 +11,14 @@ a static 200) as the target, then:
    rate and spread from a lightweight client, and reads the exporter's own CPU time from
    ``/proc/<pid>/stat``.
 
-Variants: ``httpx`` (probes/http.py, the real probe), ``aiohttp`` (if installed), ``raw``
-(a minimal asyncio HTTP/1.1 GET: the floor for a new connection per probe); each on the
-default asyncio loop or on uvloop (``httpx@uvloop``).
+Variants: ``kadou`` (``run_probe``, i.e. probes/http.py, the real probe), and for comparison
+``httpx`` (the probe's former transport: a shared httpx client without keep-alive), ``aiohttp``
+(a bare aiohttp GET, no probe logic around it) and ``raw`` (a minimal asyncio HTTP/1.1 GET: the
+floor for a new connection per probe); each on the default asyncio loop or on uvloop
+(``kadou@uvloop``).
 
     python bench/probe_throughput.py                      # 2000 checks, 10 s, 60 s each
-    python bench/probe_throughput.py --checks 500 --duration 20 --variants httpx,raw@uvloop
+    python bench/probe_throughput.py --checks 500 --duration 20 --variants kadou,raw@uvloop
 """
 
 from __future__ import annotations
@@ -144,9 +146,49 @@ async def probe_raw(check: Check, ctx: ProbeContext) -> ProbeResult:
     return ProbeResult(ok, (time.perf_counter() - started) * 1000, detail)
 
 
-def make_aiohttp_probe() -> tuple[
-    Callable[[Check, ProbeContext], Awaitable[ProbeResult]], Callable[[], Awaitable[None]]
-]:
+ProbeFn = Callable[[Check, ProbeContext], Awaitable[ProbeResult]]
+
+
+def make_httpx_probe() -> tuple[ProbeFn, Callable[[], Awaitable[None]]]:
+    """The HTTP probe's former transport: one shared httpx client whose pool keeps nothing."""
+    import httpx
+
+    client: httpx.AsyncClient | None = None
+
+    async def probe_httpx(check: Check, ctx: ProbeContext) -> ProbeResult:
+        nonlocal client
+        assert isinstance(check, HttpCheck)
+        if client is None:
+            client = httpx.AsyncClient(
+                verify=ctx.ssl_context(verify=check.verify_tls),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
+                headers={"User-Agent": ctx.user_agent, "Connection": "close"},
+                follow_redirects=False,
+                trust_env=False,
+            )
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(check.timeout_ms / 1000):
+                async with client.stream(
+                    check.method, check.url, timeout=httpx.Timeout(check.timeout_ms / 1000)
+                ) as response:
+                    status = response.status_code
+        except TimeoutError:
+            return ProbeResult(False, (time.perf_counter() - started) * 1000, "timeout")
+        except httpx.HTTPError as exc:
+            return ProbeResult(False, (time.perf_counter() - started) * 1000, str(exc))
+        ok = 200 <= status < 300
+        return ProbeResult(ok, (time.perf_counter() - started) * 1000, None if ok else "status")
+
+    async def close() -> None:
+        if client is not None:
+            await client.aclose()
+
+    return probe_httpx, close
+
+
+def make_aiohttp_probe() -> tuple[ProbeFn, Callable[[], Awaitable[None]]]:
+    """A bare aiohttp GET: what the library costs without the probe's logic around it."""
     import aiohttp
 
     session: aiohttp.ClientSession | None = None
@@ -157,7 +199,8 @@ def make_aiohttp_probe() -> tuple[
         if session is None:
             # force_close: one connection per probe, as the real probe does.
             session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(force_close=True, limit=0)
+                connector=aiohttp.TCPConnector(force_close=True, limit=0),
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         started = time.perf_counter()
         try:
@@ -218,13 +261,15 @@ async def kadou_worker(args: argparse.Namespace) -> dict[str, Any]:
         for n in range(args.checks)
     ]
     close_probe: Callable[[], Awaitable[None]] | None = None
-    probe: Callable[[Check, ProbeContext], Awaitable[ProbeResult]] = run_probe
+    probe: ProbeFn = run_probe
     if client == "raw":
         probe = probe_raw
     elif client == "aiohttp":
         probe, close_probe = make_aiohttp_probe()
-    elif client != "httpx":
-        raise SystemExit(f"unknown client {client!r}: use httpx, aiohttp or raw")
+    elif client == "httpx":
+        probe, close_probe = make_httpx_probe()
+    elif client != "kadou":
+        raise SystemExit(f"unknown client {client!r}: use kadou, httpx, aiohttp or raw")
     sink = CountingSink()
     lags_ms: list[float] = []
     measuring = False
@@ -287,8 +332,8 @@ def process_cpu_seconds(pid: int) -> float:
 async def drive_blackbox(args: argparse.Namespace, exporter_port: int, pid: int) -> dict[str, Any]:
     """Ask the exporter for each check's probe at its due time, as Prometheus would scrape.
 
-    The driver is aiohttp with keep-alive when installed (cheap on this side), else httpx;
-    its own CPU is not counted, only the exporter's.
+    The driver is aiohttp with keep-alive (cheap on this side); its own CPU is not counted,
+    only the exporter's.
     """
     interval_ms = int(args.interval * 1000)
     # The same per-check spread as Kadou's runner, so the load has the same shape.
@@ -366,20 +411,7 @@ async def drive_blackbox(args: argparse.Namespace, exporter_port: int, pid: int)
 
 async def _keepalive_getter() -> Any:
     """An async ``get(url, params) -> text`` over keep-alive connections, with ``aclose``."""
-    try:
-        import aiohttp
-    except ImportError:
-        import httpx
-
-        client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100), timeout=10
-        )
-
-        async def get_with_httpx(url: str, params: dict[str, str]) -> str:
-            return (await client.get(url, params=params)).text
-
-        get_with_httpx.aclose = client.aclose  # type: ignore[attr-defined]
-        return get_with_httpx
+    import aiohttp
 
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
 
@@ -459,8 +491,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds measured")
     parser.add_argument(
         "--variants",
-        default="httpx,httpx@uvloop,aiohttp,aiohttp@uvloop,raw,raw@uvloop",
-        help="comma-separated client[@uvloop] list; clients: httpx, aiohttp, raw",
+        default="kadou,kadou@uvloop,httpx,aiohttp,raw,raw@uvloop",
+        help="comma-separated client[@uvloop] list; clients: kadou, httpx, aiohttp, raw",
     )
     parser.add_argument("--no-blackbox", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -478,12 +510,6 @@ def main() -> None:
         args.port = port
         try:
             for variant in [v.strip() for v in args.variants.split(",") if v.strip()]:
-                if variant.startswith("aiohttp"):
-                    try:
-                        import aiohttp  # noqa: F401
-                    except ImportError:
-                        print(f"skipping {variant}: aiohttp is not installed")
-                        continue
                 print(f"running {variant} ...", flush=True)
                 worker = subprocess.run(
                     [

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-import httpx
+import aiohttp
 
 from app.catalog.model import HttpCheck, JsonFieldCondition
 from probes.base import ProbeContext, ProbeResult, elapsed_ms
@@ -16,24 +16,27 @@ _MISSING = object()
 
 async def probe_http(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
     started = time.perf_counter()
-    client = ctx.http_client(verify_tls=check.verify_tls, keep_alive=not check.new_connection)
+    session = ctx.http_session(keep_alive=not check.new_connection)
+    # UTF-8 as httpx did (aiohttp defaults to latin-1, which cannot encode every password).
     auth = (
-        httpx.BasicAuth(check.basic_auth.username, check.basic_auth.password)
+        aiohttp.BasicAuth(check.basic_auth.username, check.basic_auth.password, encoding="utf-8")
         if check.basic_auth is not None
         else None
     )
-    # run_probe bounds the whole attempt; httpx's per-phase timeout is the same figure so
-    # that a probe called directly is bounded too.
-    timeout = httpx.Timeout(check.timeout_ms / 1000.0)
-    async with client.stream(
+    async with session.request(
         check.method,
         check.url,
         headers=check.headers or None,
         auth=auth,
-        timeout=timeout,
+        # A health check reports what the URL answers, not where it redirects to.
+        allow_redirects=False,
+        ssl=ctx.ssl_context(verify=check.verify_tls),
+        # run_probe bounds the whole attempt; the same figure here bounds a probe called
+        # directly too.
+        timeout=aiohttp.ClientTimeout(total=check.timeout_ms / 1000.0),
     ) as response:
-        measurements = {"status_code": float(response.status_code)}
-        detail = _status_failure(check, response.status_code)
+        measurements = {"status_code": float(response.status)}
+        detail = _status_failure(check, response.status)
         wants_body = check.body_contains is not None or check.json_field is not None
         # A reused connection goes back to the pool only once its body has been read.
         if (detail is None and wants_body) or not check.new_connection:
@@ -49,16 +52,18 @@ def _status_failure(check: HttpCheck, status: int) -> str | None:
     return None if status in check.expected_status else f"status {status}"
 
 
-async def _read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
     """At most ``limit`` bytes of the (decoded) body, and whether there was more."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    # One byte past the limit tells a body of exactly ``limit`` bytes from a longer one.
+    while size <= limit:
+        chunk = await response.content.read(limit + 1 - size)
+        if not chunk:
+            return b"".join(chunks), False
         chunks.append(chunk)
         size += len(chunk)
-        if size > limit:
-            return b"".join(chunks)[:limit], True
-    return b"".join(chunks), False
+    return b"".join(chunks)[:limit], True
 
 
 def _body_failure(check: HttpCheck, body: bytes, truncated: bool) -> str | None:

@@ -8,7 +8,7 @@ both languages are always shipped, and a missing label must fail loudly in tests
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -229,15 +229,19 @@ def format_instant(iso: str | None, timezone: ZoneInfo, lang: Lang) -> str:
 def format_duration(seconds: float | int | None, lang: Lang) -> str:
     """Human text for a duration: "44分29.4秒" / "44 min 29.4 s"; days for long spans.
 
-    Fractions of a second are kept (an error budget is 2 669.4 s), negative values keep
-    their sign (an overspent budget). The text is for people; the seconds are always shown
-    beside it or in their own column. None (no budget without data) is a dash.
+    Tenths of a second are kept (an error budget is 2 669.4 s); finer parts, which only a
+    month-to-date figure cut at "now" has, are dropped towards the smaller value, so a
+    remaining budget is never shown larger than it is. Negative values keep their sign (an
+    overspent budget). The text is for people; the exact seconds are shown beside it or in
+    their own column. None (no budget without data) is a dash.
     """
     if seconds is None:
         return "—"
-    sign = "-" if seconds < 0 else ""
     # Decimal of the float's repr, so 869.4 stays 869.4 and is not 869.39999...
-    remaining = abs(Decimal(repr(seconds)) if isinstance(seconds, float) else Decimal(seconds))
+    exact = Decimal(repr(seconds)) if isinstance(seconds, float) else Decimal(seconds)
+    exact = exact.quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
+    sign = "-" if exact < 0 else ""
+    remaining = abs(exact)
     days, remaining = divmod(remaining, 86400)
     hours, remaining = divmod(remaining, 3600)
     minutes, secs = divmod(remaining, 60)

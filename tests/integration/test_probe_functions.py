@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 import ssl
+import struct
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
@@ -196,6 +198,117 @@ async def test_http_sends_user_agent_headers_and_basic_auth(ctx: ProbeContext) -
     assert ctx.user_agent.startswith("Kadou/")
     assert "x-probe: kadou" in head
     assert "authorization: basic bw9uaxrvcjpzm2nyzxq=" in head  # monitor:s3cret
+
+
+async def test_http_basic_auth_is_utf8(ctx: ProbeContext) -> None:
+    recorder, server = await start_recording_server()
+    async with server:
+        check = http_check(
+            f"http://127.0.0.1:{recorder.port}/health",
+            basic_auth=BasicAuth(username="監視", password="pässword"),
+        )
+        assert (await run_probe(check, ctx)).ok, "a non-latin-1 credential must not fail"
+    expected = base64.b64encode("監視:pässword".encode()).decode().lower()
+    assert f"authorization: basic {expected}" in recorder.requests[0].decode().lower()
+
+
+async def start_scripted_server(
+    respond: Callable[[asyncio.StreamWriter], Awaitable[None]],
+) -> tuple[list[bytes], int, asyncio.Server]:
+    """A server that reads one request head, then lets ``respond`` answer (or misbehave)."""
+    heads: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            heads.append(await reader.readuntil(b"\r\n\r\n"))
+            await respond(writer)
+        except (asyncio.IncompleteReadError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return heads, server.sockets[0].getsockname()[1], server
+
+
+async def test_http_redirect_is_reported_not_followed(ctx: ProbeContext) -> None:
+    async def redirect(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    heads, port, server = await start_scripted_server(redirect)
+    async with server:
+        result = await run_probe(http_check(f"http://127.0.0.1:{port}/health"), ctx)
+    assert (result.ok, result.detail) == (False, "status 302")
+    assert result.measurements["status_code"] == 302
+    assert len(heads) == 1
+
+
+async def test_http_ignores_proxy_from_environment(
+    ctx: ProbeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy that refuses: the probe succeeds only if it goes direct.
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    recorder, server = await start_recording_server()
+    async with server:
+        result = await run_probe(http_check(f"http://127.0.0.1:{recorder.port}/health"), ctx)
+    assert result.ok, result.detail
+
+
+async def test_http_body_read_is_bounded() -> None:
+    # The document is valid JSON and contains the marker, but only past the read limit.
+    document = b'{"padding": "' + b"x" * 4_000 + b'", "status": "ok"}'
+
+    async def large(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(document) + document)
+        await writer.drain()
+
+    _heads, port, server = await start_scripted_server(large)
+    url = f"http://127.0.0.1:{port}/health"
+    status_ok = JsonFieldCondition(path="status", equals="ok")
+    async with (
+        server,
+        ProbeContext(body_limit_bytes=1_024) as small_ctx,
+        ProbeContext(body_limit_bytes=len(document)) as exact_ctx,
+    ):
+        as_json = await run_probe(http_check(url, json_field=status_ok), small_ctx)
+        assert (as_json.ok, as_json.detail) == (False, "body not json (truncated)")
+        marker = await run_probe(http_check(url, body_contains='"status"'), small_ctx)
+        assert (marker.ok, marker.detail) == (False, "body mismatch")
+        # A body of exactly the limit is whole.
+        exact = await run_probe(http_check(url, json_field=status_ok), exact_ctx)
+        assert exact.ok, exact.detail
+
+
+async def test_http_connection_reset(ctx: ProbeContext) -> None:
+    async def reset(writer: asyncio.StreamWriter) -> None:
+        # Linger 0: close() sends RST instead of FIN.
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    _heads, port, server = await start_scripted_server(reset)
+    async with server:
+        result = await run_probe(http_check(f"http://127.0.0.1:{port}/health"), ctx)
+    assert (result.ok, result.detail) == (False, "connection reset")
+
+
+async def test_http_keeps_no_cookies_between_probes(ctx: ProbeContext) -> None:
+    async def set_cookie(writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: session=abc; Path=/\r\nContent-Length: 0\r\n\r\n"
+        )
+        await writer.drain()
+
+    heads, port, server = await start_scripted_server(set_cookie)
+    async with server:
+        for _ in range(2):
+            assert (await run_probe(http_check(f"http://127.0.0.1:{port}/health"), ctx)).ok
+    assert len(heads) == 2
+    assert b"cookie" not in heads[1].lower()
 
 
 # --- TLS: a local server with a short-lived self-signed certificate -----------------------
