@@ -17,7 +17,16 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
-from app.api import audit, availability, exclusions, health, problems, results, systems
+from app.api import (
+    audit,
+    availability,
+    exclusions,
+    health,
+    problems,
+    reports,
+    results,
+    systems,
+)
 from app.api.auth import reader
 from app.api.context import ApiContext
 from app.api.current import CurrentStateCache
@@ -151,6 +160,7 @@ def create_app(
         exclusions.router,
         results.router,
         audit.router,
+        reports.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)

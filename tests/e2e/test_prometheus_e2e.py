@@ -46,6 +46,8 @@ KADOU = str(Path(sys.executable).with_name("kadou"))
 # 1/720 turns the 1h window of the page alert into 5 s and its 5m window into 1 s (the
 # shortest a window can be, app/rules.py scaled_ms); one-second scrapes fill both.
 WINDOW_SCALE = repr(1 / 720)
+# The long window of the 1h/5m page alert at that scale, as its `long_window` label reads.
+FAST_LONG_WINDOW = "5s"
 SCRAPE_INTERVAL = "1s"
 # Simulator services (catalog order of probes.simulator.faults.DEFAULT_SERVICES).
 FAULTED = ("jpki", "main")
@@ -188,9 +190,7 @@ def kadou_command(env: dict[str, str], workdir: Path, *args: str) -> str:
     return done.stdout
 
 
-def prometheus_config(
-    kadou_target: str, rules_path: Path, token_path: Path, workdir: Path
-) -> Path:
+def prometheus_config(kadou_target: str, rules_path: Path, token_path: Path, workdir: Path) -> Path:
     config = {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
         "rule_files": [str(rules_path)],
@@ -264,17 +264,17 @@ def state_is(stack: Stack, service: tuple[str, str], state: str) -> bool:
     return scalar_of(stack, f'kadou_service_state{{{selector(service)}, state="{state}"}}') == 1
 
 
-def page_alert_states(stack: Stack, service: tuple[str, str]) -> list[str]:
-    """States of the page burn-rate alerts of one service (empty while none is active)."""
+def page_alert_states(stack: Stack, service: tuple[str, str]) -> dict[str, str]:
+    """Long window -> state of the active page burn-rate alerts of one service."""
     response = httpx.get(f"{stack.prometheus_url}/api/v1/alerts", timeout=5)
     alerts: list[dict[str, Any]] = response.json()["data"]["alerts"]
-    return [
-        alert["state"]
+    return {
+        alert["labels"]["long_window"]: alert["state"]
         for alert in alerts
         if alert["labels"].get("alertname") == "KadouErrorBudgetBurnFast"
         and alert["labels"].get("severity") == "page"
         and (alert["labels"].get("system"), alert["labels"].get("service")) == service
-    ]
+    }
 
 
 # --- the test -----------------------------------------------------------------------------
@@ -325,9 +325,7 @@ def stack(postgres_url: str, tmp_path: Path) -> Iterator[Stack]:
 
         prometheus_port = free_loopback_port()
         stack.prometheus_url = f"http://127.0.0.1:{prometheus_port}"
-        config_path = prometheus_config(
-            f"127.0.0.1:{kadou_port}", rules_path, token_path, tmp_path
-        )
+        config_path = prometheus_config(f"127.0.0.1:{kadou_port}", rules_path, token_path, tmp_path)
         stack.start(
             "prometheus",
             [
@@ -351,8 +349,8 @@ def test_fault_shows_in_prometheus_as_down_state_lower_sla_and_page_alert(stack:
             lambda: instant(stack, "kadou_service_state") or None,
             FIRST_SCRAPE_DEADLINE_S,
         )
-        for service in (HEALTHY, FAULTED):
-            wait_for(stack, f"{service} is up", lambda s=service: state_is(stack, s, "up") or None)
+        wait_for(stack, f"{HEALTHY} is up", lambda: state_is(stack, HEALTHY, "up") or None)
+        wait_for(stack, f"{FAULTED} is up", lambda: state_is(stack, FAULTED, "up") or None)
         # The rules are loaded and evaluated: the recorded ratios exist (0 while all is up).
         wait_for(
             stack,
@@ -362,39 +360,36 @@ def test_fault_shows_in_prometheus_as_down_state_lower_sla_and_page_alert(stack:
                 f"system_service:kadou_service_error:ratio_rate1h{{{selector(FAULTED)}}} == 0",
             ),
         )
-        assert page_alert_states(stack, FAULTED) == []
+        assert page_alert_states(stack, FAULTED) == {}
 
         fault = httpx.put(f"{stack.control_url}/{FAULTED[0]}/{FAULTED[1]}", json={"fault": "error"})
         assert fault.status_code < 300, fault.text
 
-        wait_for(
-            stack, f"{FAULTED} is down", lambda: state_is(stack, FAULTED, "down") or None
-        )
+        wait_for(stack, f"{FAULTED} is down", lambda: state_is(stack, FAULTED, "down") or None)
         availability = wait_for(
             stack,
             f"the month-to-date availability of {FAULTED} drops below 1",
-            lambda: scalar_of(
-                stack, f"kadou_sla_availability_ratio{{{selector(FAULTED)}}} < 1"
-            ),
+            lambda: scalar_of(stack, f"kadou_sla_availability_ratio{{{selector(FAULTED)}}} < 1"),
         )
         assert 0 <= availability < 1
-        # The alert has no `for`, so Prometheus may move it from inactive to firing in one
-        # evaluation; pending, when seen, must come before firing.
+        # The 1h/5m page alert, its windows scaled by `kadou rules --window-scale` to 5s/1s.
+        # It has no `for`, so Prometheus turns it from inactive to firing in one evaluation
+        # (pending is never observable); if it is ever seen pending, that must come first.
         seen: list[str] = []
 
-        def page_alert_firing() -> bool | None:
-            states = page_alert_states(stack, FAULTED)
-            if states and (not seen or seen[-1] != states[0]):
-                seen.append(states[0])
-            return True if "firing" in states else None
+        def fast_page_alert_firing() -> bool | None:
+            state = page_alert_states(stack, FAULTED).get(FAST_LONG_WINDOW)
+            if state is not None and (not seen or seen[-1] != state):
+                seen.append(state)
+            return True if state == "firing" else None
 
-        wait_for(stack, f"the page burn-rate alert of {FAULTED} fires", page_alert_firing)
+        wait_for(stack, f"the 1h/5m page alert of {FAULTED} fires", fast_page_alert_firing)
         assert seen in (["firing"], ["pending", "firing"]), seen
 
         # The healthy service saw none of it.
         assert state_is(stack, HEALTHY, "up")
         assert scalar_of(stack, f"kadou_sla_availability_ratio{{{selector(HEALTHY)}}}") == 1
-        assert page_alert_states(stack, HEALTHY) == []
+        assert page_alert_states(stack, HEALTHY) == {}
 
         cleared = httpx.delete(stack.control_url)
         assert cleared.status_code < 300, cleared.text
@@ -402,8 +397,8 @@ def test_fault_shows_in_prometheus_as_down_state_lower_sla_and_page_alert(stack:
         wait_for(stack, f"{FAULTED} is up again", lambda: state_is(stack, FAULTED, "up") or None)
         wait_for(
             stack,
-            f"the page burn-rate alert of {FAULTED} resolves",
-            lambda: True if page_alert_states(stack, FAULTED) == [] else None,
+            f"the page burn-rate alerts of {FAULTED} resolve",
+            lambda: True if page_alert_states(stack, FAULTED) == {} else None,
         )
         # The outage stays in the month's figures: availability does not return to 1.
         after = scalar_of(stack, f"kadou_sla_availability_ratio{{{selector(FAULTED)}}}")
