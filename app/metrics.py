@@ -3,8 +3,8 @@
 Two sources, one page:
 
 * **Probe metrics** (``kadou_probe_*``), fed by :func:`record_probe`, which the embedded
-  probe runner calls after every probe. They live in this process only (a remote agent's
-  probes show in its own ``/metrics`` or as SLA figures here once posted).
+  probe runner calls after every probe and ``POST /api/v1/results`` calls for every
+  observation a remote agent delivers (once each). They live in the process that saw them.
 * **SLA metrics**, from the current-state snapshot (``app.api.current``): the same
   ``evaluate_period``/``report_document`` call as ``GET /api/v1/availability``, so
   Prometheus, the API, the pages and the reports always agree. The snapshot is refreshed in
@@ -73,7 +73,7 @@ def _split_key(check_key: str) -> tuple[str, str, str]:
 
 
 def record_probe(check_key: str, location: str, ok: bool, duration_s: float) -> None:
-    """One probe result, for the ``kadou_probe_*`` metrics (called by the embedded runner)."""
+    """One probe result, for the ``kadou_probe_*`` metrics (embedded runner and agents)."""
     labels = (*_split_key(check_key), location)
     PROBE_SUCCESS.labels(*labels).set(1 if ok else 0)
     PROBE_DURATION.labels(*labels).observe(max(0.0, duration_s))

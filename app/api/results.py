@@ -18,6 +18,7 @@ from app.api.auth import prober
 from app.api.context import ApiContext, api_context
 from app.api.problems import ApiProblem, responses
 from app.errors import InvalidInput
+from app.metrics import record_probe
 from app.observations import LOCATION_PATTERN, parse_observation
 from app.store.db import transaction
 from app.store.ingest import HeartbeatIn, ObservationIn, record_heartbeat, store_observations
@@ -107,10 +108,17 @@ def post_results(
     runtime = context.runtime
     observations = parse_batch(batch.observations, runtime.catalog.checks())
     heartbeat = _heartbeat(batch.heartbeat) if batch.heartbeat is not None else None
+    stored: list[ObservationIn] = []
     with transaction(runtime.sessions) as session:
-        result = store_observations(session, observations, runtime.timeline_params)
+        result = store_observations(
+            session, observations, runtime.timeline_params, on_stored=stored.append
+        )
         if heartbeat is not None:
             record_heartbeat(session, heartbeat)
+    # An agent has no /metrics of its own: its probes are counted here, once each (a
+    # re-sent batch stores nothing new), in time order so the last result wins.
+    for item in sorted(stored, key=lambda observation: observation.observed_at):
+        record_probe(item.check, item.location, item.ok, (item.latency_ms or 0.0) / 1000)
     # The current-state cache is not dropped here: agents post every second, and readers
     # accept state up to its max age (a few seconds) old.
     return ResultsStored(

@@ -16,7 +16,7 @@ than with probe frequency.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -84,11 +84,14 @@ def store_observations(
     session: Session,
     observations: Sequence[ObservationIn],
     params: Mapping[str, TimelineParams],
+    *,
+    on_stored: Callable[[ObservationIn], None] | None = None,
 ) -> IngestResult:
     """Insert new observations (duplicates ignored) and amend the affected timelines.
 
     ``params`` holds the confirmation parameters of every check in the catalog; the caller
-    has validated that every observation names one of them.
+    has validated that every observation names one of them. ``on_stored`` is called with
+    each observation actually inserted (not the duplicates), e.g. to count probes.
     """
     result = IngestResult(received=len(observations))
     by_series: dict[tuple[str, str], dict[int, ObservationIn]] = defaultdict(dict)
@@ -103,6 +106,9 @@ def store_observations(
             continue
         _insert_rows(session, check, location, [(at_ms, items[at_ms]) for at_ms in fresh])
         result.stored += len(fresh)
+        if on_stored is not None:
+            for at_ms in fresh:
+                on_stored(items[at_ms])
         update_timeline(session, check, location, fresh[0], fresh[-1], params[check])
         result.timelines_updated += 1
     result.duplicates = result.received - result.stored

@@ -281,8 +281,13 @@ def page_alert_states(stack: Stack, service: tuple[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture
-def stack(postgres_url: str, tmp_path: Path) -> Iterator[Stack]:
-    prometheus_binary = require_binary("prometheus")
+def prometheus_binary() -> str:
+    return require_binary("prometheus")
+
+
+@pytest.fixture
+def stack(prometheus_binary: str, postgres_url: str, tmp_path: Path) -> Iterator[Stack]:
+    # prometheus_binary comes first: a missing binary skips before a database is created.
     stack = Stack()
     with ExitStack() as cleanup, logs_on_failure(stack):
         simulator = cleanup.enter_context(SimulatorThread())
