@@ -49,7 +49,7 @@ WINDOW_SCALE = repr(1 / 720)
 # The long window of the 1h/5m page alert at that scale, as its `long_window` label reads.
 FAST_LONG_WINDOW = "5s"
 SCRAPE_INTERVAL = "1s"
-# Simulator services (catalog order of probes.simulator.faults.DEFAULT_SERVICES).
+# Two of the simulator's services (probes.simulator.faults.DEFAULT_SERVICES).
 FAULTED = ("jpki", "main")
 HEALTHY = ("card-management", "main")
 # The first scrape alone takes ~6 s; then a confirmed outage needs 2 probes of 1 s, a
@@ -129,7 +129,8 @@ class SimulatorThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="simulator")
+        # A daemon, so that a test that dies half-way cannot keep pytest from exiting.
+        self.thread = threading.Thread(target=self.loop.run_forever, name="simulator", daemon=True)
         self.server = SimulatorServer("127.0.0.1", 0, service_ports=[0] * 7, jitter_ms=0)
 
     def _run(self, coroutine: Any) -> Any:
@@ -138,15 +139,23 @@ class SimulatorThread:
 
     def __enter__(self) -> SimulatorServer:
         self.thread.start()
-        self._run(self.server.start())
+        try:
+            self._run(self.server.start())
+        except BaseException:
+            self._stop_loop()
+            raise
         return self.server
 
     def __exit__(self, *_exc: object) -> None:
         try:
             self._run(self.server.stop())
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=STOP_TIMEOUT_S)
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=STOP_TIMEOUT_S)
+        if not self.thread.is_alive():
             self.loop.close()
 
 
@@ -288,6 +297,9 @@ def prometheus_binary() -> str:
 @pytest.fixture
 def stack(prometheus_binary: str, postgres_url: str, tmp_path: Path) -> Iterator[Stack]:
     # prometheus_binary comes first: a missing binary skips before a database is created.
+    assert Path(KADOU).exists(), (
+        f"{KADOU} is missing: install Kadou in this venv (pip install -e .)"
+    )
     stack = Stack()
     with ExitStack() as cleanup, logs_on_failure(stack):
         simulator = cleanup.enter_context(SimulatorThread())
