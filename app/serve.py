@@ -58,7 +58,7 @@ def serve(host: str, port: int, *, with_probes: bool) -> None:
     app = create_app(
         runtime,
         with_probes=with_probes,
-        scheduled_exports=True,
+        scheduled_exports=runtime.settings.report_export,
         metrics_refresh_seconds=runtime.settings.metrics_refresh_seconds,
     )
     config = uvicorn.Config(

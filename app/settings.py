@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         default="pdf,xlsx,csv,html,json", description="Formats of the scheduled monthly export"
     )
     report_languages: str = Field(default="ja,en", description="Languages of the scheduled export")
+    report_export: bool = Field(
+        default=True, description="kadou serve writes each closed month's reports to report_dir"
+    )
     report_export_day: int = Field(
         default=1, ge=1, le=28, description="Day of the month the last month's export is written"
     )
