@@ -573,7 +573,7 @@ def configure_logging(level: str = "INFO") -> None:
     import logging
 
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request at INFO: one line per probe would drown everything else.
+    # httpx (the agent's push sink) logs every request at INFO: one line per batch.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     # APScheduler logs every job run at INFO: thousands of lines a minute with many checks.

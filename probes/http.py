@@ -20,7 +20,9 @@ async def probe_http(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
     session = ctx.http_session(keep_alive=not check.new_connection)
     headers = check.headers or None
     if check.basic_auth is not None:
-        headers = {**check.headers, "Authorization": _basic_authorization(check.basic_auth)}
+        # The credentials win over a configured header, whatever its spelling.
+        headers = {k: v for k, v in check.headers.items() if k.lower() != "authorization"}
+        headers["Authorization"] = _basic_authorization(check.basic_auth)
     async with session.request(
         check.method,
         check.url,
@@ -46,7 +48,7 @@ async def probe_http(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
 def _basic_authorization(basic_auth: BasicAuth) -> str:
     # Built here rather than with aiohttp's BasicAuth (deprecated, latin-1 by default, which
     # cannot encode every password): UTF-8, as RFC 7617 recommends and httpx did.
-    credentials = f"{basic_auth.username}:{basic_auth.password}".encode("latin-1", "replace")
+    credentials = f"{basic_auth.username}:{basic_auth.password}".encode()
     return "Basic " + base64.b64encode(credentials).decode("ascii")
 
 
