@@ -190,3 +190,19 @@ def test_report_files_carry_the_json_numbers(kadou: KadouCli, tmp_path: Path) ->
         expect=2,
     )
     assert "--format 'docx'" in out
+
+
+def test_runners_list_and_forget(kadou: KadouCli) -> None:
+    from datetime import UTC, datetime
+
+    from app.store.db import make_engine, session_factory, transaction
+    from app.store.ingest import HeartbeatIn, record_heartbeat
+
+    sessions = session_factory(make_engine(kadou.database_url))
+    with transaction(sessions) as session:
+        at = datetime(2026, 11, 1, tzinfo=UTC)
+        record_heartbeat(session, HeartbeatIn("agent-osaka", "osaka", at, 10_000))
+    assert "agent-osaka" in kadou("runners", "list") and "osaka" in kadou("runners", "list")
+    assert "no runner 'nope'" in kadou("runners", "forget", "nope", expect=2)
+    kadou("runners", "forget", "agent-osaka")
+    assert "no probe runner has reported yet" in kadou("runners", "list")
