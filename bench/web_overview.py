@@ -40,7 +40,6 @@ from app.runtime import Runtime, open_runtime, upgrade
 from app.settings import Settings
 from app.store.db import transaction
 from app.store.ingest import ObservationIn, store_observations
-from app.web.routes import include_web
 
 TZ = "Asia/Tokyo"
 ZONE = ZoneInfo(TZ)
@@ -120,8 +119,6 @@ async def time_overview(runtime: Runtime, *, cache_seconds: float, rounds: int) 
         current_max_age_seconds=cache_seconds,
         metrics_refresh_seconds=None,
     )
-    if not any(getattr(route, "path", None) == "/status" for route in app.routes):
-        include_web(app, runtime)
     timings: list[float] = []
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:

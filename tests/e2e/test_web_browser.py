@@ -341,7 +341,6 @@ def test_a_fault_turns_the_service_red(browser: Browser, tmp_path: Path, shots: 
     from app.main import create_app
     from app.runtime import open_runtime, upgrade
     from app.settings import Settings
-    from app.web.routes import include_web
 
     url = f"sqlite:///{tmp_path}/live.db"
     upgrade(url)
@@ -354,8 +353,6 @@ def test_a_fault_turns_the_service_red(browser: Browser, tmp_path: Path, shots: 
         app = create_app(
             runtime, with_probes=True, current_max_age_seconds=0.2, metrics_refresh_seconds=None
         )
-        if not any(getattr(route, "path", None) == "/status" for route in app.routes):
-            include_web(app, runtime)
         refresh_seconds = 1
         with LiveServer(app) as server:
             page = browser.new_page(viewport=LAPTOP)

@@ -89,9 +89,8 @@ def make_runtime(database_url: str, *, public_read: bool = False, interval: str 
 
 
 def build_app(runtime: Runtime, clock: Callable[[], datetime], **options: Any) -> FastAPI:
-    """The Kadou app with the pages (added here until create_app adds them itself)."""
+    """The Kadou app (API and pages) on the test clock."""
     from app.main import create_app
-    from app.web.routes import include_web
 
     app = create_app(
         runtime,
@@ -100,8 +99,6 @@ def build_app(runtime: Runtime, clock: Callable[[], datetime], **options: Any) -
         metrics_refresh_seconds=None,
         **options,
     )
-    if not any(getattr(route, "path", None) == "/status" for route in app.routes):
-        include_web(app, runtime)
     return app
 
 
