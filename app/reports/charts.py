@@ -86,6 +86,71 @@ def _shape(state: str, prefix: str, attributes: str, title: str = "", kind: str 
     return shape
 
 
+def _merged_shape(
+    state: str, prefix: str, boxes: list[tuple[float, float, float, float]], kind: str
+) -> str:
+    """Every box of one state as a single path (and a single pattern overlay over it).
+
+    The print variant of ``_shape``: WeasyPrint pays per SVG element (style cascade,
+    graphics state, and a fresh pattern XObject for each ``url(#…)`` fill), so a month of
+    bars as one path per state draws the same picture for a fraction of the cost.
+    ``data-count`` keeps how many boxes the path holds, for tests and for readers of the
+    markup.
+    """
+    if not boxes:
+        return ""
+    style = STATE_STYLES[state]
+    outline = "".join(
+        f"M{x:.2f},{y:.2f}h{width:.2f}v{height:.2f}h{-width:.2f}z" for x, y, width, height in boxes
+    )
+    shape = (
+        f'<path d="{outline}" fill="{style.colour}" class="{kind}-{state}" '
+        f'data-count="{len(boxes)}"/>'
+    )
+    if style.overlay:
+        shape += f'<path d="{outline}" fill="url(#{prefix}-{state})"/>'
+    return shape
+
+
+# Advance widths in em, close for IPAexGothic and DejaVu Sans alike (digits are tabular,
+# 0.63 and 0.636 em), so that print labels can be placed without text metrics.
+_ADVANCE = {".": 0.27, "%": 0.85, " ": 0.27}
+_DIGIT_ADVANCE = 0.63
+
+
+def _text_width(text: str, font_size: float) -> float:
+    return sum(_ADVANCE.get(char, _DIGIT_ADVANCE) for char in text) * font_size
+
+
+def _label_row(
+    labels: list[tuple[float, str]], y: float, font_size: float, anchor: str, fill: str = "#000"
+) -> str:
+    """Short numeric labels (day numbers, axis percentages) as one ``<text>`` whose glyphs
+    are each given an x position.
+
+    WeasyPrint lays SVG text out glyph by glyph anyway, but each ``<text>`` element costs a
+    style cascade and, when it is centred or right-aligned, a group XObject of its own to
+    measure it; one element per row with start-anchored glyphs avoids both. The labels are
+    separated by spaces so that the PDF's text layer reads "1 2 3", not "123".
+    """
+    characters: list[str] = []
+    positions: list[str] = []
+    for index, (anchor_x, text) in enumerate(labels):
+        width = _text_width(text, font_size)
+        x = anchor_x - (width / 2 if anchor == "middle" else width if anchor == "end" else 0)
+        if index:
+            characters.append(" ")
+            positions.append(f"{x - _ADVANCE[' '] * font_size:.2f}")
+        for char in text:
+            characters.append(char)
+            positions.append(f"{x:.2f}")
+            x += _text_width(char, font_size)
+    return (
+        f'<text x="{" ".join(positions)}" y="{y:.2f}" font-size="{font_size:g}" {_FONT} '
+        f'fill="{fill}">{escape("".join(characters))}</text>'
+    )
+
+
 def _x(instant: datetime, start: datetime, span_seconds: float, left: float, width: float) -> float:
     return left + (instant - start).total_seconds() / span_seconds * width
 
@@ -97,8 +162,14 @@ def month_strip(
     timezone_name: str,
     chart_id: str,
     lang: Lang,
+    *,
+    for_print: bool = False,
 ) -> Markup:
-    """The period as one bar, cut into runs by state, with day ticks below."""
+    """The period as one bar, cut into runs by state, with day ticks below.
+
+    ``for_print`` draws the same picture with few elements and no tooltips (for the PDF):
+    the runs of a state as one path, the markers as one path, the ticks as one path.
+    """
     from zoneinfo import ZoneInfo
 
     timezone = ZoneInfo(timezone_name)
@@ -113,6 +184,8 @@ def month_strip(
         _patterns(chart_id),
         _shape("up", chart_id, f'x="{left}" y="{bar_top}" width="{width}" height="{bar_height}"'),
     ]
+    print_boxes: dict[str, list[tuple[float, float, float, float]]] = {}
+    markers: list[str] = []
     for run in strip:
         if run["state"] == "up":
             continue
@@ -121,6 +194,13 @@ def month_strip(
         # A two-minute outage is 0.03 px wide in a month: draw it at least 1.5 px wide and
         # mark it above the bar so it is seen, not just present.
         run_width = max(run_end - run_start, 1.5)
+        if for_print:
+            print_boxes.setdefault(run["state"], []).append(
+                (run_start, bar_top, run_width, bar_height)
+            )
+            if run["state"] == "down":
+                markers.append(f"M{run_start + run_width / 2 - 4:.2f},2h8l-4,8z")
+            continue
         title = (
             f"{state_text(run['state'], lang)}: "
             f"{parse_instant(run['start']).astimezone(timezone):%Y-%m-%d %H:%M} – "
@@ -143,6 +223,27 @@ def month_strip(
     # Day ticks: a line at each local midnight, a number every few days.
     local_start = start.astimezone(timezone)
     day_count = round(span / 86400)
+    if for_print:
+        parts.extend(
+            _merged_shape(state, chart_id, boxes, "run") for state, boxes in print_boxes.items()
+        )
+        if markers:
+            parts.append(
+                f'<path d="{"".join(markers)}" fill="#c62828" stroke="#000" stroke-width="0.5"/>'
+            )
+        ticks = "".join(
+            f"M{left + day * 86400 / span * width:.2f},{bar_top + bar_height}v4"
+            for day in range(day_count + 1)
+        )
+        parts.append(f'<path d="{ticks}" stroke="#555" stroke-width="0.6"/>')
+        numbered = [
+            (left + day * 86400 / span * width + 2, str(local_start.day + day))
+            for day in range(day_count)
+            if day % 7 == 0 or day == day_count - 1
+        ]
+        parts.append(_label_row(numbered, height - 6, 9, "start", "#333"))
+        parts.append("</svg>")
+        return Markup("".join(parts))
     for day in range(day_count + 1):
         tick = left + day * 86400 / span * width
         parts.append(
@@ -201,9 +302,19 @@ def _percent_text(ratio: float) -> str:
 
 
 def daily_bars(
-    daily: list[DailyFigure], target: float, target_display: str, chart_id: str, lang: Lang
+    daily: list[DailyFigure],
+    target: float,
+    target_display: str,
+    chart_id: str,
+    lang: Lang,
+    *,
+    for_print: bool = False,
 ) -> Markup:
-    """One bar per local day; days below target hatched, days without data marked."""
+    """One bar per local day; days below target hatched, days without data marked.
+
+    ``for_print`` draws the same picture with few elements and no tooltips (for the PDF):
+    the bars of a state as one path, the day numbers as one text.
+    """
     left, right, top, bottom = 46.0, 8.0, 18.0, 22.0
     height = 158
     plot_width, plot_height = WIDTH - left - right, height - top - bottom
@@ -223,15 +334,31 @@ def daily_bars(
         'stroke="#999" stroke-width="0.6"/>',
     ]
     for tick in (axis_floor, 1.0):
+        if for_print:
+            parts.append(_label_row([(left - 4, _percent_text(tick))], y(tick) + 3, 9, "end"))
+            continue
         parts.append(
             f'<text x="{left - 4}" y="{y(tick) + 3:.2f}" font-size="9" text-anchor="end" '
             f"{_FONT}>{escape(_percent_text(tick))}</text>"
         )
     slot = plot_width / max(len(daily), 1)
+    print_boxes: dict[str, list[tuple[float, float, float, float]]] = {}
+    day_labels: list[tuple[float, str]] = []
     for index, day in enumerate(daily):
         x = left + index * slot + slot * 0.15
         bar_width = slot * 0.7
         day_number = int(day["date"][-2:])
+        if for_print:
+            day_labels.append((x + bar_width / 2, str(day_number)))
+            availability = day["availability"]
+            if availability is None:
+                box = (x, top + plot_height - 10, bar_width, 10.0)
+                print_boxes.setdefault("unknown", []).append(box)
+            else:
+                bar_top = y(availability)
+                box = (x, bar_top, bar_width, max(top + plot_height - bar_top, 0.8))
+                print_boxes.setdefault("down" if availability < target else "up", []).append(box)
+            continue
         parts.append(
             f'<text x="{x + bar_width / 2:.2f}" y="{height - 8}" font-size="8" '
             f'text-anchor="middle" {_FONT}>{day_number}</text>'
@@ -261,6 +388,11 @@ def daily_bars(
                 kind="bar",
             )
         )
+    if for_print:
+        parts.extend(
+            _merged_shape(state, chart_id, boxes, "bar") for state, boxes in print_boxes.items()
+        )
+        parts.append(_label_row(day_labels, height - 8, 8, "middle"))
     target_y = y(target)
     parts.append(
         f'<line x1="{left}" y1="{target_y:.2f}" x2="{left + plot_width}" y2="{target_y:.2f}" '

@@ -136,7 +136,11 @@ def _applies(window: Exclusion, row: FigureRow) -> bool:
 
 
 def _card(
-    row: FigureRow, document: MonthlyReportDocument, timezone: ZoneInfo, lang: Lang
+    row: FigureRow,
+    document: MonthlyReportDocument,
+    timezone: ZoneInfo,
+    lang: Lang,
+    for_print: bool,
 ) -> FigureCard:
     figures = row.figures
     decimals = percent_decimals(figures["availability_display"])
@@ -242,6 +246,7 @@ def _card(
             period["timezone"],
             f"strip-{anchor}",
             lang,
+            for_print=for_print,
         )
     if figures.get("daily"):
         card.daily_svg = charts.daily_bars(
@@ -250,6 +255,7 @@ def _card(
             figures["target_display"],
             f"daily-{anchor}",
             lang,
+            for_print=for_print,
         )
     return card
 
@@ -292,11 +298,16 @@ def _provenance(document: dict[str, object], lang: Lang) -> list[Stat]:
     return stats
 
 
-def render_monthly_html(document: MonthlyReportDocument, lang: Lang) -> str:
+def render_monthly_html(
+    document: MonthlyReportDocument, lang: Lang, *, for_print: bool = False
+) -> str:
+    """The monthly page. ``for_print`` is the PDF's source: the same content, with charts
+    drawn in few elements and no tooltips, since WeasyPrint's time grows with the number of
+    SVG elements (see ``charts``) and a PDF has no hover anyway."""
     period = document["period"]
     timezone = ZoneInfo(period["timezone"])
     rows = figure_rows(document)
-    cards = {row.scope: _card(row, document, timezone, lang) for row in rows}
+    cards = {row.scope: _card(row, document, timezone, lang, for_print) for row in rows}
     sections = [
         SystemSection(
             card=cards.get(group.system_id) if group.system is not None else None,

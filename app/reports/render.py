@@ -74,7 +74,7 @@ def render_monthly(
         case "html":
             return render_monthly_html(checked, language).encode()
         case _:
-            return html_to_pdf(render_monthly_html(checked, language))
+            return html_to_pdf(render_monthly_html(checked, language, for_print=True))
 
 
 def render_fiscal_year(
