@@ -17,6 +17,7 @@ from app.errors import Forbidden, InvalidInput, NotFound
 from app.runtime import current_revision, downgrade, head_revision, upgrade
 from app.sla.timeline import Observation as TimedResult
 from app.sla.timeline import build_segments
+from app.store import ingest
 from app.store.db import make_engine, session_factory, transaction
 from app.store.exclusions import (
     ExclusionRequest,
@@ -253,3 +254,72 @@ def test_instants_round_trip_as_aware_utc(sessions: sessionmaker[Session]) -> No
         stored = session.execute(select(Observation.observed_at)).scalar_one()
     assert stored == datetime(2026, 10, 1, 0, 0, 0, 123000, tzinfo=UTC)
     assert stored.tzinfo is not None and from_ms(to_ms(stored)) == stored
+
+
+def test_stored_rows_equal_the_input_and_on_stored_sees_each_new_one_once(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small chunks so one call crosses several INSERT statements on PostgreSQL.
+    monkeypatch.setattr(ingest, "INSERT_CHUNK", 4)
+    instants = [T0 + timedelta(seconds=10 * n, milliseconds=n * 37 % 1000) for n in range(11)]
+    # Integer, float and missing latencies and details, in one batch: each column travels
+    # as one typed array on PostgreSQL.
+    sent = [
+        ObservationIn(
+            CHECK,
+            "tokyo",
+            at,
+            n % 3 != 1,
+            [7, 12.25, None][n % 3],
+            None if n % 3 != 1 else f"status 503 — 応答なし {n}",
+        )
+        for n, at in enumerate(instants)
+    ]
+    already = sent[2:5]
+    with transaction(sessions) as session:
+        store_observations(session, already, PARAMS)
+    seen: list[ObservationIn] = []
+    with transaction(sessions) as session:
+        result = store_observations(
+            session, [*sent, sent[0], sent[7]], PARAMS, on_stored=seen.append
+        )
+    assert (result.received, result.stored, result.duplicates) == (13, 8, 5)
+    assert sorted(seen, key=lambda o: o.observed_at) == [o for o in sent if o not in already]
+    with sessions() as session:
+        rows = session.execute(
+            select(
+                Observation.observed_at, Observation.ok, Observation.latency_ms, Observation.detail
+            ).order_by(Observation.observed_at)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (o.observed_at, o.ok, None if o.latency_ms is None else float(o.latency_ms), o.detail)
+        for o in sent
+    ]
+
+
+def test_late_observations_keep_the_latest_on_the_timeline_row(
+    sessions: sessionmaker[Session],
+) -> None:
+    def latest() -> tuple[datetime | None, bool | None, str | None]:
+        with sessions() as session:
+            row = session.get(CheckTimeline, (CHECK, "tokyo"))
+            assert row is not None
+            return row.last_observed_at, row.last_ok, row.last_detail
+
+    with transaction(sessions) as session:
+        store_observations(session, [observation(m, True) for m in (10, 11, 12)], PARAMS)
+    with transaction(sessions) as session:
+        store_observations(session, [observation(m, False) for m in (4, 5)], PARAMS)
+    assert latest() == (T0 + timedelta(minutes=12), True, None)
+    with transaction(sessions) as session:
+        store_observations(session, [observation(20, False), observation(3, True)], PARAMS)
+    assert latest() == (T0 + timedelta(minutes=20), False, "status 503")
+    # The late failures at 4 and 5 are a confirmed run (confirm=2) after the success at 3;
+    # the failure at 20 is alone so far: a blip.
+    t, minute = to_ms(T0), 60_000
+    assert segments(sessions) == [
+        (t + 3 * minute, t + 4 * minute, "up"),
+        (t + 4 * minute, t + 8 * minute, "down"),
+        (t + 10 * minute, t + 15 * minute, "up"),
+        (t + 20 * minute, t + 23 * minute, "blip"),
+    ]
