@@ -169,6 +169,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="kadou-bench-"))
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("KADOU_")}
+    # The scheduled export would render last month's PDFs at start-up, during the runs.
+    base_env["KADOU_REPORT_EXPORT"] = "false"
     env = {**base_env, "KADOU_DATABASE_URL": f"sqlite:///{work}/reads.db"}
     now = datetime.now(ZoneInfo("Asia/Tokyo"))
     month = f"{now.year:04d}-{now.month:02d}"
