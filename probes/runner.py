@@ -42,6 +42,10 @@ ResultCallback = Callable[[Check, ProbeResult], None]
 
 # Enough recent lags for percentiles in the benchmark and a debug endpoint, bounded.
 RECENT_LAGS = 20_000
+# Probes in flight at once. Each is a coroutine and a socket, so a thousand is cheap; fewer
+# would let a few hundred hanging targets (each held until its timeout) make healthy checks
+# wait for a slot, which shows up as schedule lag.
+DEFAULT_MAX_CONCURRENCY = 1_000
 
 
 def utc_now() -> datetime:
@@ -91,7 +95,7 @@ class ProbeRunner:
         writer: ObservationWriter | ObservationSink,
         location: str,
         *,
-        max_concurrency: int = 200,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         clock: Callable[[], datetime] = utc_now,
         runner_id: str | None = None,
         heartbeat_interval_ms: int = 10_000,
@@ -276,7 +280,7 @@ async def run_probe_agent(
     stop_event: asyncio.Event | None = None,
     flush_interval_ms: int = 1_000,
     heartbeat_interval_ms: int = 10_000,
-    max_concurrency: int = 200,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     on_result: ResultCallback | None = None,
 ) -> None:
     """Run every check of ``catalog`` from ``location`` until SIGTERM/SIGINT, then flush.

@@ -12,12 +12,12 @@ from datetime import timedelta
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from app.api.context import ApiContext, api_context
 from app.api.problems import ApiProblem
 from app.store.models import ApiToken
-from app.store.tokens import Actor, Role, authenticate, hash_token
+from app.store.tokens import Actor, Role, hash_token
 
 # Anonymous reader on a public-read server; never able to write.
 ANONYMOUS = Actor(name="anonymous", role=Role.VIEWER)
@@ -34,21 +34,33 @@ def _unauthorized(detail: str, *, invalid: bool) -> ApiProblem:
 
 
 def _token_actor(context: ApiContext, secret: str) -> Actor | None:
-    with context.runtime.sessions() as session, session.begin():
-        actor = authenticate(session, secret, touch=False)
-        if actor is not None:
-            now = context.now()
-            session.execute(
-                update(ApiToken)
-                .where(
-                    ApiToken.token_sha256 == hash_token(secret),
-                    or_(
-                        ApiToken.last_used_at.is_(None),
-                        ApiToken.last_used_at < now - LAST_USED_RESOLUTION,
-                    ),
-                )
-                .values(last_used_at=now)
+    digest = hash_token(secret)
+    with context.runtime.sessions() as session:
+        row = session.execute(
+            select(ApiToken.name, ApiToken.role, ApiToken.revoked_at, ApiToken.last_used_at).where(
+                ApiToken.token_sha256 == digest
             )
+        ).one_or_none()
+        if row is None or row.revoked_at is not None:
+            return None
+        actor = Actor(name=row.name, role=Role(row.role))
+        now = context.now()
+        if row.last_used_at is not None and row.last_used_at >= now - LAST_USED_RESOLUTION:
+            # A read stays a read: on SQLite even an UPDATE that matches nothing takes the
+            # write lock, which serialised every authenticated request.
+            return actor
+        session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.token_sha256 == digest,
+                or_(
+                    ApiToken.last_used_at.is_(None),
+                    ApiToken.last_used_at < now - LAST_USED_RESOLUTION,
+                ),
+            )
+            .values(last_used_at=now)
+        )
+        session.commit()
         return actor
 
 
