@@ -34,55 +34,17 @@ from app.reports.labels import (
     recovery_text,
     yes_no,
 )
-from app.reports.rows import figure_rows, incident_rows
+from app.reports.rows import (
+    EXCLUSION_COLUMNS,
+    FIGURE_COLUMNS,
+    INCIDENT_COLUMNS,
+    figure_rows,
+    incident_rows,
+)
 
 Cell = str | int | float | None
 
 BOM = "\ufeff"
-
-FIGURE_COLUMNS = (
-    "level",
-    "system_id",
-    "service_id",
-    "name",
-    "target",
-    "availability",
-    "result",
-    "availability_exact",
-    "coverage",
-    "scheduled_seconds",
-    "excluded_planned_seconds",
-    "excluded_disaster_seconds",
-    "downtime_seconds",
-    "unknown_seconds",
-    "error_budget_seconds",
-    "error_budget_remaining_seconds",
-    "insufficient_data",
-    "recovery_target_seconds",
-)
-INCIDENT_COLUMNS = (
-    "level",
-    "system_id",
-    "service_id",
-    "name",
-    "incident_start",
-    "incident_end",
-    "duration_seconds",
-    "downtime_in_period_seconds",
-    "recovery_target_seconds",
-    "recovery",
-)
-EXCLUSION_COLUMNS = (
-    "exclusion_id",
-    "scope",
-    "kind",
-    "start",
-    "end",
-    "reason",
-    "created_by",
-    "created_at",
-    "retroactive",
-)
 
 
 def _cell(value: Cell) -> str:

@@ -88,3 +88,50 @@ def incident_rows(document: MonthlyReportDocument) -> list[IncidentRow]:
         for row in figure_rows(document)
         for incident in row.figures["incidents"]
     ]
+
+
+# The columns of the figure, incident and exclusion tables (label keys), shared by the
+# CSV and the workbook so both list the same things in the same order.
+FIGURE_COLUMNS = (
+    "level",
+    "system_id",
+    "service_id",
+    "name",
+    "target",
+    "availability",
+    "result",
+    "availability_exact",
+    "coverage",
+    "scheduled_seconds",
+    "excluded_planned_seconds",
+    "excluded_disaster_seconds",
+    "downtime_seconds",
+    "unknown_seconds",
+    "error_budget_seconds",
+    "error_budget_remaining_seconds",
+    "insufficient_data",
+    "recovery_target_seconds",
+)
+INCIDENT_COLUMNS = (
+    "level",
+    "system_id",
+    "service_id",
+    "name",
+    "incident_start",
+    "incident_end",
+    "duration_seconds",
+    "downtime_in_period_seconds",
+    "recovery_target_seconds",
+    "recovery",
+)
+EXCLUSION_COLUMNS = (
+    "exclusion_id",
+    "scope",
+    "kind",
+    "start",
+    "end",
+    "reason",
+    "created_by",
+    "created_at",
+    "retroactive",
+)

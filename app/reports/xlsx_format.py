@@ -44,7 +44,14 @@ from app.reports.labels import (
     truncate_ratio,
     yes_no,
 )
-from app.reports.rows import FigureRow, figure_rows, incident_rows, system_groups
+from app.reports.rows import (
+    EXCLUSION_COLUMNS,
+    INCIDENT_COLUMNS,
+    FigureRow,
+    figure_rows,
+    incident_rows,
+    system_groups,
+)
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
@@ -230,21 +237,7 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
     _write_header(
         incidents,
         4,
-        [
-            label(key, lang)
-            for key in (
-                "level",
-                "system_id",
-                "service_id",
-                "name",
-                "incident_start",
-                "incident_end",
-                "duration_seconds",
-                "downtime_in_period_seconds",
-                "recovery_target_seconds",
-                "recovery",
-            )
-        ],
+        [label(key, lang) for key in INCIDENT_COLUMNS],
     )
     for row_number, entry in enumerate(incident_rows(document), start=5):
         incident = entry.incident
@@ -276,20 +269,7 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
     _write_header(
         exclusions,
         4,
-        [
-            label(key, lang)
-            for key in (
-                "exclusion_id",
-                "scope",
-                "kind",
-                "start",
-                "end",
-                "reason",
-                "created_by",
-                "created_at",
-                "retroactive",
-            )
-        ],
+        [label(key, lang) for key in EXCLUSION_COLUMNS],
     )
     for row_number, window in enumerate(document.get("exclusions", []), start=5):
         values = [
