@@ -11,10 +11,16 @@ class KadouError(Exception):
     status = 400
     title = "Bad request"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, ja: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # The same message in Japanese, for pages shown in Japanese; the CLI, the API and
+        # logs keep the English one so that scripts can rely on it.
+        self.ja = ja
+
+    def localized(self, lang: str) -> str:
+        return self.ja if lang == "ja" and self.ja else self.message
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message

@@ -41,12 +41,16 @@ def parse_scope(catalog: Catalog, scope: str) -> tuple[str, str | None]:
     parts = scope.strip().split("/")
     if len(parts) not in (1, 2) or not all(parts):
         raise InvalidInput(
-            f"{scope!r} is not a scope; write a system id or system/service", field="scope"
+            f"{scope!r} is not a scope; write a system id or system/service",
+            field="scope",
+            ja=f"{scope!r} は対象として不正です。システムID か システム/業務 の形で指定してください",
         )
     system_ids = [system.id for system in catalog.systems]
     if parts[0] not in system_ids:
         raise InvalidInput(
-            f"unknown system {parts[0]!r}; choose one of {', '.join(system_ids)}", field="scope"
+            f"unknown system {parts[0]!r}; choose one of {', '.join(system_ids)}",
+            field="scope",
+            ja=f"システム {parts[0]!r} はありません。次から選んでください: {', '.join(system_ids)}",
         )
     if len(parts) == 1:
         return parts[0], None
@@ -55,6 +59,8 @@ def parse_scope(catalog: Catalog, scope: str) -> tuple[str, str | None]:
         raise InvalidInput(
             f"unknown service {parts[1]!r} of {parts[0]}; choose one of {', '.join(service_ids)}",
             field="scope",
+            ja=f"{parts[0]} に業務 {parts[1]!r} はありません。次から選んでください: "
+            f"{', '.join(service_ids)}",
         )
     return parts[0], parts[1]
 
@@ -66,6 +72,7 @@ def _kind(value: str) -> ExclusionKind:
         raise InvalidInput(
             f"unknown kind {value!r}; use planned (計画停止) or disaster (災害による停止)",
             field="kind",
+            ja="種別は planned（計画停止）か disaster（災害による停止）を指定してください",
         ) from None
 
 
@@ -76,7 +83,9 @@ def _check_times(starts_at: datetime, ends_at: datetime) -> None:
                 "give the time zone offset, e.g. 2026-10-04T01:00+09:00", field=field
             )
     if ends_at <= starts_at:
-        raise InvalidInput("the end must be after the start", field="end")
+        raise InvalidInput(
+            "the end must be after the start", field="end", ja="終了は開始より後にしてください"
+        )
 
 
 def snapshot(row: Exclusion) -> dict[str, Any]:
@@ -96,11 +105,22 @@ def snapshot(row: Exclusion) -> dict[str, Any]:
 
 def _authorize_new(actor: Actor, kind: ExclusionKind, retroactive: bool) -> None:
     if kind is ExclusionKind.DISASTER and not actor.is_admin():
-        raise Forbidden("only an admin may declare a disaster window", field="kind")
+        raise Forbidden(
+            "only an admin may declare a disaster window",
+            field="kind",
+            ja="災害による停止を登録できるのは管理者だけです",
+        )
     if retroactive and not actor.is_admin():
-        raise Forbidden("only an admin may register a retroactive window", field="retroactive")
+        raise Forbidden(
+            "only an admin may register a retroactive window",
+            field="retroactive",
+            ja="事後登録ができるのは管理者だけです",
+        )
     if not actor.can_manage_planned():
-        raise Forbidden("registering windows needs the operator or admin role")
+        raise Forbidden(
+            "registering windows needs the operator or admin role",
+            ja="除外期間の登録には運用者か管理者の権限が必要です",
+        )
 
 
 def add_exclusion(
@@ -116,13 +136,19 @@ def add_exclusion(
     system, service = parse_scope(catalog, request.scope)
     _check_times(request.starts_at, request.ends_at)
     if not request.reason.strip():
-        raise InvalidInput("say why the service stops (it is printed in reports)", field="reason")
+        raise InvalidInput(
+            "say why the service stops (it is printed in reports)",
+            field="reason",
+            ja="停止の理由を入力してください（報告書に記載されます）",
+        )
     _authorize_new(actor, kind, request.retroactive)
     if kind is ExclusionKind.PLANNED and request.starts_at < now and not request.retroactive:
         raise InvalidInput(
             "a planned window must be registered before it starts; this one starts in the past."
             " An admin may register it as retroactive, with a reason",
             field="start",
+            ja="計画停止は開始前に登録する必要があります。この期間は過去に始まっています。"
+            "管理者は理由を付けて事後登録できます",
         )
     row = Exclusion(
         system=system,

@@ -538,12 +538,14 @@ def exclusions_page(created: int | None = None, current: Page = Depends(reader_p
 
 def _parse_local(value: str, field: str, zone: ZoneInfo) -> datetime:
     if not value.strip():
-        raise InvalidInput("this field is required", field=field)
+        raise InvalidInput("this field is required", field=field, ja="入力してください")
     try:
         instant = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput(
-            f"{value!r} is not a date and time; use YYYY-MM-DDTHH:MM", field=field
+            f"{value!r} is not a date and time; use YYYY-MM-DDTHH:MM",
+            field=field,
+            ja=f"{value!r} は日時として読めません。YYYY-MM-DDTHH:MM の形で入力してください",
         ) from None
     return instant if instant.tzinfo is not None else instant.replace(tzinfo=zone)
 
@@ -575,7 +577,10 @@ def register_exclusion(
         field = error.field or "form"
         status_code = 403 if isinstance(error, Forbidden) else 422
         return _exclusions_page(
-            current, status_code=status_code, form=fields, errors={field: error.message}
+            current,
+            status_code=status_code,
+            form=fields,
+            errors={field: error.localized(current.lang)},
         )
     # The window changes figures: drop cached snapshots so the next page shows it.
     current.context.current.invalidate()

@@ -246,7 +246,7 @@ def test_operator_registers_a_planned_window_and_the_report_changes(
     page.click("form.window-form button[type=submit]")
     error = page.locator("#end-error")
     error.wait_for()
-    assert "after the start" in error.inner_text()
+    assert "終了は開始より後" in error.inner_text()  # the page is in Japanese by default
     shots(page, "exclusions-error")
     page.fill("#start", "2026-10-25T09:10")
     page.fill("#end", "2026-10-25T10:00")

@@ -429,20 +429,35 @@ async def test_form_needs_csrf(client: httpx.AsyncClient, site: Site) -> None:
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize("lang", ["ja", "en"])
 @pytest.mark.parametrize(
     ("fields", "field", "words"),
     [
-        ({"start": "2026-10-26T03:00", "end": "2026-10-26T01:00"}, "end", "after the start"),
-        ({"start": "2026-10-20T01:00", "end": "2026-10-20T02:00"}, "start", "before it starts"),
-        ({"start": "", "end": "2026-10-26T02:00"}, "start", "required"),
-        ({"reason": "  "}, "reason", "why"),
-        ({"kind": "disaster"}, "kind", "admin"),
+        (
+            {"start": "2026-10-26T03:00", "end": "2026-10-26T01:00"},
+            "end",
+            {"en": "after the start", "ja": "終了は開始より後"},
+        ),
+        (
+            {"start": "2026-10-20T01:00", "end": "2026-10-20T02:00"},
+            "start",
+            {"en": "before it starts", "ja": "開始前に登録"},
+        ),
+        ({"start": "", "end": "2026-10-26T02:00"}, "start", {"en": "required", "ja": "入力"}),
+        ({"reason": "  "}, "reason", {"en": "why", "ja": "理由"}),
+        ({"kind": "disaster"}, "kind", {"en": "admin", "ja": "管理者"}),
     ],
 )
 async def test_form_errors_name_the_field(
-    client: httpx.AsyncClient, site: Site, fields: dict[str, str], field: str, words: str
+    client: httpx.AsyncClient,
+    site: Site,
+    fields: dict[str, str],
+    field: str,
+    words: dict[str, str],
+    lang: str,
 ) -> None:
     await sign_in(client, site.secrets["operator"])
+    await client.get(f"/lang/{lang}?next=/exclusions")
     form = {
         "scope": "jpki",
         "kind": "planned",
@@ -455,7 +470,7 @@ async def test_form_errors_name_the_field(
     assert response.status_code in (403, 422)
     message = re.search(rf'<p class="field-error" id="{field}-error">(.*?)</p>', response.text)
     assert message, response.text[-2000:]
-    assert words in message.group(1)
+    assert words[lang] in message.group(1)
     assert f'aria-describedby="{field}-error"' in response.text or field == "kind"
 
 
