@@ -8,22 +8,16 @@ token that is sent is always checked, so a revoked token fails even on a public 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import or_, select, update
 
 from app.api.context import ApiContext, api_context
 from app.api.problems import ApiProblem
-from app.store.models import ApiToken
-from app.store.tokens import Actor, Role, hash_token
+from app.store.tokens import Actor, Role, authenticate
 
 # Anonymous reader on a public-read server; never able to write.
 ANONYMOUS = Actor(name="anonymous", role=Role.VIEWER)
-# last_used_at is a hint for `kadou token list`, not an access log: writing it on every
-# request would turn each read into a database write.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `kadou token create`")
 
@@ -34,33 +28,9 @@ def _unauthorized(detail: str, *, invalid: bool) -> ApiProblem:
 
 
 def _token_actor(context: ApiContext, secret: str) -> Actor | None:
-    digest = hash_token(secret)
     with context.runtime.sessions() as session:
-        row = session.execute(
-            select(ApiToken.name, ApiToken.role, ApiToken.revoked_at, ApiToken.last_used_at).where(
-                ApiToken.token_sha256 == digest
-            )
-        ).one_or_none()
-        if row is None or row.revoked_at is not None:
-            return None
-        actor = Actor(name=row.name, role=Role(row.role))
-        now = context.now()
-        if row.last_used_at is not None and row.last_used_at >= now - LAST_USED_RESOLUTION:
-            # A read stays a read: on SQLite even an UPDATE that matches nothing takes the
-            # write lock, which serialised every authenticated request.
-            return actor
-        session.execute(
-            update(ApiToken)
-            .where(
-                ApiToken.token_sha256 == digest,
-                or_(
-                    ApiToken.last_used_at.is_(None),
-                    ApiToken.last_used_at < now - LAST_USED_RESOLUTION,
-                ),
-            )
-            .values(last_used_at=now)
-        )
-        session.commit()
+        actor = authenticate(session, secret, now=context.now())
+        session.commit()  # writes only when last_used_at was due an update
         return actor
 
 

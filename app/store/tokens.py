@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from app.store import audit
 from app.store.models import ApiToken
 
 TOKEN_PREFIX = "kadou_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class Role(StrEnum):
@@ -87,15 +88,32 @@ def create_token(session: Session, *, name: str, role: str, actor: str) -> tuple
     return row, secret
 
 
-def authenticate(session: Session, secret: str, *, touch: bool = True) -> Actor | None:
+def actor_for_digest(
+    session: Session, token_sha256: str, *, touch: bool = False, now: datetime | None = None
+) -> Actor | None:
+    """The actor of the token with this SHA-256, unless it is unknown or revoked.
+
+    With ``touch``, ``last_used_at`` is updated, but at most once per
+    ``LAST_USED_RESOLUTION``: it is a hint for `kadou token list`, not an access log, and
+    writing it on every request would turn each read into a write (on SQLite, one that
+    takes the database's write lock).
+    """
     row = session.execute(
-        select(ApiToken).where(ApiToken.token_sha256 == hash_token(secret))
+        select(ApiToken).where(ApiToken.token_sha256 == token_sha256)
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         return None
     if touch:
-        row.last_used_at = datetime.now(UTC)
+        now = now or datetime.now(UTC)
+        if row.last_used_at is None or row.last_used_at < now - LAST_USED_RESOLUTION:
+            row.last_used_at = now
     return Actor(name=row.name, role=Role(row.role))
+
+
+def authenticate(
+    session: Session, secret: str, *, touch: bool = True, now: datetime | None = None
+) -> Actor | None:
+    return actor_for_digest(session, hash_token(secret), touch=touch, now=now)
 
 
 def list_tokens(session: Session) -> list[ApiToken]:

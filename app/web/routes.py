@@ -37,7 +37,7 @@ from app.store import audit
 from app.store.db import transaction
 from app.store.exclusions import ExclusionRequest, add_exclusion, list_exclusions
 from app.store.models import CheckTimeline
-from app.store.tokens import Actor, authenticate, hash_token
+from app.store.tokens import Actor, actor_for_digest, authenticate, hash_token
 from app.store.types import from_ms, to_ms
 from app.web import i18n, sessions
 from app.web.views import (
@@ -203,7 +203,7 @@ def page(request: Request) -> Page:
     actor = None
     if session is not None and session.token_sha256 is not None:
         with web.runtime.sessions() as db:
-            actor = sessions.actor_for(db, session.token_sha256)
+            actor = actor_for_digest(db, session.token_sha256)
         if actor is None:  # revoked since sign-in: back to an anonymous session
             session = None
     return Page(

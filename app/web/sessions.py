@@ -29,11 +29,6 @@ import time
 from dataclasses import dataclass
 
 from fastapi import Request, Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from app.store.models import ApiToken
-from app.store.tokens import Actor, Role
 
 COOKIE = "kadou_session"
 SESSION_MAX_AGE_SECONDS = 12 * 3600
@@ -101,16 +96,6 @@ class SessionSigner:
 
 def new_session(token_sha256: str | None = None) -> BrowserSession:
     return BrowserSession(secrets.token_urlsafe(18), token_sha256, int(time.time()))
-
-
-def actor_for(session: Session, token_sha256: str) -> Actor | None:
-    """The token's actor if it still exists and is not revoked."""
-    row = session.execute(
-        select(ApiToken).where(ApiToken.token_sha256 == token_sha256)
-    ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None:
-        return None
-    return Actor(name=row.name, role=Role(row.role))
 
 
 def set_cookie(response: Response, request: Request, value: str) -> None:
