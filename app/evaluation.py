@@ -375,10 +375,6 @@ def report_document(
     }
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
 __all__ = ["EvaluationResult", "evaluate_period", "report_document"]
 
 

@@ -413,13 +413,3 @@ def record_heartbeat(session: Session, heartbeat: HeartbeatIn) -> None:
                 },
             )
         )
-
-
-def _aware(value: datetime) -> datetime:
-    # Column results already come back aware from UTCDateTime; aggregate functions
-    # (max/min) bypass the type on SQLite and return text or naive values.
-    from datetime import UTC
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
