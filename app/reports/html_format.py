@@ -123,6 +123,16 @@ def _seconds_text(seconds: float | int | None, lang: Lang) -> str:
     return f"{number} {'秒' if lang == 'ja' else 's'}"
 
 
+def _duration_stat(key: str, seconds: float | int | None, lang: Lang, css_class: str = "") -> Stat:
+    """A duration as people read it, with the exact seconds beside it."""
+    return Stat(
+        label(key, lang),
+        format_duration(seconds, lang),
+        _seconds_text(seconds, lang),
+        css_class=css_class,
+    )
+
+
 def _availability_text(display: str | None, lang: Lang) -> str:
     return display if display is not None else label("not_applicable", lang)
 
@@ -158,56 +168,26 @@ def _card(
             css_class="missed" if figures["met"] is False else "",
         ),
         Stat(label("result", lang), met_text(figures["met"], lang)),
-        Stat(
-            label("scheduled", lang),
-            format_duration(figures["scheduled_seconds"], lang),
-            _seconds_text(figures["scheduled_seconds"], lang),
-        ),
-        Stat(
-            label("excluded_planned", lang),
-            format_duration(figures["excluded_seconds"]["planned"], lang),
-            _seconds_text(figures["excluded_seconds"]["planned"], lang),
-        ),
-        Stat(
-            label("excluded_disaster", lang),
-            format_duration(figures["excluded_seconds"]["disaster"], lang),
-            _seconds_text(figures["excluded_seconds"]["disaster"], lang),
-        ),
-        Stat(
-            label("downtime", lang),
-            format_duration(figures["downtime_seconds"], lang),
-            _seconds_text(figures["downtime_seconds"], lang),
-        ),
-        Stat(
-            label("unknown", lang),
-            format_duration(figures["unknown_seconds"], lang),
-            _seconds_text(figures["unknown_seconds"], lang),
-        ),
+        _duration_stat("scheduled", figures["scheduled_seconds"], lang),
+        _duration_stat("excluded_planned", figures["excluded_seconds"]["planned"], lang),
+        _duration_stat("excluded_disaster", figures["excluded_seconds"]["disaster"], lang),
+        _duration_stat("downtime", figures["downtime_seconds"], lang),
+        _duration_stat("unknown", figures["unknown_seconds"], lang),
         Stat(
             label("coverage", lang),
             coverage,
             css_class="insufficient" if figures["insufficient_data"] else "",
         ),
-        Stat(
-            label("error_budget", lang),
-            format_duration(figures["error_budget_seconds"], lang),
-            _seconds_text(figures["error_budget_seconds"], lang),
-        ),
-        Stat(
-            label("error_budget_remaining", lang),
-            format_duration(remaining, lang),
-            _seconds_text(remaining, lang),
+        _duration_stat("error_budget", figures["error_budget_seconds"], lang),
+        _duration_stat(
+            "error_budget_remaining",
+            remaining,
+            lang,
             css_class="missed" if remaining is not None and remaining < 0 else "",
         ),
     ]
     if figures["recovery_target_seconds"] is not None:
-        stats.append(
-            Stat(
-                label("recovery_target", lang),
-                format_duration(figures["recovery_target_seconds"], lang),
-                _seconds_text(figures["recovery_target_seconds"], lang),
-            )
-        )
+        stats.append(_duration_stat("recovery_target", figures["recovery_target_seconds"], lang))
     incidents = [
         IncidentView(
             start=format_instant(incident["start"], timezone, lang),
