@@ -59,3 +59,31 @@ def test_fiscal_year_crosses_the_calendar_year(migrated_url: str) -> None:
     assert row["insufficient_data"] is True  # ten months without data
     system_row = next(r for r in sheet["rows"] if r["system"] == "jpki" and r["service"] is None)
     assert system_row["availability_display"] == row["availability_display"]
+
+
+def test_each_month_of_the_sheet_equals_the_monthly_report(migrated_url: str) -> None:
+    from app.evaluation import evaluate_period, report_document
+    from app.sla import periods
+
+    sessions = session_factory(make_engine(migrated_url))
+    probe_month(sessions, 2026, 10, down_minutes=30)
+    now = datetime(2026, 10, 20, 12, tzinfo=JST)  # October is still running
+    catalog = load_catalog()
+    with sessions() as session:
+        sheet = fiscal_year_document(session, catalog, 2026, "Asia/Tokyo", now=now)
+        for label in ("2026-09", "2026-10"):
+            month = report_document(
+                catalog,
+                evaluate_period(
+                    session, catalog, periods.parse_month(label, "Asia/Tokyo"), now=now
+                ),
+            )
+            expected = {(s["system"], s["service"]): s for s in month["services"]}
+            expected |= {(s["system"], None): s for s in month["systems"]}
+            for row in sheet["rows"]:
+                entry = next(m for m in row["months"] if m["label"] == label)
+                report = expected[(row["system"], row["service"])]
+                assert entry["availability"] == report["availability"]
+                assert entry["availability_display"] == report["availability_display"]
+                assert entry["downtime_seconds"] == report["downtime_seconds"]
+                assert entry["met"] == report["met"]
