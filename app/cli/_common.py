@@ -1,0 +1,73 @@
+"""What every ``kadou`` command shares: opening the runtime, and turning bad input into one
+line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from datetime import datetime
+from typing import NoReturn, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+
+from app.catalog import CatalogError
+from app.errors import KadouError
+from app.runtime import Runtime, open_runtime
+from app.store.tokens import Actor, Role
+
+T = TypeVar("T")
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"kadou: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run ``action``; turn input errors into one line and exit status 2."""
+    try:
+        return action()
+    except (KadouError, CatalogError, ValueError) as error:
+        fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+
+
+def runtime() -> Runtime:
+    return guarded(open_runtime)
+
+
+def require_schema(rt: Runtime) -> None:
+    current, found, head = rt.schema_is_current()
+    if not current:
+        fail(
+            f"the database schema is at {found or 'nothing'}, Kadou needs {head}; "
+            "run `kadou db upgrade` first"
+        )
+
+
+def cli_actor() -> Actor:
+    # Whoever can run the CLI can open the database directly, so the CLI acts as admin;
+    # the audit log still records which operating-system user it was.
+    return Actor(name=f"cli:{getpass.getuser()}", role=Role.ADMIN)
+
+
+def parse_time(text: str, field: str, zone: ZoneInfo) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        fail(
+            f"{field}: {text!r} is not an ISO 8601 time; write e.g. 2026-10-04T01:00 or 2026-10-04T01:00+09:00"
+        )
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    import logging
+
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx (the agent's push sink) logs every request at INFO: one line per batch.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # APScheduler logs every job run at INFO: thousands of lines a minute with many checks.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -1,0 +1,99 @@
+"""``kadou exclusions``: planned and disaster exclusion windows."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+
+from app.cli._common import (
+    cli_actor,
+    guarded,
+    parse_time,
+    require_schema,
+    runtime,
+)
+from app.store.db import transaction
+
+exclusions_app = typer.Typer(help="Planned and disaster exclusion windows.", no_args_is_help=True)
+
+
+@exclusions_app.command("add")
+def exclusions_add(
+    scope: Annotated[str, typer.Option(help="system or system/service, e.g. info-network/main")],
+    kind: Annotated[str, typer.Option(help="planned (計画停止) or disaster (災害による停止)")],
+    start: Annotated[str, typer.Option(help="ISO 8601; without offset: the reporting time zone")],
+    end: Annotated[str, typer.Option(help="ISO 8601; without offset: the reporting time zone")],
+    reason: Annotated[str, typer.Option(help="Why the service stops; printed in reports")],
+    retroactive: Annotated[
+        bool, typer.Option(help="Register a planned window that already started")
+    ] = False,
+) -> None:
+    """Register an exclusion window."""
+    from app.store.exclusions import ExclusionRequest, add_exclusion
+
+    rt = runtime()
+    require_schema(rt)
+    zone = ZoneInfo(rt.timezone)
+    request = ExclusionRequest(
+        scope=scope,
+        kind=kind,
+        starts_at=parse_time(start, "start", zone),
+        ends_at=parse_time(end, "end", zone),
+        reason=reason,
+        retroactive=retroactive,
+    )
+
+    def act() -> str:
+        with transaction(rt.sessions) as session:
+            row = add_exclusion(session, rt.catalog, request, cli_actor())
+            return f"exclusion {row.id} added: {row.kind} {row.scope} {row.starts_at.astimezone(zone).isoformat()} - {row.ends_at.astimezone(zone).isoformat()}"
+
+    typer.echo(guarded(act))
+
+
+@exclusions_app.command("list")
+def exclusions_list(
+    output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """List active exclusion windows."""
+    from app.evaluation import exclusion_json
+    from app.store.exclusions import list_exclusions
+
+    rt = runtime()
+    require_schema(rt)
+    zone = ZoneInfo(rt.timezone)
+    with rt.sessions() as session:
+        rows = [exclusion_json(row, zone) for row in list_exclusions(session)]
+    if output == "json":
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("no exclusion windows")
+    for row in rows:
+        flag = " (retroactive)" if row["retroactive"] else ""
+        typer.echo(
+            f"{row['id']:>4}  {row['kind']:<8}  {row['scope']:<28}  {row['start']} - {row['end']}  "
+            f"by {row['created_by']}{flag}: {row['reason']}"
+        )
+
+
+@exclusions_app.command("remove")
+def exclusions_remove(
+    exclusion_id: Annotated[int, typer.Argument(metavar="ID")],
+    reason: Annotated[str, typer.Option(help="Why the window is removed (audit log)")],
+) -> None:
+    """Remove an exclusion window (kept in the audit log)."""
+    from app.store.exclusions import remove_exclusion
+
+    rt = runtime()
+    require_schema(rt)
+
+    def act() -> str:
+        with transaction(rt.sessions) as session:
+            row = remove_exclusion(session, exclusion_id, actor=cli_actor(), reason=reason)
+            return f"exclusion {row.id} removed"
+
+    typer.echo(guarded(act))

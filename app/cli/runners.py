@@ -1,0 +1,71 @@
+"""``kadou runners``: probe runners seen by this database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+
+from app.cli._common import (
+    cli_actor,
+    fail,
+    require_schema,
+    runtime,
+)
+from app.store.db import transaction
+
+runners_app = typer.Typer(help="Probe runners seen by this database.", no_args_is_help=True)
+
+
+@runners_app.command("list")
+def runners_list() -> None:
+    """Every runner with its location and last heartbeat."""
+    from sqlalchemy import select
+
+    from app.store.models import RunnerHeartbeat
+
+    rt = runtime()
+    require_schema(rt)
+    zone = ZoneInfo(rt.timezone)
+    with rt.sessions() as session:
+        rows = session.execute(select(RunnerHeartbeat).order_by(RunnerHeartbeat.runner_id))
+        found = False
+        for row in rows.scalars():
+            found = True
+            typer.echo(
+                f"{row.runner_id:<40} {row.location:<16} last seen "
+                f"{row.last_seen_at.astimezone(zone).isoformat(timespec='seconds')} "
+                f"(beats every {row.interval_ms / 1000:g} s)"
+            )
+    if not found:
+        typer.echo("no probe runner has reported yet")
+
+
+@runners_app.command("forget")
+def runners_forget(
+    runner_id: Annotated[str, typer.Argument(help="The runner id, as `kadou runners list` shows")],
+) -> None:
+    """Forget a decommissioned runner, so its stale heartbeat stops alerting."""
+    from app.store import audit
+    from app.store.models import RunnerHeartbeat
+
+    rt = runtime()
+    require_schema(rt)
+    with transaction(rt.sessions) as session:
+        row = session.get(RunnerHeartbeat, runner_id)
+        if row is None:
+            fail(f"no runner {runner_id!r}; see `kadou runners list`")
+        before = {"runner": row.runner_id, "location": row.location}
+        session.delete(row)
+        audit.record(
+            session,
+            actor=cli_actor().name,
+            action="delete",
+            entity="runner",
+            entity_id=runner_id,
+            before=before,
+            after=None,
+            reason="decommissioned",
+        )
+    typer.echo(f"forgot runner {runner_id}")

@@ -1,0 +1,154 @@
+"""Long-running commands, and trying Kadou out.
+
+``serve``, ``probe``, ``simulate``, ``demo`` and ``sample``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.catalog import load_catalog
+from app.cli._common import (
+    cli_actor,
+    configure_logging,
+    fail,
+    guarded,
+    require_schema,
+    runtime,
+)
+from app.runtime import open_runtime
+from app.settings import get_settings
+from app.sla import periods
+from app.store.db import transaction
+
+
+def sample(
+    month: Annotated[str, typer.Option(help="YYYY-MM of the sample month")] = "2026-10",
+    out: Annotated[Path, typer.Option(help="JSON Lines file to write")] = Path(
+        "sample-observations.jsonl"
+    ),
+    register_windows: Annotated[
+        bool, typer.Option(help="Also register the sample's planned windows")
+    ] = False,
+) -> None:
+    """Write a deterministic sample month of observations (for trying Kadou out)."""
+    from app.demo.sample import default_scenario, generate, month_bounds, write_json_lines
+    from app.store.exclusions import ExclusionRequest, add_exclusion, list_exclusions
+
+    rt = runtime()
+    period = guarded(lambda: periods.parse_month(month, rt.timezone))
+    year, month_number = (int(part) for part in period.label.split("-"))
+    start, end = month_bounds(year, month_number, rt.timezone)
+    scenario = default_scenario(year, month_number, rt.timezone)
+    count = write_json_lines(generate(rt.catalog, start, end, scenario), str(out))
+    typer.echo(f"wrote {count} observations to {out}")
+    if register_windows:
+        require_schema(rt)
+        with transaction(rt.sessions) as session:
+            existing = {(row.scope, row.starts_at, row.ends_at) for row in list_exclusions(session)}
+            for scope, window_start, window_end, reason in scenario.planned:
+                if (scope, window_start, window_end) in existing:
+                    continue
+                request = ExclusionRequest(
+                    scope, "planned", window_start, window_end, reason, retroactive=True
+                )
+                row = add_exclusion(session, rt.catalog, request, cli_actor())
+                typer.echo(f"registered planned window {row.id} on {row.scope}")
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    no_probes: Annotated[
+        bool, typer.Option("--no-probes", help="Do not run the embedded probe runner")
+    ] = False,
+) -> None:
+    """Run the API, the web pages and /metrics (with the embedded probe runner)."""
+    from app.serve import serve
+
+    configure_logging()
+    serve(host, port, with_probes=not no_probes)
+
+
+def probe_command(
+    location: Annotated[str | None, typer.Option(help="Where this runner probes from")] = None,
+    push: Annotated[
+        str | None, typer.Option(help="Send results to this Kadou server instead of the database")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="KADOU_AGENT_TOKEN", help="Bearer token (role prober) for --push"),
+    ] = None,
+    spool_dir: Annotated[
+        Path, typer.Option(help="Unsent results are kept here until delivered")
+    ] = Path("var/spool"),
+) -> None:
+    """Run the probe runner alone: into the database, or as a remote agent with --push."""
+    import asyncio
+
+    from probes.runner import run_probe_agent
+    from probes.sink import HttpPushSink, ObservationSink
+
+    configure_logging()
+    settings = get_settings()
+    where = location or settings.location
+    catalog = guarded(lambda: load_catalog(settings.catalog))
+
+    async def run() -> None:
+        sink: ObservationSink
+        if push is None:
+            from app.store.sink import StoreSink
+
+            rt = open_runtime(settings, catalog=catalog)
+            require_schema(rt)
+            sink = StoreSink(rt)
+            await run_probe_agent(catalog, where, sink, spool_dir)
+            return
+        if not token:
+            fail("--push needs --token or KADOU_AGENT_TOKEN (a token with the prober role)")
+        async with HttpPushSink(push, token) as push_sink:
+            await run_probe_agent(catalog, where, push_sink, spool_dir)
+
+    asyncio.run(run())
+
+
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo database lives")] = Path(
+        "var/demo"
+    ),
+    host: Annotated[str, typer.Option(help="Address the dashboard listens on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the dashboard")] = 8000,
+    days: Annotated[int, typer.Option(help="Days of history to backfill")] = 60,
+) -> None:
+    """The live demo: history, simulator with faults, probes, API and dashboard on SQLite."""
+    from app.demo.live import run_demo
+
+    configure_logging("WARNING")
+    if not 1 <= days <= 400:
+        fail("--days must be between 1 and 400")
+    run_demo(directory, host=host, port=port, days=days)
+
+
+def simulate(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Main port (each service also gets port+1..+7)")] = 8081,
+    scenario: Annotated[
+        Path | None, typer.Option(help="Scenario file of scripted faults (YAML or JSON)")
+    ] = None,
+) -> None:
+    """Run the simulator of the five systems, with fault injection."""
+    import asyncio
+
+    from probes.simulator import serve_simulator
+
+    configure_logging()
+    if scenario is not None and not scenario.is_file():
+        fail(f"--scenario: {scenario}: no such file")
+    with contextlib.suppress(KeyboardInterrupt):
+        guarded(
+            lambda: asyncio.run(serve_simulator(host, port, str(scenario) if scenario else None))
+        )
