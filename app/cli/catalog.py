@@ -8,9 +8,7 @@ from typing import Annotated
 import typer
 
 from app.catalog import catalog_summary, load_catalog
-from app.cli._common import (
-    guarded,
-)
+from app.cli._common import guarded
 from app.settings import get_settings
 
 catalog_app = typer.Typer(help="Validate and show the catalog.", no_args_is_help=True)

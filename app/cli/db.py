@@ -6,11 +6,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli._common import (
-    guarded,
-    require_schema,
-    runtime,
-)
+from app.cli._common import guarded, require_schema, runtime
 from app.settings import get_settings
 from app.store.db import transaction
 

@@ -8,13 +8,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from app.cli._common import (
-    cli_actor,
-    guarded,
-    parse_time,
-    require_schema,
-    runtime,
-)
+from app.cli._common import cli_actor, guarded, parse_time, require_schema, runtime
 from app.store.db import transaction
 
 exclusions_app = typer.Typer(help="Planned and disaster exclusion windows.", no_args_is_help=True)

@@ -8,12 +8,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli._common import (
-    fail,
-    guarded,
-    require_schema,
-    runtime,
-)
+from app.cli._common import fail, guarded, require_schema, runtime
 from app.store.db import transaction
 
 IMPORT_BATCH = 50_000

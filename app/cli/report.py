@@ -10,12 +10,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from app.cli._common import (
-    fail,
-    guarded,
-    require_schema,
-    runtime,
-)
+from app.cli._common import fail, guarded, require_schema, runtime
 from app.evaluation import evaluate_period, report_document
 from app.sla import periods
 

@@ -8,10 +8,7 @@ from typing import Annotated
 import typer
 
 from app.catalog import load_catalog
-from app.cli._common import (
-    fail,
-    guarded,
-)
+from app.cli._common import fail, guarded
 from app.settings import get_settings
 
 

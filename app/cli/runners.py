@@ -7,12 +7,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from app.cli._common import (
-    cli_actor,
-    fail,
-    require_schema,
-    runtime,
-)
+from app.cli._common import cli_actor, fail, require_schema, runtime
 from app.store.db import transaction
 
 runners_app = typer.Typer(help="Probe runners seen by this database.", no_args_is_help=True)

@@ -12,14 +12,7 @@ from typing import Annotated
 import typer
 
 from app.catalog import load_catalog
-from app.cli._common import (
-    cli_actor,
-    configure_logging,
-    fail,
-    guarded,
-    require_schema,
-    runtime,
-)
+from app.cli._common import cli_actor, configure_logging, fail, guarded, require_schema, runtime
 from app.runtime import open_runtime
 from app.settings import get_settings
 from app.sla import periods

@@ -6,12 +6,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli._common import (
-    cli_actor,
-    guarded,
-    require_schema,
-    runtime,
-)
+from app.cli._common import cli_actor, guarded, require_schema, runtime
 from app.store.db import transaction
 
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)

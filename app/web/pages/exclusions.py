@@ -1,0 +1,126 @@
+"""Exclusion windows: the list, and the form that registers a planned or disaster window."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.errors import Forbidden, InvalidInput, KadouError
+from app.evaluation import exclusion_json
+from app.store import audit
+from app.store.db import transaction
+from app.store.exclusions import ExclusionRequest, add_exclusion, list_exclusions
+from app.store.types import from_ms, to_ms
+from app.web.pages.context import Page, form_fields, reader_page
+
+router = APIRouter(include_in_schema=False)
+
+
+def _scopes(current: Page) -> list[tuple[str, str]]:
+    scopes = []
+    for system in current.runtime.catalog.systems:
+        scopes.append((system.id, system.name.pick(current.lang)))
+        for service in system.services:
+            scopes.append(
+                (f"{system.id}/{service.id}", f"  {system.id} / {service.name.pick(current.lang)}")
+            )
+    return scopes
+
+
+def _exclusions_page(
+    current: Page,
+    *,
+    status_code: int = 200,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    created: int | None = None,
+) -> Response:
+    now = current.context.now()
+    with current.runtime.sessions() as db:
+        rows = [
+            exclusion_json(row, current.zone)
+            for row in list_exclusions(db, start=from_ms(to_ms(now) - 90 * 86_400_000))
+        ]
+        created_entry = None
+        if created is not None:
+            created_entry = next(
+                (
+                    entry
+                    for entry in audit.entries(db, entity="exclusion", limit=50)
+                    if entry.entity_id == str(created)
+                ),
+                None,
+            )
+    actor = current.actor
+    return current.render(
+        "exclusions.html",
+        status_code=status_code,
+        rows=rows,
+        scopes=_scopes(current),
+        can_register=actor is not None and actor.can_manage_planned(),
+        is_admin=actor is not None and actor.is_admin(),
+        form=form or {"kind": "planned"},
+        errors=errors or {},
+        created=created,
+        created_entry=created_entry,
+    )
+
+
+@router.get("/exclusions", response_class=HTMLResponse)
+def exclusions_page(created: int | None = None, current: Page = Depends(reader_page)) -> Response:
+    return _exclusions_page(current, created=created)
+
+
+def _parse_local(value: str, field: str, zone: ZoneInfo) -> datetime:
+    if not value.strip():
+        raise InvalidInput("this field is required", field=field, ja="入力してください")
+    try:
+        instant = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"{value!r} is not a date and time; use YYYY-MM-DDTHH:MM",
+            field=field,
+            ja=f"{value!r} は日時として読めません。YYYY-MM-DDTHH:MM の形で入力してください",
+        ) from None
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=zone)
+
+
+@router.post("/exclusions", response_class=HTMLResponse)
+def register_exclusion(
+    current: Page = Depends(reader_page), fields: dict[str, str] = Depends(form_fields)
+) -> Response:
+    actor = current.actor
+    if actor is None or not actor.can_manage_planned():
+        return current.error(403, current.t("viewer_cannot_register"))
+    if not current.web.signer.check_csrf(current.session, fields.get("csrf_token")):
+        return current.error(403, current.t("csrf_failed"))
+    try:
+        request = ExclusionRequest(
+            scope=fields.get("scope", ""),
+            kind=fields.get("kind", ""),
+            starts_at=_parse_local(fields.get("start", ""), "start", current.zone),
+            ends_at=_parse_local(fields.get("end", ""), "end", current.zone),
+            reason=fields.get("reason", ""),
+            retroactive=fields.get("retroactive") == "on",
+        )
+        with transaction(current.runtime.sessions) as db:
+            row = add_exclusion(
+                db, current.runtime.catalog, request, actor, now=current.context.now()
+            )
+            created = row.id
+    except KadouError as error:
+        field = error.field or "form"
+        status_code = 403 if isinstance(error, Forbidden) else 422
+        return _exclusions_page(
+            current,
+            status_code=status_code,
+            form=fields,
+            errors={field: error.localized(current.lang)},
+        )
+    # The window changes figures: drop cached snapshots so the next page shows it.
+    current.context.current.invalidate()
+    current.web.status_cache.invalidate()
+    return RedirectResponse(f"/exclusions?created={created}", status_code=303)

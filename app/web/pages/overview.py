@@ -1,0 +1,131 @@
+"""The overview of every system, and the detail page of a system or a service."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from app.errors import KadouError
+from app.evaluation import evaluate_period, report_document
+from app.reports import charts
+from app.store.models import CheckTimeline
+from app.store.types import from_ms, to_ms
+from app.web.pages.context import Page, month_period, reader_page, shift_month
+from app.web.views import overview_cards, strip_runs
+
+PARTIAL_HEADER = "x-kadou-partial"
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(
+    request: Request, refresh: int | None = None, current: Page = Depends(reader_page)
+) -> Response:
+    snapshot = current.context.current.get()
+    cards = overview_cards(current.runtime.catalog, snapshot)
+    refresh_seconds = max(1, refresh) if refresh else current.web.refresh_seconds
+    partial = request.headers.get(PARTIAL_HEADER) == "1"
+    return current.render(
+        "overview_live.html" if partial else "overview.html",
+        cards=cards,
+        snapshot=snapshot,
+        refresh_seconds=refresh_seconds,
+        month_label=snapshot.period.label,
+    )
+
+
+def _probe_rows(current: Page, check_keys: list[str]) -> list[CheckTimeline]:
+    with current.runtime.sessions() as db:
+        rows = db.execute(
+            select(CheckTimeline)
+            .where(CheckTimeline.check.in_(check_keys))
+            .order_by(CheckTimeline.location, CheckTimeline.check)
+        ).scalars()
+        return list(rows)
+
+
+def _detail_page(
+    current: Page, system_id: str, service_id: str | None, month: str | None
+) -> Response:
+    catalog = current.runtime.catalog
+    try:
+        system = catalog.system(system_id)
+        service = catalog.service(system_id, service_id) if service_id else None
+    except KeyError:
+        return current.error(404, current.t("not_found") + f": {system_id}/{service_id or ''}")
+    try:
+        period = month_period(current, month)
+    except KadouError as error:
+        return current.error(422, str(error))
+    now = current.context.now()
+    with current.runtime.sessions() as db:
+        result = evaluate_period(db, catalog, period, now=now, system_ids=[system_id])
+    document = report_document(catalog, result, system_id=system_id, service_id=service_id)
+    evaluation = result.for_service(system_id, service_id)
+    if service_id is None:
+        figures = document["systems"][0]
+    else:
+        figures = next(row for row in document["services"] if row["service"] == service_id)
+    strip = figures.get("strip") or strip_runs(evaluation, current.zone)
+    evaluated_end = from_ms(period.evaluated_end_ms(to_ms(result.cutoff)))
+    in_progress = evaluated_end < period.end()
+    strip_svg = (
+        charts.month_strip(
+            strip,
+            period.start().isoformat(),
+            evaluated_end.astimezone(current.zone).isoformat(),
+            current.runtime.timezone,
+            "strip",
+            current.lang,
+        )
+        if evaluated_end > period.start()
+        else None
+    )
+    daily = figures.get("daily")
+    daily_svg = (
+        charts.daily_bars(
+            daily, figures["target"], figures["target_display"], "daily", current.lang
+        )
+        if daily
+        else None
+    )
+    services = [] if service_id else document["services"]
+    checks = [check.key for item in (service,) if item for check in item.checks] or [
+        check.key for item in system.services for check in item.checks
+    ]
+    local_now = now.astimezone(current.zone)
+    this_month = f"{local_now.year:04d}-{local_now.month:02d}"
+    return current.render(
+        "detail.html",
+        system=system,
+        service=service,
+        period=period,
+        figures=figures,
+        services=services,
+        strip_svg=strip_svg,
+        legend_svg=charts.legend("legend", current.lang),
+        daily_svg=daily_svg,
+        in_progress=in_progress,
+        evaluated_end=evaluated_end,
+        exclusions=document["exclusions"],
+        probes=_probe_rows(current, checks),
+        blips=len(evaluation.blips),
+        previous_month=shift_month(period.label, -1),
+        next_month=shift_month(period.label, 1) if period.label < this_month else None,
+    )
+
+
+@router.get("/systems/{system_id}", response_class=HTMLResponse)
+def system_page(
+    system_id: str, month: str | None = None, current: Page = Depends(reader_page)
+) -> Response:
+    return _detail_page(current, system_id, None, month)
+
+
+@router.get("/systems/{system_id}/{service_id}", response_class=HTMLResponse)
+def service_page(
+    system_id: str, service_id: str, month: str | None = None, current: Page = Depends(reader_page)
+) -> Response:
+    return _detail_page(current, system_id, service_id, month)
