@@ -14,6 +14,8 @@ Layout (documented here because a CSV has no sheets): sections separated by one 
 Seconds and ratios are written as plain numbers (the float's shortest repr, lossless);
 availability also appears as the engine's truncated display string. Instants keep the
 document's ISO 8601 form with its offset, so nothing is lost to a time zone conversion.
+Text that a spreadsheet would read as a formula gets a leading single quote
+(``formats.spreadsheet_text``); numbers are never touched.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import csv
 import io
 
 from app.reports.document import FiscalYearReportDocument, MonthlyReportDocument
+from app.reports.formats import spreadsheet_text
 from app.reports.labels import (
     Lang,
     fiscal_year_title,
@@ -52,6 +55,8 @@ def _cell(value: Cell) -> str:
         return ""
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, str):
+        return spreadsheet_text(value)
     return str(value)
 
 

@@ -22,11 +22,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from app.reports.document import Figures, FiscalYearReportDocument, MonthlyReportDocument
+from app.reports.formats import spreadsheet_text
 from app.reports.labels import (
     Lang,
     display_ratio,
@@ -78,9 +80,26 @@ def _sheet_name(wanted: str, taken: set[str]) -> str:
     return name
 
 
+def _put(sheet: Worksheet, row: int, column: int, value: Any) -> Cell | MergedCell:
+    """Write one cell; text is always typed as text and never starts a formula.
+
+    openpyxl types a string starting with "=" as a formula and "#N/A" as an error, so
+    text is neutralised (``spreadsheet_text``) and then typed as a string explicitly;
+    characters a workbook cannot hold (control characters) become U+FFFD instead of
+    failing the whole report.
+    """
+    cell = sheet.cell(row=row, column=column)
+    if isinstance(value, str):
+        cell.value = spreadsheet_text(ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
+        cell.data_type = "s"
+    else:
+        cell.value = value
+    return cell
+
+
 def _write_header(sheet: Worksheet, row: int, headings: Sequence[str]) -> None:
     for column, heading in enumerate(headings, start=1):
-        cell = sheet.cell(row=row, column=column, value=heading)
+        cell = _put(sheet, row, column, heading)
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -92,8 +111,8 @@ def _set_widths(sheet: Worksheet, widths: Sequence[int]) -> None:
 
 
 def _title(sheet: Worksheet, title: str, subtitle: str) -> None:
-    sheet.cell(row=1, column=1, value=title).font = TITLE_FONT
-    sheet.cell(row=2, column=1, value=subtitle)
+    _put(sheet, 1, 1, title).font = TITLE_FONT
+    _put(sheet, 2, 1, subtitle)
 
 
 def _percent_cell(
@@ -101,16 +120,16 @@ def _percent_cell(
 ) -> None:
     if display is None or not display.rstrip("%").strip().replace(".", "", 1).isdigit():
         # No figure (nothing scheduled or observed): show the engine's dash, never a 0 %.
-        sheet.cell(row=row, column=column, value=display)
+        _put(sheet, row, column, display)
         return
-    cell = sheet.cell(row=row, column=column, value=float(display_ratio(display)))
+    cell = _put(sheet, row, column, float(display_ratio(display)))
     cell.number_format = percent_format(percent_decimals(display))
     if missed:
         cell.font = MISSED_FONT
 
 
 def _target_cell(sheet: Worksheet, row: int, column: int, target: float, display: str) -> None:
-    cell = sheet.cell(row=row, column=column, value=target)
+    cell = _put(sheet, row, column, target)
     cell.number_format = percent_format(percent_decimals(display, default=1))
 
 
@@ -146,25 +165,26 @@ def _write_figure_row(sheet: Worksheet, row_number: int, row: FigureRow, lang: L
         pick(row.name, lang),
     ]
     for column, value in enumerate(values, start=1):
-        sheet.cell(row=row_number, column=column, value=value)
+        _put(sheet, row_number, column, value)
     _target_cell(sheet, row_number, 5, figures["target"], figures["target_display"])
     _percent_cell(
         sheet, row_number, 6, figures["availability_display"], missed=figures["met"] is False
     )
-    result = sheet.cell(row=row_number, column=7, value=met_text(figures["met"], lang))
+    result = _put(sheet, row_number, 7, met_text(figures["met"], lang))
     if figures["met"] is False:
         result.font = MISSED_FONT
-    exact = sheet.cell(row=row_number, column=8, value=figures["availability"])
+    exact = _put(sheet, row_number, 8, figures["availability"])
     exact.number_format = EXACT_RATIO_FORMAT
     coverage_decimals = percent_decimals(figures["availability_display"])
     if figures["coverage"] is not None:
-        coverage = sheet.cell(
-            row=row_number,
-            column=9,
-            value=float(truncate_ratio(figures["coverage"], coverage_decimals)),
+        coverage = _put(
+            sheet,
+            row_number,
+            9,
+            float(truncate_ratio(figures["coverage"], coverage_decimals)),
         )
         coverage.number_format = percent_format(coverage_decimals)
-    sheet.cell(row=row_number, column=10, value=yes_no(figures["insufficient_data"], lang))
+    _put(sheet, row_number, 10, yes_no(figures["insufficient_data"], lang))
     seconds: list[float | int | None] = [
         figures["scheduled_seconds"],
         figures["excluded_seconds"]["planned"],
@@ -176,7 +196,7 @@ def _write_figure_row(sheet: Worksheet, row_number: int, row: FigureRow, lang: L
         figures["recovery_target_seconds"],
     ]
     for offset, value in enumerate(seconds):
-        cell = sheet.cell(row=row_number, column=11 + offset, value=value)
+        cell = _put(sheet, row_number, 11 + offset, value)
         cell.number_format = SECONDS_FORMAT
 
 
@@ -218,10 +238,10 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
     _title(summary, f"{label('report_title_monthly', lang)} — {period_title}", times_note)
     provenance = _provenance_rows(dict(document), lang)
     for offset, (key, value) in enumerate(provenance):
-        summary.cell(row=4 + offset, column=1, value=key).font = HEADER_FONT
-        summary.cell(row=4 + offset, column=2, value=value)
+        _put(summary, 4 + offset, 1, key).font = HEADER_FONT
+        _put(summary, 4 + offset, 2, value)
     table_row = 4 + len(provenance) + 1
-    summary.cell(row=table_row, column=1, value=label("systems", lang)).font = HEADER_FONT
+    _put(summary, table_row, 1, label("systems", lang)).font = HEADER_FONT
     system_rows = [row for row in figure_rows(document) if row.level == "system"]
     _figure_table(summary, table_row + 1, system_rows, lang)
     summary.column_dimensions["B"].width = 30
@@ -256,7 +276,7 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
             recovery_text(incident["recovery_met"], lang),
         ]
         for column, value in enumerate(values, start=1):
-            cell = incidents.cell(row=row_number, column=column, value=value)
+            cell = _put(incidents, row_number, column, value)
             if isinstance(value, datetime):
                 cell.number_format = DATETIME_FORMAT
             if incident["recovery_met"] is False and column == 10:
@@ -284,7 +304,7 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
             yes_no(window["retroactive"], lang),
         ]
         for column, value in enumerate(values, start=1):
-            cell = exclusions.cell(row=row_number, column=column, value=value)
+            cell = _put(exclusions, row_number, column, value)
             if isinstance(value, datetime):
                 cell.number_format = DATETIME_FORMAT
     _set_widths(exclusions, (8, 26, 12, 20, 20, 40, 16, 20, 10))
@@ -327,17 +347,15 @@ def render_fiscal_year_xlsx(document: FiscalYearReportDocument, lang: Lang) -> b
             ],
             start=1,
         ):
-            cell = sheet.cell(row=row_number, column=column, value=value)
+            cell = _put(sheet, row_number, column, value)
             if is_system:
                 cell.font = HEADER_FONT
         _target_cell(sheet, row_number, 5, row["target"], row["target_display"])
         _percent_cell(sheet, row_number, 6, row["availability_display"], row["met"] is False)
-        result = sheet.cell(row=row_number, column=7, value=met_text(row["met"], lang))
+        result = _put(sheet, row_number, 7, met_text(row["met"], lang))
         if row["met"] is False:
             result.font = MISSED_FONT
-        sheet.cell(
-            row=row_number, column=8, value=row["availability"]
-        ).number_format = EXACT_RATIO_FORMAT
+        _put(sheet, row_number, 8, row["availability"]).number_format = EXACT_RATIO_FORMAT
         for offset, month in enumerate(row["months"]):
             _percent_cell(
                 sheet,
@@ -351,8 +369,8 @@ def render_fiscal_year_xlsx(document: FiscalYearReportDocument, lang: Lang) -> b
 
     info = workbook.create_sheet(_sheet_name(label("sheet_report", lang), taken))
     for offset, (key, value) in enumerate(_provenance_rows(dict(document), lang), start=1):
-        info.cell(row=offset, column=1, value=key).font = HEADER_FONT
-        info.cell(row=offset, column=2, value=value)
+        _put(info, offset, 1, key).font = HEADER_FONT
+        _put(info, offset, 2, value)
     _set_widths(info, (28, 80))
     return _save(workbook)
 
