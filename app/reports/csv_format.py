@@ -41,11 +41,11 @@ from app.reports.rows import (
     EXCLUSION_COLUMNS,
     FIGURE_COLUMNS,
     INCIDENT_COLUMNS,
+    Cell,
     figure_rows,
+    figure_values,
     incident_rows,
 )
-
-Cell = str | int | float | None
 
 BOM = "\ufeff"
 
@@ -71,29 +71,8 @@ def _encode(rows: list[list[Cell]]) -> bytes:
 def render_monthly_csv(document: MonthlyReportDocument, lang: Lang) -> bytes:
     rows: list[list[Cell]] = [[label(column, lang) for column in FIGURE_COLUMNS]]
     for row in figure_rows(document):
-        figures = row.figures
-        rows.append(
-            [
-                label(f"level_{row.level}", lang),
-                row.system,
-                row.service,
-                pick(row.name, lang),
-                figures["target_display"],
-                figures["availability_display"],
-                met_text(figures["met"], lang),
-                figures["availability"],
-                figures["coverage"],
-                figures["scheduled_seconds"],
-                figures["excluded_seconds"]["planned"],
-                figures["excluded_seconds"]["disaster"],
-                figures["downtime_seconds"],
-                figures["unknown_seconds"],
-                figures["error_budget_seconds"],
-                figures["error_budget_remaining_seconds"],
-                yes_no(figures["insufficient_data"], lang),
-                figures["recovery_target_seconds"],
-            ]
-        )
+        values = figure_values(row, lang)
+        rows.append([values[column] for column in FIGURE_COLUMNS])
 
     rows += [[], [label("incidents", lang)], [label(c, lang) for c in INCIDENT_COLUMNS]]
     for entry in incident_rows(document):

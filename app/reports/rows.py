@@ -17,6 +17,7 @@ from app.reports.document import (
     ServiceFigures,
     SystemFigures,
 )
+from app.reports.labels import Lang, label, met_text, pick, yes_no
 
 Level = Literal["system", "service"]
 
@@ -90,8 +91,9 @@ def incident_rows(document: MonthlyReportDocument) -> list[IncidentRow]:
     ]
 
 
-# The columns of the figure, incident and exclusion tables (label keys), shared by the
-# CSV and the workbook so both list the same things in the same order.
+# The columns of the figure, incident and exclusion tables (label keys): the one list the
+# CSV and the workbook both write, so both list the same things in the same order. The
+# "insufficient data" flag sits right after the coverage it is about.
 FIGURE_COLUMNS = (
     "level",
     "system_id",
@@ -102,6 +104,7 @@ FIGURE_COLUMNS = (
     "result",
     "availability_exact",
     "coverage",
+    "insufficient_data",
     "scheduled_seconds",
     "excluded_planned_seconds",
     "excluded_disaster_seconds",
@@ -109,9 +112,40 @@ FIGURE_COLUMNS = (
     "unknown_seconds",
     "error_budget_seconds",
     "error_budget_remaining_seconds",
-    "insufficient_data",
     "recovery_target_seconds",
 )
+
+Cell = str | int | float | None
+
+
+def figure_values(row: FigureRow, lang: Lang) -> dict[str, Cell]:
+    """One row of the figure table, keyed by ``FIGURE_COLUMNS``: text in ``lang``, numbers
+    as the document holds them (the workbook then gives them number formats)."""
+    figures = row.figures
+    values: dict[str, Cell] = {
+        "level": label(f"level_{row.level}", lang),
+        "system_id": row.system,
+        "service_id": row.service,
+        "name": pick(row.name, lang),
+        "target": figures["target_display"],
+        "availability": figures["availability_display"],
+        "result": met_text(figures["met"], lang),
+        "availability_exact": figures["availability"],
+        "coverage": figures["coverage"],
+        "insufficient_data": yes_no(figures["insufficient_data"], lang),
+        "scheduled_seconds": figures["scheduled_seconds"],
+        "excluded_planned_seconds": figures["excluded_seconds"]["planned"],
+        "excluded_disaster_seconds": figures["excluded_seconds"]["disaster"],
+        "downtime_seconds": figures["downtime_seconds"],
+        "unknown_seconds": figures["unknown_seconds"],
+        "error_budget_seconds": figures["error_budget_seconds"],
+        "error_budget_remaining_seconds": figures["error_budget_remaining_seconds"],
+        "recovery_target_seconds": figures["recovery_target_seconds"],
+    }
+    assert tuple(values) == FIGURE_COLUMNS
+    return values
+
+
 INCIDENT_COLUMNS = (
     "level",
     "system_id",

@@ -28,29 +28,33 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from app.reports.document import Figures, FiscalYearReportDocument, MonthlyReportDocument
-from app.reports.formats import spreadsheet_text
+from app.reports.formats import (
+    display_ratio,
+    percent_decimals,
+    spreadsheet_text,
+    truncate_ratio,
+)
 from app.reports.labels import (
     Lang,
-    display_ratio,
     fiscal_year_title,
     kind_text,
     label,
     local_instant,
     met_text,
     month_heading,
-    percent_decimals,
     period_heading,
     pick,
     policy_text,
     recovery_text,
-    truncate_ratio,
     yes_no,
 )
 from app.reports.rows import (
     EXCLUSION_COLUMNS,
+    FIGURE_COLUMNS,
     INCIDENT_COLUMNS,
     FigureRow,
     figure_rows,
+    figure_values,
     incident_rows,
     system_groups,
 )
@@ -59,6 +63,7 @@ HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
 TITLE_FONT = Font(bold=True, size=14)
 MISSED_FONT = Font(color="B00020", bold=True)
+INSUFFICIENT_FONT = Font(color="8A5A00", bold=True)
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 EXACT_RATIO_FORMAT = "0.0000000000"
 SECONDS_FORMAT = "#,##0.###"
@@ -133,78 +138,50 @@ def _target_cell(sheet: Worksheet, row: int, column: int, target: float, display
     cell.number_format = percent_format(percent_decimals(display, default=1))
 
 
-FIGURE_HEADINGS = (
-    "level",
-    "system_id",
-    "service_id",
-    "name",
-    "target",
-    "availability",
-    "result",
-    "availability_exact",
-    "coverage",
-    "insufficient_data",
-    "scheduled_seconds",
-    "excluded_planned_seconds",
-    "excluded_disaster_seconds",
-    "downtime_seconds",
-    "unknown_seconds",
-    "error_budget_seconds",
-    "error_budget_remaining_seconds",
-    "recovery_target_seconds",
-)
-FIGURE_WIDTHS = (10, 22, 14, 36, 9, 12, 9, 16, 11, 10, 14, 14, 14, 14, 14, 14, 14, 14)
+# Column widths by column, so that they follow ``FIGURE_COLUMNS`` whatever its order.
+FIGURE_WIDTHS = {"level": 10, "system_id": 22, "service_id": 14, "name": 36, "target": 9}
+FIGURE_WIDTHS |= {"availability": 12, "result": 9, "availability_exact": 16, "coverage": 11}
+FIGURE_WIDTHS |= {"insufficient_data": 10}
+_SECONDS_COLUMNS = frozenset(key for key in FIGURE_COLUMNS if key.endswith("_seconds"))
 
 
 def _write_figure_row(sheet: Worksheet, row_number: int, row: FigureRow, lang: Lang) -> None:
     figures: Figures = row.figures
-    values: list[Any] = [
-        label(f"level_{row.level}", lang),
-        row.system,
-        row.service,
-        pick(row.name, lang),
-    ]
-    for column, value in enumerate(values, start=1):
-        _put(sheet, row_number, column, value)
-    _target_cell(sheet, row_number, 5, figures["target"], figures["target_display"])
-    _percent_cell(
-        sheet, row_number, 6, figures["availability_display"], missed=figures["met"] is False
-    )
-    result = _put(sheet, row_number, 7, met_text(figures["met"], lang))
-    if figures["met"] is False:
-        result.font = MISSED_FONT
-    exact = _put(sheet, row_number, 8, figures["availability"])
-    exact.number_format = EXACT_RATIO_FORMAT
-    coverage_decimals = percent_decimals(figures["availability_display"])
-    if figures["coverage"] is not None:
-        coverage = _put(
-            sheet,
-            row_number,
-            9,
-            float(truncate_ratio(figures["coverage"], coverage_decimals)),
-        )
-        coverage.number_format = percent_format(coverage_decimals)
-    _put(sheet, row_number, 10, yes_no(figures["insufficient_data"], lang))
-    seconds: list[float | int | None] = [
-        figures["scheduled_seconds"],
-        figures["excluded_seconds"]["planned"],
-        figures["excluded_seconds"]["disaster"],
-        figures["downtime_seconds"],
-        figures["unknown_seconds"],
-        figures["error_budget_seconds"],
-        figures["error_budget_remaining_seconds"],
-        figures["recovery_target_seconds"],
-    ]
-    for offset, value in enumerate(seconds):
-        cell = _put(sheet, row_number, 11 + offset, value)
-        cell.number_format = SECONDS_FORMAT
+    values = figure_values(row, lang)
+    for column, key in enumerate(FIGURE_COLUMNS, start=1):
+        if key == "target":
+            _target_cell(sheet, row_number, column, figures["target"], figures["target_display"])
+        elif key == "availability":
+            _percent_cell(
+                sheet,
+                row_number,
+                column,
+                figures["availability_display"],
+                missed=figures["met"] is False,
+            )
+        elif key == "availability_exact":
+            _put(sheet, row_number, column, values[key]).number_format = EXACT_RATIO_FORMAT
+        elif key == "coverage":
+            if figures["coverage"] is not None:
+                decimals = percent_decimals(figures["availability_display"])
+                coverage = truncate_ratio(figures["coverage"], decimals)
+                cell = _put(sheet, row_number, column, float(coverage))
+                cell.number_format = percent_format(decimals)
+        else:
+            cell = _put(sheet, row_number, column, values[key])
+            if key in _SECONDS_COLUMNS:
+                cell.number_format = SECONDS_FORMAT
+            elif key == "result" and figures["met"] is False:
+                cell.font = MISSED_FONT
+            elif key == "insufficient_data" and figures["insufficient_data"]:
+                cell.font = INSUFFICIENT_FONT
 
 
 def _figure_table(sheet: Worksheet, first_row: int, rows: list[FigureRow], lang: Lang) -> None:
-    _write_header(sheet, first_row, [label(h, lang) for h in FIGURE_HEADINGS])
+    _write_header(sheet, first_row, [label(key, lang) for key in FIGURE_COLUMNS])
     for offset, row in enumerate(rows, start=1):
         _write_figure_row(sheet, first_row + offset, row, lang)
-    _set_widths(sheet, FIGURE_WIDTHS)
+    _set_widths(sheet, [FIGURE_WIDTHS.get(key, 14) for key in FIGURE_COLUMNS])
     sheet.freeze_panes = f"E{first_row + 1}"
 
 

@@ -15,7 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from report_samples import TOKYO, fiscal_year_document, monthly_document
 
 from app.reports.document import MonthlyReportDocument
-from app.reports.labels import Lang, label
+from app.reports.labels import Lang, kind_text, label
 from app.reports.render import render_fiscal_year, render_monthly
 
 
@@ -137,7 +137,7 @@ def test_incidents_and_exclusions_sheets(document: MonthlyReportDocument) -> Non
         row = windows[window["id"]]
         assert row["Reason"].value == window["reason"]
         assert row["Registered by"].value == window["created_by"]
-        assert row["Kind"].value == window["kind"]
+        assert row["Kind"].value == kind_text(window["kind"], "en")
 
 
 def test_fiscal_year_sheet() -> None:
