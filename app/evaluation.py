@@ -416,6 +416,7 @@ def fiscal_year_document(
                         "met": month_figures.met if started else None,
                         "downtime_seconds": seconds(month_figures.downtime_ms) if started else None,
                         "insufficient_data": month_figures.insufficient_data if started else None,
+                        "coverage": ratio(month_figures.coverage) if started else None,
                     }
                 )
             rows.append(

@@ -27,11 +27,8 @@ from app.reports.document import FiscalYearReportDocument, MonthlyReportDocument
 from app.reports.formats import spreadsheet_text
 from app.reports.labels import (
     Lang,
-    fiscal_year_title,
     kind_text,
     label,
-    met_text,
-    month_heading,
     pick,
     policy_text,
     recovery_text,
@@ -44,6 +41,7 @@ from app.reports.rows import (
     Cell,
     figure_rows,
     figure_values,
+    fiscal_year_columns,
     incident_rows,
 )
 
@@ -126,42 +124,15 @@ def render_monthly_csv(document: MonthlyReportDocument, lang: Lang) -> bytes:
 def render_fiscal_year_csv(document: FiscalYearReportDocument, lang: Lang) -> bytes:
     """One row per indicator, like the policy sheet: target, the year's figure, each month.
 
-    Month columns hold the truncated display string; a second block of columns after them
-    holds each month's exact ratio, for whoever needs to recompute nothing but sort.
+    The columns are ``rows.fiscal_year_columns`` (the workbook's too): the year's
+    availability, result, exact ratio, coverage and "insufficient data" flag; then each
+    month's truncated display string, each month's exact ratio, each month's flag.
     """
     period = document["period"]
-    year_title = fiscal_year_title(period["fiscal_year"], lang)
-    month_labels = (
-        [month["label"] for month in document["rows"][0]["months"]] if document["rows"] else []
-    )
-    header: list[Cell] = [
-        label("level", lang),
-        label("system_id", lang),
-        label("service_id", lang),
-        label("indicator", lang),
-        label("target", lang),
-        f"{year_title} {label('availability', lang)}",
-        label("result", lang),
-        f"{year_title} {label('availability_exact', lang)}",
-    ]
-    header += [month_heading(month, lang) + f" ({month})" for month in month_labels]
-    header += [f"{month} {label('availability_exact', lang)}" for month in month_labels]
-    rows: list[list[Cell]] = [header]
+    columns = fiscal_year_columns(document, lang)
+    rows: list[list[Cell]] = [[column.heading for column in columns]]
     for row in document["rows"]:
-        rows.append(
-            [
-                label("level_system" if row["service"] is None else "level_service", lang),
-                row["system"],
-                row["service"],
-                pick(row["name"], lang),
-                row["target_display"],
-                row["availability_display"],
-                met_text(row["met"], lang),
-                row["availability"],
-                *[month["availability_display"] for month in row["months"]],
-                *[month["availability"] for month in row["months"]],
-            ]
-        )
+        rows.append([column.value(row) for column in columns])
     rows += [
         [],
         [label("section_report", lang)],

@@ -24,6 +24,7 @@ from app.reports.document import (
 from app.reports.formats import format_duration, format_percent, format_seconds, percent_decimals
 from app.reports.labels import (
     Lang,
+    assessed_text,
     fiscal_year_title,
     format_instant,
     kind_text,
@@ -311,8 +312,10 @@ def render_monthly_html(
 
 @dataclass(frozen=True, slots=True)
 class MonthCell:
+    label: str
     text: str
     met: bool | None
+    insufficient_data: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +327,8 @@ class FiscalYearRowView:
     availability: str
     met: bool | None
     result: str
+    coverage: str
+    insufficient_data: bool
     months: list[MonthCell]
 
 
@@ -348,9 +353,20 @@ def render_fiscal_year_html(document: FiscalYearReportDocument, lang: Lang) -> s
             target=row["target_display"],
             availability=_availability_text(row["availability_display"], lang),
             met=row["met"],
-            result=met_text(row["met"], lang),
+            result=assessed_text(row["met"], row.get("insufficient_data"), lang),
+            coverage=format_percent(
+                row.get("coverage"),
+                percent_decimals(row["availability_display"]),
+                none=label("not_applicable", lang),
+            ),
+            insufficient_data=bool(row.get("insufficient_data")),
             months=[
-                MonthCell(_availability_text(m["availability_display"], lang), m["met"])
+                MonthCell(
+                    m["label"],
+                    _availability_text(m["availability_display"], lang),
+                    m["met"],
+                    bool(m.get("insufficient_data")),
+                )
                 for m in row["months"]
             ],
         )

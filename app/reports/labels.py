@@ -88,6 +88,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "error_budget_remaining": ("許容停止時間の残り", "Budget remaining"),
     "error_budget_remaining_seconds": ("許容停止時間の残り（秒）", "Budget remaining (s)"),
     "insufficient_data": ("データ不足", "Insufficient data"),
+    "missed_insufficient_data": ("未達（データ不足）", "missed (insufficient data)"),
     "insufficient_data_note": (
         "データ取得率が99%未満のため、この稼働率は参考値です。",
         "Coverage is below 99 %: this availability is indicative only.",
@@ -182,6 +183,18 @@ def met_text(met: bool | None, lang: Lang) -> str:
     if met is None:
         return label("not_applicable", lang)
     return label("met" if met else "missed", lang)
+
+
+def assessed_text(met: bool | None, insufficient_data: bool | None, lang: Lang) -> str:
+    """The result of a period that may lack data, for a cell with no room for a flag.
+
+    With coverage below 99 % a "met" is not established (a year observed 24 % of the
+    time is not 達成), so it reads "insufficient data"; a miss stays a miss, since the
+    downtime seen already exceeds the budget, and says the data was thin too.
+    """
+    if not insufficient_data:
+        return met_text(met, lang)
+    return label("missed_insufficient_data" if met is False else "insufficient_data", lang)
 
 
 def recovery_text(recovery_met: bool | None, lang: Lang) -> str:

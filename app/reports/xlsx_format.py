@@ -27,7 +27,12 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from app.reports.document import Figures, FiscalYearReportDocument, MonthlyReportDocument
+from app.reports.document import (
+    Figures,
+    FiscalYearReportDocument,
+    FiscalYearRow,
+    MonthlyReportDocument,
+)
 from app.reports.formats import (
     display_ratio,
     percent_decimals,
@@ -40,8 +45,6 @@ from app.reports.labels import (
     kind_text,
     label,
     local_instant,
-    met_text,
-    month_heading,
     period_heading,
     pick,
     policy_text,
@@ -53,8 +56,10 @@ from app.reports.rows import (
     FIGURE_COLUMNS,
     INCIDENT_COLUMNS,
     FigureRow,
+    FiscalYearColumn,
     figure_rows,
     figure_values,
+    fiscal_year_columns,
     incident_rows,
     system_groups,
 )
@@ -289,6 +294,37 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
     return _save(workbook)
 
 
+def _fiscal_year_cell(
+    sheet: Worksheet,
+    row_number: int,
+    number: int,
+    column: FiscalYearColumn,
+    row: FiscalYearRow,
+    is_system: bool,
+) -> None:
+    value = column.value(row)
+    missed = column.missed(row)
+    if column.kind == "target":
+        _target_cell(sheet, row_number, number, row["target"], row["target_display"])
+    elif column.kind == "percent":
+        _percent_cell(sheet, row_number, number, value if isinstance(value, str) else None, missed)
+    elif column.kind == "exact":
+        _put(sheet, row_number, number, value).number_format = EXACT_RATIO_FORMAT
+    elif column.kind == "coverage":
+        if isinstance(value, float | int):
+            decimals = percent_decimals(row["availability_display"])
+            cell = _put(sheet, row_number, number, float(truncate_ratio(float(value), decimals)))
+            cell.number_format = percent_format(decimals)
+    else:
+        cell = _put(sheet, row_number, number, value)
+        if column.kind == "flag" and missed:
+            cell.font = INSUFFICIENT_FONT
+        elif missed:
+            cell.font = MISSED_FONT
+        elif is_system and number <= 4:
+            cell.font = HEADER_FONT
+
+
 def render_fiscal_year_xlsx(document: FiscalYearReportDocument, lang: Lang) -> bytes:
     period = document["period"]
     year_title = fiscal_year_title(period["fiscal_year"], lang)
@@ -298,50 +334,16 @@ def render_fiscal_year_xlsx(document: FiscalYearReportDocument, lang: Lang) -> b
     assert sheet is not None
     sheet.title = _sheet_name(year_title, taken)
     _title(sheet, f"{label('report_title_fiscal_year', lang)} — {year_title}", period["label"])
-    month_labels = (
-        [month["label"] for month in document["rows"][0]["months"]] if document["rows"] else []
-    )
-    headings = [
-        label("level", lang),
-        label("system_id", lang),
-        label("service_id", lang),
-        label("indicator", lang),
-        label("target", lang),
-        f"{year_title} {label('availability', lang)}",
-        label("result", lang),
-        label("availability_exact", lang),
-        *[f"{month_heading(month, lang)}\n{month}" for month in month_labels],
-    ]
-    _write_header(sheet, 4, headings)
+    columns = fiscal_year_columns(document, lang)
+    _write_header(sheet, 4, [column.heading for column in columns])
     for row_number, row in enumerate(document["rows"], start=5):
         is_system = row["service"] is None
-        for column, value in enumerate(
-            [
-                label("level_system" if is_system else "level_service", lang),
-                row["system"],
-                row["service"],
-                pick(row["name"], lang),
-            ],
-            start=1,
-        ):
-            cell = _put(sheet, row_number, column, value)
-            if is_system:
-                cell.font = HEADER_FONT
-        _target_cell(sheet, row_number, 5, row["target"], row["target_display"])
-        _percent_cell(sheet, row_number, 6, row["availability_display"], row["met"] is False)
-        result = _put(sheet, row_number, 7, met_text(row["met"], lang))
-        if row["met"] is False:
-            result.font = MISSED_FONT
-        _put(sheet, row_number, 8, row["availability"]).number_format = EXACT_RATIO_FORMAT
-        for offset, month in enumerate(row["months"]):
-            _percent_cell(
-                sheet,
-                row_number,
-                9 + offset,
-                month["availability_display"],
-                missed=month["met"] is False,
-            )
-    _set_widths(sheet, (10, 22, 12, 40, 9, 14, 9, 16, *([11] * len(month_labels))))
+        for number, column in enumerate(columns, start=1):
+            _fiscal_year_cell(sheet, row_number, number, column, row, is_system)
+    widths = {"text": 14, "target": 9, "percent": 12, "exact": 16, "coverage": 11, "flag": 10}
+    _set_widths(sheet, [widths[column.kind] for column in columns])
+    sheet.column_dimensions["B"].width = 22
+    sheet.column_dimensions["D"].width = 40
     sheet.freeze_panes = "E5"
 
     info = workbook.create_sheet(_sheet_name(label("sheet_report", lang), taken))
