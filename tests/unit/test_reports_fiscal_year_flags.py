@@ -61,7 +61,9 @@ def test_workbook_has_coverage_and_flags(lang: Lang) -> None:
     assert coverage.value == 0.24 and coverage.number_format == "0.00%"
     assert values[label("insufficient_data", lang)].value == label("yes", lang)
     assert values[label("result", lang)].value == label("insufficient_data", lang)
-    flag = next(h for h in header if "2026-10" in h and h.endswith(label("insufficient_data", lang)))
+    flag = next(
+        h for h in header if "2026-10" in h and h.endswith(label("insufficient_data", lang))
+    )
     assert values[flag].value == label("yes", lang)
     assert label("met", lang) not in [cell.value for cell in sheet[5]]
 
