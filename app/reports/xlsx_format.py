@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.xml.constants import ARC_CORE
+from openpyxl.xml.functions import tostring
 
 from app.reports.document import (
     Figures,
@@ -45,6 +48,7 @@ from app.reports.labels import (
     kind_text,
     label,
     local_instant,
+    parse_instant,
     period_heading,
     pick,
     policy_text,
@@ -291,7 +295,7 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
                 cell.number_format = DATETIME_FORMAT
     _set_widths(exclusions, (8, 26, 12, 20, 20, 40, 16, 20, 10))
     exclusions.freeze_panes = "A5"
-    return _save(workbook)
+    return _save(workbook, document["generated_at"])
 
 
 def _fiscal_year_cell(
@@ -351,10 +355,35 @@ def render_fiscal_year_xlsx(document: FiscalYearReportDocument, lang: Lang) -> b
         _put(info, offset, 1, key).font = HEADER_FONT
         _put(info, offset, 2, value)
     _set_widths(info, (28, 80))
-    return _save(workbook)
+    return _save(workbook, document["generated_at"])
 
 
-def _save(workbook: Workbook) -> bytes:
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+def _save(workbook: Workbook, generated_at: str) -> bytes:
+    """The workbook's bytes, the same for the same document whenever it is rendered.
+
+    openpyxl stamps the file with the wall clock twice: the document properties
+    (created, modified) and each zip entry's date. Both get the report's ``generated_at``
+    instead, so a regenerated closed month is byte-identical to the exported one.
+    """
+    stamp = parse_instant(generated_at).astimezone(UTC).replace(tzinfo=None)
+    workbook.properties.created = stamp
+    workbook.properties.creator = "Kadou"
+    saved = io.BytesIO()
+    workbook.save(saved)
+    # Saving sets "modified" to now; write the properties again with the report's instant.
+    workbook.properties.modified = stamp
+    core_properties = tostring(workbook.properties.to_tree())
+    # Zip dates are local wall-clock fields without a zone; the report's instant in UTC,
+    # no earlier than 1980 (the format's epoch).
+    date_time = max(stamp, datetime(1980, 1, 1)).timetuple()[:6]
+    output = io.BytesIO()
+    with (
+        zipfile.ZipFile(saved) as source,
+        zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for entry in source.infolist():
+            fixed = zipfile.ZipInfo(entry.filename, date_time=date_time)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            body = core_properties if entry.filename == ARC_CORE else source.read(entry)
+            target.writestr(fixed, body)
+    return output.getvalue()
