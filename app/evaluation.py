@@ -290,6 +290,19 @@ def exclusion_json(row: Exclusion, zone: ZoneInfo) -> dict[str, Any]:
     return document
 
 
+def generated_at(period: Period, now: datetime) -> str:
+    """The instant a report is stamped with, in the period's time zone.
+
+    A closed period's report depends only on the stored data, so it is stamped with the
+    period's end (the instant its figures describe), never with the wall clock: the file
+    regenerated next month is byte-identical to the one exported at the close. A running
+    period's report is stamped with the instant it was evaluated at (its data cut-off).
+    """
+    now_ms = to_ms(now)
+    instant = period.end() if period.end_ms <= now_ms else now.astimezone(period.zone)
+    return instant.isoformat(timespec="seconds")
+
+
 def report_document(
     catalog: Catalog,
     result: EvaluationResult,
@@ -363,7 +376,7 @@ def report_document(
     return {
         "period": period_json(result.period),
         "unknown_policy": catalog.unknown_policy,
-        "generated_at": datetime.now(UTC).astimezone(zone).isoformat(timespec="seconds"),
+        "generated_at": generated_at(result.period, result.cutoff),
         "data_cutoff": from_ms(result.period.evaluated_end_ms(to_ms(result.cutoff)))
         .astimezone(zone)
         .isoformat(),
@@ -416,6 +429,7 @@ def fiscal_year_document(
                         "met": month_figures.met if started else None,
                         "downtime_seconds": seconds(month_figures.downtime_ms) if started else None,
                         "insufficient_data": month_figures.insufficient_data if started else None,
+                        "coverage": ratio(month_figures.coverage) if started else None,
                     }
                 )
             rows.append(
@@ -436,7 +450,7 @@ def fiscal_year_document(
             "label_ja": periods.reiwa_fiscal_year_label(year),
         },
         "unknown_policy": catalog.unknown_policy,
-        "generated_at": datetime.now(UTC).astimezone(zone).isoformat(timespec="seconds"),
+        "generated_at": generated_at(year_period, now),
         "data_cutoff": from_ms(year_period.evaluated_end_ms(to_ms(now)))
         .astimezone(zone)
         .isoformat(),

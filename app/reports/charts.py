@@ -15,14 +15,8 @@ from math import floor
 from markupsafe import Markup, escape
 
 from app.reports.document import STRIP_STATES, DailyFigure, StripRun
-from app.reports.labels import (
-    Lang,
-    format_percent,
-    label,
-    parse_instant,
-    state_text,
-    truncate_ratio,
-)
+from app.reports.formats import format_percent
+from app.reports.labels import Lang, label, parse_instant, state_text
 
 WIDTH = 720
 _FONT = 'font-family="IPAexGothic, DejaVu Sans, Yu Gothic, Meiryo, sans-serif"'
@@ -384,7 +378,7 @@ def daily_bars(
                 chart_id,
                 f'x="{x:.2f}" y="{bar_top:.2f}" width="{bar_width:.2f}" '
                 f'height="{max(top + plot_height - bar_top, 0.8):.2f}"',
-                f"{day['date']}: {format_percent(truncate_ratio(availability, 3), 3)}",
+                f"{day['date']}: {format_percent(availability, 3)}",
                 kind="bar",
             )
         )

@@ -14,6 +14,8 @@ Layout (documented here because a CSV has no sheets): sections separated by one 
 Seconds and ratios are written as plain numbers (the float's shortest repr, lossless);
 availability also appears as the engine's truncated display string. Instants keep the
 document's ISO 8601 form with its offset, so nothing is lost to a time zone conversion.
+Text that a spreadsheet would read as a formula gets a leading single quote
+(``formats.spreadsheet_text``); numbers are never touched.
 """
 
 from __future__ import annotations
@@ -22,13 +24,11 @@ import csv
 import io
 
 from app.reports.document import FiscalYearReportDocument, MonthlyReportDocument
+from app.reports.formats import spreadsheet_text
 from app.reports.labels import (
     Lang,
-    fiscal_year_title,
     kind_text,
     label,
-    met_text,
-    month_heading,
     pick,
     policy_text,
     recovery_text,
@@ -38,11 +38,12 @@ from app.reports.rows import (
     EXCLUSION_COLUMNS,
     FIGURE_COLUMNS,
     INCIDENT_COLUMNS,
+    Cell,
     figure_rows,
+    figure_values,
+    fiscal_year_columns,
     incident_rows,
 )
-
-Cell = str | int | float | None
 
 BOM = "\ufeff"
 
@@ -52,6 +53,8 @@ def _cell(value: Cell) -> str:
         return ""
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, str):
+        return spreadsheet_text(value)
     return str(value)
 
 
@@ -66,29 +69,8 @@ def _encode(rows: list[list[Cell]]) -> bytes:
 def render_monthly_csv(document: MonthlyReportDocument, lang: Lang) -> bytes:
     rows: list[list[Cell]] = [[label(column, lang) for column in FIGURE_COLUMNS]]
     for row in figure_rows(document):
-        figures = row.figures
-        rows.append(
-            [
-                label(f"level_{row.level}", lang),
-                row.system,
-                row.service,
-                pick(row.name, lang),
-                figures["target_display"],
-                figures["availability_display"],
-                met_text(figures["met"], lang),
-                figures["availability"],
-                figures["coverage"],
-                figures["scheduled_seconds"],
-                figures["excluded_seconds"]["planned"],
-                figures["excluded_seconds"]["disaster"],
-                figures["downtime_seconds"],
-                figures["unknown_seconds"],
-                figures["error_budget_seconds"],
-                figures["error_budget_remaining_seconds"],
-                yes_no(figures["insufficient_data"], lang),
-                figures["recovery_target_seconds"],
-            ]
-        )
+        values = figure_values(row, lang)
+        rows.append([values[column] for column in FIGURE_COLUMNS])
 
     rows += [[], [label("incidents", lang)], [label(c, lang) for c in INCIDENT_COLUMNS]]
     for entry in incident_rows(document):
@@ -142,42 +124,15 @@ def render_monthly_csv(document: MonthlyReportDocument, lang: Lang) -> bytes:
 def render_fiscal_year_csv(document: FiscalYearReportDocument, lang: Lang) -> bytes:
     """One row per indicator, like the policy sheet: target, the year's figure, each month.
 
-    Month columns hold the truncated display string; a second block of columns after them
-    holds each month's exact ratio, for whoever needs to recompute nothing but sort.
+    The columns are ``rows.fiscal_year_columns`` (the workbook's too): the year's
+    availability, result, exact ratio, coverage and "insufficient data" flag; then each
+    month's truncated display string, each month's exact ratio, each month's flag.
     """
     period = document["period"]
-    year_title = fiscal_year_title(period["fiscal_year"], lang)
-    month_labels = (
-        [month["label"] for month in document["rows"][0]["months"]] if document["rows"] else []
-    )
-    header: list[Cell] = [
-        label("level", lang),
-        label("system_id", lang),
-        label("service_id", lang),
-        label("indicator", lang),
-        label("target", lang),
-        f"{year_title} {label('availability', lang)}",
-        label("result", lang),
-        f"{year_title} {label('availability_exact', lang)}",
-    ]
-    header += [month_heading(month, lang) + f" ({month})" for month in month_labels]
-    header += [f"{month} {label('availability_exact', lang)}" for month in month_labels]
-    rows: list[list[Cell]] = [header]
+    columns = fiscal_year_columns(document, lang)
+    rows: list[list[Cell]] = [[column.heading for column in columns]]
     for row in document["rows"]:
-        rows.append(
-            [
-                label("level_system" if row["service"] is None else "level_service", lang),
-                row["system"],
-                row["service"],
-                pick(row["name"], lang),
-                row["target_display"],
-                row["availability_display"],
-                met_text(row["met"], lang),
-                row["availability"],
-                *[month["availability_display"] for month in row["months"]],
-                *[month["availability"] for month in row["months"]],
-            ]
-        )
+        rows.append([column.value(row) for column in columns])
     rows += [
         [],
         [label("section_report", lang)],

@@ -142,6 +142,9 @@ class FiscalYearMonth(TypedDict):
     availability: float | None
     availability_display: str | None
     met: bool | None
+    # Coverage below 99 % (SLA-SEMANTICS §5); None for a month not started yet.
+    insufficient_data: NotRequired[bool | None]
+    coverage: NotRequired[float | None]
 
 
 class FiscalYearRow(TypedDict):
@@ -157,6 +160,7 @@ class FiscalYearRow(TypedDict):
     met: bool | None
     months: list[FiscalYearMonth]
     insufficient_data: NotRequired[bool]
+    coverage: NotRequired[float | None]
 
 
 class FiscalYearReportDocument(TypedDict):

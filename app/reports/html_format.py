@@ -21,22 +21,20 @@ from app.reports.document import (
     FiscalYearReportDocument,
     MonthlyReportDocument,
 )
+from app.reports.formats import format_duration, format_percent, format_seconds, percent_decimals
 from app.reports.labels import (
     Lang,
+    assessed_text,
     fiscal_year_title,
-    format_duration,
     format_instant,
-    format_percent,
     kind_text,
     label,
     met_text,
     month_heading,
-    percent_decimals,
     period_heading,
     pick,
     policy_text,
     recovery_text,
-    truncate_ratio,
     yes_no,
 )
 from app.reports.rows import FigureRow, figure_rows, system_groups
@@ -114,21 +112,12 @@ class SystemSection:
     services: list[FigureCard] = field(default_factory=list)
 
 
-def _seconds_text(seconds: float | int | None, lang: Lang) -> str:
-    if seconds is None:
-        return ""
-    number = (
-        f"{seconds:,}" if isinstance(seconds, int) else f"{seconds:,.3f}".rstrip("0").rstrip(".")
-    )
-    return f"{number} {'秒' if lang == 'ja' else 's'}"
-
-
 def _duration_stat(key: str, seconds: float | int | None, lang: Lang, css_class: str = "") -> Stat:
     """A duration as people read it, with the exact seconds beside it."""
     return Stat(
         label(key, lang),
         format_duration(seconds, lang),
-        _seconds_text(seconds, lang),
+        format_seconds(seconds, lang),
         css_class=css_class,
     )
 
@@ -154,11 +143,7 @@ def _card(
 ) -> FigureCard:
     figures = row.figures
     decimals = percent_decimals(figures["availability_display"])
-    coverage = (
-        format_percent(truncate_ratio(figures["coverage"], decimals), decimals)
-        if figures["coverage"] is not None
-        else label("not_applicable", lang)
-    )
+    coverage = format_percent(figures["coverage"], decimals, none=label("not_applicable", lang))
     remaining = figures["error_budget_remaining_seconds"]
     stats = [
         Stat(label("target", lang), figures["target_display"]),
@@ -327,8 +312,10 @@ def render_monthly_html(
 
 @dataclass(frozen=True, slots=True)
 class MonthCell:
+    label: str
     text: str
     met: bool | None
+    insufficient_data: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +327,8 @@ class FiscalYearRowView:
     availability: str
     met: bool | None
     result: str
+    coverage: str
+    insufficient_data: bool
     months: list[MonthCell]
 
 
@@ -364,9 +353,20 @@ def render_fiscal_year_html(document: FiscalYearReportDocument, lang: Lang) -> s
             target=row["target_display"],
             availability=_availability_text(row["availability_display"], lang),
             met=row["met"],
-            result=met_text(row["met"], lang),
+            result=assessed_text(row["met"], row.get("insufficient_data"), lang),
+            coverage=format_percent(
+                row.get("coverage"),
+                percent_decimals(row["availability_display"]),
+                none=label("not_applicable", lang),
+            ),
+            insufficient_data=bool(row.get("insufficient_data")),
             months=[
-                MonthCell(_availability_text(m["availability_display"], lang), m["met"])
+                MonthCell(
+                    m["label"],
+                    _availability_text(m["availability_display"], lang),
+                    m["met"],
+                    bool(m.get("insufficient_data")),
+                )
                 for m in row["months"]
             ],
         )

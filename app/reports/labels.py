@@ -8,13 +8,33 @@ both languages are always shipped, and a missing label must fail loudly in tests
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from app.reports.document import LocalizedText, reiwa_year
 
-Lang = Literal["ja", "en"]
+# The formatters live in ``formats``; re-exported here for the pages, which reach them
+# through this module.
+from app.reports.formats import (
+    Lang,
+    display_ratio,
+    format_duration,
+    format_percent,
+    format_seconds,
+    percent_decimals,
+    truncate_ratio,
+)
+
+__all__ = [
+    "LANGS",
+    "Lang",
+    "display_ratio",
+    "format_duration",
+    "format_percent",
+    "format_seconds",
+    "percent_decimals",
+    "truncate_ratio",
+]
+
 LANGS: tuple[Lang, ...] = ("ja", "en")
 
 _LABELS: dict[str, tuple[str, str]] = {
@@ -47,9 +67,9 @@ _LABELS: dict[str, tuple[str, str]] = {
     "target": ("目標値", "Target"),
     "scheduled": ("予定稼働時間", "Scheduled time"),
     "scheduled_seconds": ("予定稼働時間（秒）", "Scheduled (s)"),
-    "excluded_planned": ("計画停止", "Planned stops"),
+    "excluded_planned": ("計画停止", "Planned stop"),
     "excluded_planned_seconds": ("計画停止（秒）", "Planned stops (s)"),
-    "excluded_disaster": ("災害による停止", "Disaster stops"),
+    "excluded_disaster": ("災害による停止", "Disaster stop"),
     "excluded_disaster_seconds": ("災害による停止（秒）", "Disaster stops (s)"),
     "downtime": ("停止時間", "Downtime"),
     "downtime_seconds": ("停止時間（秒）", "Downtime (s)"),
@@ -68,6 +88,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "error_budget_remaining": ("許容停止時間の残り", "Budget remaining"),
     "error_budget_remaining_seconds": ("許容停止時間の残り（秒）", "Budget remaining (s)"),
     "insufficient_data": ("データ不足", "Insufficient data"),
+    "missed_insufficient_data": ("未達（データ不足）", "missed (insufficient data)"),
     "insufficient_data_note": (
         "データ取得率が99%未満のため、この稼働率は参考値です。",
         "Coverage is below 99 %: this availability is indicative only.",
@@ -91,8 +112,6 @@ _LABELS: dict[str, tuple[str, str]] = {
     "exclusion_id": ("番号", "ID"),
     "scope": ("対象", "Scope"),
     "kind": ("種別", "Kind"),
-    "kind_planned": ("計画停止", "planned"),
-    "kind_disaster": ("災害", "disaster"),
     "start": ("開始", "Start"),
     "end": ("終了", "End"),
     "reason": ("理由", "Reason"),
@@ -133,6 +152,11 @@ _LABELS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# A window's kind is named as the time it excludes, on pages, forms and in every report
+# (the exclusions table once said 災害 where the figures said 災害による停止).
+_LABELS["kind_planned"] = _LABELS["excluded_planned"]
+_LABELS["kind_disaster"] = _LABELS["excluded_disaster"]
+
 
 def label(key: str, lang: Lang) -> str:
     ja, en = _LABELS[key]
@@ -159,6 +183,18 @@ def met_text(met: bool | None, lang: Lang) -> str:
     if met is None:
         return label("not_applicable", lang)
     return label("met" if met else "missed", lang)
+
+
+def assessed_text(met: bool | None, insufficient_data: bool | None, lang: Lang) -> str:
+    """The result of a period that may lack data, for a cell with no room for a flag.
+
+    With coverage below 99 % a "met" is not established (a year observed 24 % of the
+    time is not 達成), so it reads "insufficient data"; a miss stays a miss, since the
+    downtime seen already exceeds the budget, and says the data was thin too.
+    """
+    if not insufficient_data:
+        return met_text(met, lang)
+    return label("missed_insufficient_data" if met is False else "insufficient_data", lang)
 
 
 def recovery_text(recovery_met: bool | None, lang: Lang) -> str:
@@ -224,62 +260,3 @@ def format_instant(iso: str | None, timezone: ZoneInfo, lang: Lang) -> str:
     if iso is None:
         return label("ongoing", lang)
     return parse_instant(iso).astimezone(timezone).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def format_duration(seconds: float | int | None, lang: Lang) -> str:
-    """Human text for a duration: "44分29.4秒" / "44 min 29.4 s"; days for long spans.
-
-    Tenths of a second are kept (an error budget is 2 669.4 s); finer parts, which only a
-    month-to-date figure cut at "now" has, are dropped towards the smaller value, so a
-    remaining budget is never shown larger than it is. Negative values keep their sign (an
-    overspent budget). The text is for people; the exact seconds are shown beside it or in
-    their own column. None (no budget without data) is a dash.
-    """
-    if seconds is None:
-        return "—"
-    # Decimal of the float's repr, so 869.4 stays 869.4 and is not 869.39999...
-    exact = Decimal(repr(seconds)) if isinstance(seconds, float) else Decimal(seconds)
-    exact = exact.quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
-    sign = "-" if exact < 0 else ""
-    remaining = abs(exact)
-    days, remaining = divmod(remaining, 86400)
-    hours, remaining = divmod(remaining, 3600)
-    minutes, secs = divmod(remaining, 60)
-    secs = secs.normalize() if secs else Decimal(0)
-    secs_text = format(secs, "f")
-    units_ja = (("日", days), ("時間", hours), ("分", minutes))
-    units_en = (("d", days), ("h", hours), ("min", minutes))
-    parts: list[str] = []
-    for (unit_ja, amount), (unit_en, _) in zip(units_ja, units_en, strict=True):
-        if amount or parts:
-            parts.append(f"{int(amount)}{unit_ja}" if lang == "ja" else f"{int(amount)} {unit_en}")
-    if secs or not parts:
-        parts.append(f"{secs_text}秒" if lang == "ja" else f"{secs_text} s")
-    return sign + ("" if lang == "ja" else " ").join(parts)
-
-
-def percent_decimals(display: str | None, default: int = 2) -> int:
-    """Decimals the engine chose for a display string: "99.93%" → 2, "99.993%" → 3."""
-    if not display:
-        return default
-    number = display.strip().rstrip("%").strip()
-    return len(number.split(".", 1)[1]) if "." in number else 0
-
-
-def display_ratio(display: str) -> Decimal:
-    """The truncated ratio a display string shows: "99.93%" → Decimal("0.9993")."""
-    return Decimal(display.strip().rstrip("%").strip()) / 100
-
-
-def truncate_ratio(ratio: float, decimals: int) -> Decimal:
-    """A ratio cut (never rounded up) to ``decimals`` places of a percentage.
-
-    Only for figures the engine gives no display string for (coverage); availability is
-    always shown from the engine's ``availability_display``.
-    """
-    step = Decimal(1).scaleb(-(decimals + 2))
-    return Decimal(repr(ratio)).quantize(step, rounding="ROUND_FLOOR")
-
-
-def format_percent(ratio: Decimal, decimals: int) -> str:
-    return f"{ratio * 100:.{decimals}f}%"

@@ -6,16 +6,30 @@ order, which is what a reader comparing two formats expects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from app.reports.document import (
     Figures,
+    FiscalYearMonth,
+    FiscalYearReportDocument,
+    FiscalYearRow,
     Incident,
     LocalizedText,
     MonthlyReportDocument,
     ServiceFigures,
     SystemFigures,
+)
+from app.reports.labels import (
+    Lang,
+    assessed_text,
+    fiscal_year_title,
+    label,
+    met_text,
+    month_heading,
+    pick,
+    yes_no,
 )
 
 Level = Literal["system", "service"]
@@ -90,8 +104,9 @@ def incident_rows(document: MonthlyReportDocument) -> list[IncidentRow]:
     ]
 
 
-# The columns of the figure, incident and exclusion tables (label keys), shared by the
-# CSV and the workbook so both list the same things in the same order.
+# The columns of the figure, incident and exclusion tables (label keys): the one list the
+# CSV and the workbook both write, so both list the same things in the same order. The
+# "insufficient data" flag sits right after the coverage it is about.
 FIGURE_COLUMNS = (
     "level",
     "system_id",
@@ -102,6 +117,7 @@ FIGURE_COLUMNS = (
     "result",
     "availability_exact",
     "coverage",
+    "insufficient_data",
     "scheduled_seconds",
     "excluded_planned_seconds",
     "excluded_disaster_seconds",
@@ -109,9 +125,40 @@ FIGURE_COLUMNS = (
     "unknown_seconds",
     "error_budget_seconds",
     "error_budget_remaining_seconds",
-    "insufficient_data",
     "recovery_target_seconds",
 )
+
+Cell = str | int | float | None
+
+
+def figure_values(row: FigureRow, lang: Lang) -> dict[str, Cell]:
+    """One row of the figure table, keyed by ``FIGURE_COLUMNS``: text in ``lang``, numbers
+    as the document holds them (the workbook then gives them number formats)."""
+    figures = row.figures
+    values: dict[str, Cell] = {
+        "level": label(f"level_{row.level}", lang),
+        "system_id": row.system,
+        "service_id": row.service,
+        "name": pick(row.name, lang),
+        "target": figures["target_display"],
+        "availability": figures["availability_display"],
+        "result": met_text(figures["met"], lang),
+        "availability_exact": figures["availability"],
+        "coverage": figures["coverage"],
+        "insufficient_data": yes_no(figures["insufficient_data"], lang),
+        "scheduled_seconds": figures["scheduled_seconds"],
+        "excluded_planned_seconds": figures["excluded_seconds"]["planned"],
+        "excluded_disaster_seconds": figures["excluded_seconds"]["disaster"],
+        "downtime_seconds": figures["downtime_seconds"],
+        "unknown_seconds": figures["unknown_seconds"],
+        "error_budget_seconds": figures["error_budget_seconds"],
+        "error_budget_remaining_seconds": figures["error_budget_remaining_seconds"],
+        "recovery_target_seconds": figures["recovery_target_seconds"],
+    }
+    assert tuple(values) == FIGURE_COLUMNS
+    return values
+
+
 INCIDENT_COLUMNS = (
     "level",
     "system_id",
@@ -135,3 +182,107 @@ EXCLUSION_COLUMNS = (
     "created_at",
     "retroactive",
 )
+
+
+# --- the fiscal-year sheet ------------------------------------------------------------------
+
+FiscalYearKind = Literal["text", "target", "percent", "exact", "coverage", "flag"]
+
+
+@dataclass(frozen=True, slots=True)
+class FiscalYearColumn:
+    """One column of the fiscal-year table, the same for the CSV and the workbook.
+
+    ``value`` is what the CSV writes (display strings for percentages, the exact ratio as
+    a float, yes/no for flags); the workbook turns it into a typed cell by ``kind``.
+    """
+
+    heading: str
+    kind: FiscalYearKind
+    value: Callable[[FiscalYearRow], Cell]
+    # Shown as a miss (red) when true; flags are highlighted when set.
+    missed: Callable[[FiscalYearRow], bool] = lambda row: False
+
+
+def fiscal_year_month_labels(document: FiscalYearReportDocument) -> list[str]:
+    return [month["label"] for month in document["rows"][0]["months"]] if document["rows"] else []
+
+
+def _month_column(
+    index: int, pick_value: Callable[[FiscalYearMonth], Cell]
+) -> Callable[[FiscalYearRow], Cell]:
+    return lambda row: pick_value(row["months"][index])
+
+
+def fiscal_year_columns(document: FiscalYearReportDocument, lang: Lang) -> list[FiscalYearColumn]:
+    """Indicator, target, the year (availability, result, exact ratio, coverage, flag),
+    then each month's availability, each month's exact ratio, each month's flag."""
+    year_title = fiscal_year_title(document["period"]["fiscal_year"], lang)
+    months = fiscal_year_month_labels(document)
+
+    def yes_no_flag(flag: bool | None) -> str | None:
+        # None: a month that has not started has no flag either way.
+        return None if flag is None else yes_no(flag, lang)
+
+    columns = [
+        FiscalYearColumn(
+            label("level", lang),
+            "text",
+            lambda row: label("level_system" if row["service"] is None else "level_service", lang),
+        ),
+        FiscalYearColumn(label("system_id", lang), "text", lambda row: row["system"]),
+        FiscalYearColumn(label("service_id", lang), "text", lambda row: row["service"]),
+        FiscalYearColumn(label("indicator", lang), "text", lambda row: pick(row["name"], lang)),
+        FiscalYearColumn(label("target", lang), "target", lambda row: row["target_display"]),
+        FiscalYearColumn(
+            f"{year_title} {label('availability', lang)}",
+            "percent",
+            lambda row: row["availability_display"],
+            missed=lambda row: row["met"] is False,
+        ),
+        FiscalYearColumn(
+            label("result", lang),
+            "text",
+            lambda row: assessed_text(row["met"], row.get("insufficient_data"), lang),
+            missed=lambda row: row["met"] is False,
+        ),
+        FiscalYearColumn(
+            f"{year_title} {label('availability_exact', lang)}",
+            "exact",
+            lambda row: row["availability"],
+        ),
+        FiscalYearColumn(label("coverage", lang), "coverage", lambda row: row.get("coverage")),
+        FiscalYearColumn(
+            label("insufficient_data", lang),
+            "flag",
+            lambda row: yes_no_flag(row.get("insufficient_data", False)),
+            missed=lambda row: bool(row.get("insufficient_data")),
+        ),
+    ]
+    for index, month in enumerate(months):
+        columns.append(
+            FiscalYearColumn(
+                f"{month_heading(month, lang)} ({month})",
+                "percent",
+                _month_column(index, lambda m: m["availability_display"]),
+                missed=lambda row, i=index: row["months"][i]["met"] is False,  # type: ignore[misc]
+            )
+        )
+    for index, month in enumerate(months):
+        columns.append(
+            FiscalYearColumn(
+                f"{month} {label('availability_exact', lang)}",
+                "exact",
+                _month_column(index, lambda m: m["availability"]),
+            )
+        )
+    for index, month in enumerate(months):
+        columns.append(
+            FiscalYearColumn(
+                f"{month} {label('insufficient_data', lang)}",
+                "flag",
+                _month_column(index, lambda m: yes_no_flag(m.get("insufficient_data", False))),
+                missed=lambda row, i=index: bool(row["months"][i].get("insufficient_data")),  # type: ignore[misc]
+            )
+        )
+    return columns

@@ -16,39 +16,54 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.xml.constants import ARC_CORE
+from openpyxl.xml.functions import tostring
 
-from app.reports.document import Figures, FiscalYearReportDocument, MonthlyReportDocument
+from app.reports.document import (
+    Figures,
+    FiscalYearReportDocument,
+    FiscalYearRow,
+    MonthlyReportDocument,
+)
+from app.reports.formats import (
+    display_ratio,
+    percent_decimals,
+    spreadsheet_text,
+    truncate_ratio,
+)
 from app.reports.labels import (
     Lang,
-    display_ratio,
     fiscal_year_title,
     kind_text,
     label,
     local_instant,
-    met_text,
-    month_heading,
-    percent_decimals,
+    parse_instant,
     period_heading,
     pick,
     policy_text,
     recovery_text,
-    truncate_ratio,
     yes_no,
 )
 from app.reports.rows import (
     EXCLUSION_COLUMNS,
+    FIGURE_COLUMNS,
     INCIDENT_COLUMNS,
     FigureRow,
+    FiscalYearColumn,
     figure_rows,
+    figure_values,
+    fiscal_year_columns,
     incident_rows,
     system_groups,
 )
@@ -57,6 +72,7 @@ HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
 TITLE_FONT = Font(bold=True, size=14)
 MISSED_FONT = Font(color="B00020", bold=True)
+INSUFFICIENT_FONT = Font(color="8A5A00", bold=True)
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 EXACT_RATIO_FORMAT = "0.0000000000"
 SECONDS_FORMAT = "#,##0.###"
@@ -78,9 +94,26 @@ def _sheet_name(wanted: str, taken: set[str]) -> str:
     return name
 
 
+def _put(sheet: Worksheet, row: int, column: int, value: Any) -> Cell | MergedCell:
+    """Write one cell; text is always typed as text and never starts a formula.
+
+    openpyxl types a string starting with "=" as a formula and "#N/A" as an error, so
+    text is neutralised (``spreadsheet_text``) and then typed as a string explicitly;
+    characters a workbook cannot hold (control characters) become U+FFFD instead of
+    failing the whole report.
+    """
+    cell = sheet.cell(row=row, column=column)
+    if isinstance(value, str):
+        cell.value = spreadsheet_text(ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
+        cell.data_type = "s"
+    else:
+        cell.value = value
+    return cell
+
+
 def _write_header(sheet: Worksheet, row: int, headings: Sequence[str]) -> None:
     for column, heading in enumerate(headings, start=1):
-        cell = sheet.cell(row=row, column=column, value=heading)
+        cell = _put(sheet, row, column, heading)
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -92,8 +125,8 @@ def _set_widths(sheet: Worksheet, widths: Sequence[int]) -> None:
 
 
 def _title(sheet: Worksheet, title: str, subtitle: str) -> None:
-    sheet.cell(row=1, column=1, value=title).font = TITLE_FONT
-    sheet.cell(row=2, column=1, value=subtitle)
+    _put(sheet, 1, 1, title).font = TITLE_FONT
+    _put(sheet, 2, 1, subtitle)
 
 
 def _percent_cell(
@@ -101,90 +134,63 @@ def _percent_cell(
 ) -> None:
     if display is None or not display.rstrip("%").strip().replace(".", "", 1).isdigit():
         # No figure (nothing scheduled or observed): show the engine's dash, never a 0 %.
-        sheet.cell(row=row, column=column, value=display)
+        _put(sheet, row, column, display)
         return
-    cell = sheet.cell(row=row, column=column, value=float(display_ratio(display)))
+    cell = _put(sheet, row, column, float(display_ratio(display)))
     cell.number_format = percent_format(percent_decimals(display))
     if missed:
         cell.font = MISSED_FONT
 
 
 def _target_cell(sheet: Worksheet, row: int, column: int, target: float, display: str) -> None:
-    cell = sheet.cell(row=row, column=column, value=target)
+    cell = _put(sheet, row, column, target)
     cell.number_format = percent_format(percent_decimals(display, default=1))
 
 
-FIGURE_HEADINGS = (
-    "level",
-    "system_id",
-    "service_id",
-    "name",
-    "target",
-    "availability",
-    "result",
-    "availability_exact",
-    "coverage",
-    "insufficient_data",
-    "scheduled_seconds",
-    "excluded_planned_seconds",
-    "excluded_disaster_seconds",
-    "downtime_seconds",
-    "unknown_seconds",
-    "error_budget_seconds",
-    "error_budget_remaining_seconds",
-    "recovery_target_seconds",
-)
-FIGURE_WIDTHS = (10, 22, 14, 36, 9, 12, 9, 16, 11, 10, 14, 14, 14, 14, 14, 14, 14, 14)
+# Column widths by column, so that they follow ``FIGURE_COLUMNS`` whatever its order.
+FIGURE_WIDTHS = {"level": 10, "system_id": 22, "service_id": 14, "name": 36, "target": 9}
+FIGURE_WIDTHS |= {"availability": 12, "result": 9, "availability_exact": 16, "coverage": 11}
+FIGURE_WIDTHS |= {"insufficient_data": 10}
+_SECONDS_COLUMNS = frozenset(key for key in FIGURE_COLUMNS if key.endswith("_seconds"))
 
 
 def _write_figure_row(sheet: Worksheet, row_number: int, row: FigureRow, lang: Lang) -> None:
     figures: Figures = row.figures
-    values: list[Any] = [
-        label(f"level_{row.level}", lang),
-        row.system,
-        row.service,
-        pick(row.name, lang),
-    ]
-    for column, value in enumerate(values, start=1):
-        sheet.cell(row=row_number, column=column, value=value)
-    _target_cell(sheet, row_number, 5, figures["target"], figures["target_display"])
-    _percent_cell(
-        sheet, row_number, 6, figures["availability_display"], missed=figures["met"] is False
-    )
-    result = sheet.cell(row=row_number, column=7, value=met_text(figures["met"], lang))
-    if figures["met"] is False:
-        result.font = MISSED_FONT
-    exact = sheet.cell(row=row_number, column=8, value=figures["availability"])
-    exact.number_format = EXACT_RATIO_FORMAT
-    coverage_decimals = percent_decimals(figures["availability_display"])
-    if figures["coverage"] is not None:
-        coverage = sheet.cell(
-            row=row_number,
-            column=9,
-            value=float(truncate_ratio(figures["coverage"], coverage_decimals)),
-        )
-        coverage.number_format = percent_format(coverage_decimals)
-    sheet.cell(row=row_number, column=10, value=yes_no(figures["insufficient_data"], lang))
-    seconds: list[float | int | None] = [
-        figures["scheduled_seconds"],
-        figures["excluded_seconds"]["planned"],
-        figures["excluded_seconds"]["disaster"],
-        figures["downtime_seconds"],
-        figures["unknown_seconds"],
-        figures["error_budget_seconds"],
-        figures["error_budget_remaining_seconds"],
-        figures["recovery_target_seconds"],
-    ]
-    for offset, value in enumerate(seconds):
-        cell = sheet.cell(row=row_number, column=11 + offset, value=value)
-        cell.number_format = SECONDS_FORMAT
+    values = figure_values(row, lang)
+    for column, key in enumerate(FIGURE_COLUMNS, start=1):
+        if key == "target":
+            _target_cell(sheet, row_number, column, figures["target"], figures["target_display"])
+        elif key == "availability":
+            _percent_cell(
+                sheet,
+                row_number,
+                column,
+                figures["availability_display"],
+                missed=figures["met"] is False,
+            )
+        elif key == "availability_exact":
+            _put(sheet, row_number, column, values[key]).number_format = EXACT_RATIO_FORMAT
+        elif key == "coverage":
+            if figures["coverage"] is not None:
+                decimals = percent_decimals(figures["availability_display"])
+                coverage = truncate_ratio(figures["coverage"], decimals)
+                cell = _put(sheet, row_number, column, float(coverage))
+                cell.number_format = percent_format(decimals)
+        else:
+            cell = _put(sheet, row_number, column, values[key])
+            if key in _SECONDS_COLUMNS:
+                cell.number_format = SECONDS_FORMAT
+            elif key == "result" and figures["met"] is False:
+                cell.font = MISSED_FONT
+            elif key == "insufficient_data" and figures["insufficient_data"]:
+                cell.font = INSUFFICIENT_FONT
 
 
 def _figure_table(sheet: Worksheet, first_row: int, rows: list[FigureRow], lang: Lang) -> None:
-    _write_header(sheet, first_row, [label(h, lang) for h in FIGURE_HEADINGS])
+    _write_header(sheet, first_row, [label(key, lang) for key in FIGURE_COLUMNS])
     for offset, row in enumerate(rows, start=1):
         _write_figure_row(sheet, first_row + offset, row, lang)
-    _set_widths(sheet, FIGURE_WIDTHS)
+    _set_widths(sheet, [FIGURE_WIDTHS.get(key, 14) for key in FIGURE_COLUMNS])
     sheet.freeze_panes = f"E{first_row + 1}"
 
 
@@ -218,10 +224,10 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
     _title(summary, f"{label('report_title_monthly', lang)} — {period_title}", times_note)
     provenance = _provenance_rows(dict(document), lang)
     for offset, (key, value) in enumerate(provenance):
-        summary.cell(row=4 + offset, column=1, value=key).font = HEADER_FONT
-        summary.cell(row=4 + offset, column=2, value=value)
+        _put(summary, 4 + offset, 1, key).font = HEADER_FONT
+        _put(summary, 4 + offset, 2, value)
     table_row = 4 + len(provenance) + 1
-    summary.cell(row=table_row, column=1, value=label("systems", lang)).font = HEADER_FONT
+    _put(summary, table_row, 1, label("systems", lang)).font = HEADER_FONT
     system_rows = [row for row in figure_rows(document) if row.level == "system"]
     _figure_table(summary, table_row + 1, system_rows, lang)
     summary.column_dimensions["B"].width = 30
@@ -256,7 +262,7 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
             recovery_text(incident["recovery_met"], lang),
         ]
         for column, value in enumerate(values, start=1):
-            cell = incidents.cell(row=row_number, column=column, value=value)
+            cell = _put(incidents, row_number, column, value)
             if isinstance(value, datetime):
                 cell.number_format = DATETIME_FORMAT
             if incident["recovery_met"] is False and column == 10:
@@ -284,12 +290,43 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
             yes_no(window["retroactive"], lang),
         ]
         for column, value in enumerate(values, start=1):
-            cell = exclusions.cell(row=row_number, column=column, value=value)
+            cell = _put(exclusions, row_number, column, value)
             if isinstance(value, datetime):
                 cell.number_format = DATETIME_FORMAT
     _set_widths(exclusions, (8, 26, 12, 20, 20, 40, 16, 20, 10))
     exclusions.freeze_panes = "A5"
-    return _save(workbook)
+    return _save(workbook, document["generated_at"])
+
+
+def _fiscal_year_cell(
+    sheet: Worksheet,
+    row_number: int,
+    number: int,
+    column: FiscalYearColumn,
+    row: FiscalYearRow,
+    is_system: bool,
+) -> None:
+    value = column.value(row)
+    missed = column.missed(row)
+    if column.kind == "target":
+        _target_cell(sheet, row_number, number, row["target"], row["target_display"])
+    elif column.kind == "percent":
+        _percent_cell(sheet, row_number, number, value if isinstance(value, str) else None, missed)
+    elif column.kind == "exact":
+        _put(sheet, row_number, number, value).number_format = EXACT_RATIO_FORMAT
+    elif column.kind == "coverage":
+        if isinstance(value, float | int):
+            decimals = percent_decimals(row["availability_display"])
+            cell = _put(sheet, row_number, number, float(truncate_ratio(float(value), decimals)))
+            cell.number_format = percent_format(decimals)
+    else:
+        cell = _put(sheet, row_number, number, value)
+        if column.kind == "flag" and missed:
+            cell.font = INSUFFICIENT_FONT
+        elif missed:
+            cell.font = MISSED_FONT
+        elif is_system and number <= 4:
+            cell.font = HEADER_FONT
 
 
 def render_fiscal_year_xlsx(document: FiscalYearReportDocument, lang: Lang) -> bytes:
@@ -301,63 +338,52 @@ def render_fiscal_year_xlsx(document: FiscalYearReportDocument, lang: Lang) -> b
     assert sheet is not None
     sheet.title = _sheet_name(year_title, taken)
     _title(sheet, f"{label('report_title_fiscal_year', lang)} — {year_title}", period["label"])
-    month_labels = (
-        [month["label"] for month in document["rows"][0]["months"]] if document["rows"] else []
-    )
-    headings = [
-        label("level", lang),
-        label("system_id", lang),
-        label("service_id", lang),
-        label("indicator", lang),
-        label("target", lang),
-        f"{year_title} {label('availability', lang)}",
-        label("result", lang),
-        label("availability_exact", lang),
-        *[f"{month_heading(month, lang)}\n{month}" for month in month_labels],
-    ]
-    _write_header(sheet, 4, headings)
+    columns = fiscal_year_columns(document, lang)
+    _write_header(sheet, 4, [column.heading for column in columns])
     for row_number, row in enumerate(document["rows"], start=5):
         is_system = row["service"] is None
-        for column, value in enumerate(
-            [
-                label("level_system" if is_system else "level_service", lang),
-                row["system"],
-                row["service"],
-                pick(row["name"], lang),
-            ],
-            start=1,
-        ):
-            cell = sheet.cell(row=row_number, column=column, value=value)
-            if is_system:
-                cell.font = HEADER_FONT
-        _target_cell(sheet, row_number, 5, row["target"], row["target_display"])
-        _percent_cell(sheet, row_number, 6, row["availability_display"], row["met"] is False)
-        result = sheet.cell(row=row_number, column=7, value=met_text(row["met"], lang))
-        if row["met"] is False:
-            result.font = MISSED_FONT
-        sheet.cell(
-            row=row_number, column=8, value=row["availability"]
-        ).number_format = EXACT_RATIO_FORMAT
-        for offset, month in enumerate(row["months"]):
-            _percent_cell(
-                sheet,
-                row_number,
-                9 + offset,
-                month["availability_display"],
-                missed=month["met"] is False,
-            )
-    _set_widths(sheet, (10, 22, 12, 40, 9, 14, 9, 16, *([11] * len(month_labels))))
+        for number, column in enumerate(columns, start=1):
+            _fiscal_year_cell(sheet, row_number, number, column, row, is_system)
+    widths = {"text": 14, "target": 9, "percent": 12, "exact": 16, "coverage": 11, "flag": 10}
+    _set_widths(sheet, [widths[column.kind] for column in columns])
+    sheet.column_dimensions["B"].width = 22
+    sheet.column_dimensions["D"].width = 40
     sheet.freeze_panes = "E5"
 
     info = workbook.create_sheet(_sheet_name(label("sheet_report", lang), taken))
     for offset, (key, value) in enumerate(_provenance_rows(dict(document), lang), start=1):
-        info.cell(row=offset, column=1, value=key).font = HEADER_FONT
-        info.cell(row=offset, column=2, value=value)
+        _put(info, offset, 1, key).font = HEADER_FONT
+        _put(info, offset, 2, value)
     _set_widths(info, (28, 80))
-    return _save(workbook)
+    return _save(workbook, document["generated_at"])
 
 
-def _save(workbook: Workbook) -> bytes:
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+def _save(workbook: Workbook, generated_at: str) -> bytes:
+    """The workbook's bytes, the same for the same document whenever it is rendered.
+
+    openpyxl stamps the file with the wall clock twice: the document properties
+    (created, modified) and each zip entry's date. Both get the report's ``generated_at``
+    instead, so a regenerated closed month is byte-identical to the exported one.
+    """
+    stamp = parse_instant(generated_at).astimezone(UTC).replace(tzinfo=None)
+    workbook.properties.created = stamp
+    workbook.properties.creator = "Kadou"
+    saved = io.BytesIO()
+    workbook.save(saved)
+    # Saving sets "modified" to now; write the properties again with the report's instant.
+    workbook.properties.modified = stamp
+    core_properties = tostring(workbook.properties.to_tree())
+    # Zip dates are local wall-clock fields without a zone; the report's instant in UTC,
+    # no earlier than 1980 (the format's epoch).
+    date_time = max(stamp, datetime(1980, 1, 1)).timetuple()[:6]
+    output = io.BytesIO()
+    with (
+        zipfile.ZipFile(saved) as source,
+        zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for entry in source.infolist():
+            fixed = zipfile.ZipInfo(entry.filename, date_time=date_time)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            body = core_properties if entry.filename == ARC_CORE else source.read(entry)
+            target.writestr(fixed, body)
+    return output.getvalue()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalog import load_catalog
 from app.evaluation import fiscal_year_document
+from app.reports.render import render_fiscal_year
 from app.store.db import make_engine, session_factory, transaction
 from app.store.ingest import ObservationIn, TimelineParams, store_observations
 
@@ -57,6 +58,18 @@ def test_fiscal_year_crosses_the_calendar_year(migrated_url: str) -> None:
     mean_of_months = (by_label["2026-10"]["availability"] + by_label["2027-02"]["availability"]) / 2
     assert row["availability"] != mean_of_months
     assert row["insufficient_data"] is True  # ten months without data
+    assert by_label["2026-10"]["insufficient_data"] is False
+    assert by_label["2026-04"]["insufficient_data"] is True
+    assert by_label["2026-10"]["coverage"] == 1.0 and by_label["2026-04"]["coverage"] == 0.0
+    # Every format flags it, and none calls the year met (達成).
+    csv_rows = render_fiscal_year(sheet, "csv", "ja").decode("utf-8-sig").splitlines()
+    header, jpki_main = csv_rows[0].split(","), next(r for r in csv_rows if ",jpki,main," in r)
+    # Missed (two hours down in February) and thin: both are said.
+    assert dict(zip(header, jpki_main.split(","), strict=True))["判定"] == "未達（データ不足）"
+    html = render_fiscal_year(sheet, "html", "ja").decode()
+    start = html.index('data-scope="jpki/main"')
+    assert "データ不足" in html[start : html.index("</tr>", start)]
+    assert "達成" not in html[start : html.index("</tr>", start)]
     system_row = next(r for r in sheet["rows"] if r["system"] == "jpki" and r["service"] is None)
     assert system_row["availability_display"] == row["availability_display"]
 

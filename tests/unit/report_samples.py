@@ -540,6 +540,8 @@ def fiscal_year_document(
                     "availability": float(ratio),
                     "availability_display": truncated_display(ratio, target),
                     "met": ratio >= Fraction(target),
+                    "coverage": 1.0,
+                    "insufficient_data": False,
                 }
             )
         year_ratio = Fraction(year_scheduled - year_down, year_scheduled)
@@ -552,6 +554,8 @@ def fiscal_year_document(
             "availability": float(year_ratio),
             "availability_display": truncated_display(year_ratio, target),
             "met": year_ratio >= Fraction(target),
+            "coverage": 1.0,
+            "insufficient_data": False,
             "months": months,
         }
 

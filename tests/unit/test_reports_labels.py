@@ -7,15 +7,8 @@ from decimal import Decimal
 import pytest
 
 from app.reports.document import reiwa_year
-from app.reports.labels import (
-    display_ratio,
-    fiscal_year_title,
-    format_duration,
-    label,
-    label_keys,
-    percent_decimals,
-    truncate_ratio,
-)
+from app.reports.formats import display_ratio, format_duration, percent_decimals, truncate_ratio
+from app.reports.labels import fiscal_year_title, label, label_keys
 
 
 def test_reiwa_years() -> None:

@@ -26,13 +26,6 @@ def test_json_is_the_document_itself(lang: Lang) -> None:
     assert json.loads(render_fiscal_year(fiscal_year, "json", lang)) == fiscal_year
 
 
-def test_json_is_byte_identical_when_regenerated() -> None:
-    # A closed month regenerated must give the same bytes (issue 5, "reproducible").
-    assert render_monthly(monthly_document(), "json", "ja") == render_monthly(
-        monthly_document(), "json", "ja"
-    )
-
-
 def test_file_names_and_content_types() -> None:
     monthly, fiscal_year = monthly_document(), fiscal_year_document(2026)
     assert file_name(monthly, "pdf", "ja") == "kadou-2026-10-ja.pdf"

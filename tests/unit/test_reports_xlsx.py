@@ -15,7 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from report_samples import TOKYO, fiscal_year_document, monthly_document
 
 from app.reports.document import MonthlyReportDocument
-from app.reports.labels import Lang, label
+from app.reports.labels import Lang, kind_text, label
 from app.reports.render import render_fiscal_year, render_monthly
 
 
@@ -137,7 +137,7 @@ def test_incidents_and_exclusions_sheets(document: MonthlyReportDocument) -> Non
         row = windows[window["id"]]
         assert row["Reason"].value == window["reason"]
         assert row["Registered by"].value == window["created_by"]
-        assert row["Kind"].value == window["kind"]
+        assert row["Kind"].value == kind_text(window["kind"], "en")
 
 
 def test_fiscal_year_sheet() -> None:
@@ -146,7 +146,9 @@ def test_fiscal_year_sheet() -> None:
     assert workbook.sheetnames[0] == "令和8年度"
     sheet = workbook["令和8年度"]
     header = [str(cell.value) for cell in sheet[4]]
-    assert header[8].endswith("2026-04") and header[-1].endswith("2027-03")
+    first_month = header.index("4月 (2026-04)")
+    assert header[first_month + 11] == "3月 (2027-03)"
+    assert header[8] == label("coverage", "ja") and header[9] == label("insufficient_data", "ja")
     for row_cells, expected in zip(sheet.iter_rows(min_row=5), document["rows"], strict=True):
         assert row_cells[1].value == expected["system"]
         year_cell = row_cells[5]
@@ -154,6 +156,7 @@ def test_fiscal_year_sheet() -> None:
             _shown_percent(year_cell.value, year_cell.number_format)
             == (expected["availability_display"])
         )
-        assert [_shown_percent(c.value, c.number_format) for c in row_cells[8:20]] == [
+        month_cells = row_cells[first_month : first_month + 12]
+        assert [_shown_percent(c.value, c.number_format) for c in month_cells] == [
             month["availability_display"] for month in expected["months"]
         ]
