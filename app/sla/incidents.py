@@ -44,11 +44,20 @@ def find_incidents(
     ``counted_downtime`` (the period's D), so the incidents' downtime sums to D.
     """
     evaluated_end = min(period_end_ms, cutoff_ms)
+    counted = counted_downtime.intervals
     incidents: list[Incident] = []
-    for start, end in down:
-        if end <= period_start_ms or start >= evaluated_end:
-            continue
-        cost_ms = counted_downtime.clip(start, end).measure()
+    # One sweep over both sorted sets: `first` is the first counted interval that can still
+    # overlap the current incident or a later one (incidents are disjoint and in order), so
+    # each counted interval is passed once, not searched again for every incident.
+    first = 0
+    for start, end in down.overlapping(period_start_ms, evaluated_end):
+        while first < len(counted) and counted[first][1] <= start:
+            first += 1
+        cost_ms = 0
+        index = first
+        while index < len(counted) and counted[index][0] < end:
+            cost_ms += min(counted[index][1], end) - max(counted[index][0], start)
+            index += 1
         if end >= cutoff_ms:
             duration = cutoff_ms - start
             breached = recovery_target_ms is not None and duration > recovery_target_ms

@@ -7,11 +7,16 @@ intersected with the schedule, split by exclusion kind and summed exactly, in an
 An ``IntervalSet`` is immutable and always normalized: its intervals are sorted, disjoint,
 non-empty, half-open ``[start, end)`` in integer milliseconds, and touching intervals are
 merged, so two sets covering the same instants compare equal. All set operations are
-linear merges of the two sorted interval lists.
+linear merges of the two sorted interval lists, and every lookup of one instant or one
+window (``contains``, ``clip``, ``measure_within``) is a binary search: because the
+intervals are disjoint and sorted by start, their ends are sorted too, so a report that
+looks up each of n incidents or days costs O(n log n), never O(n²).
 """
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 
 Interval = tuple[int, int]
@@ -34,6 +39,15 @@ def _merge_sorted(ordered: Iterable[Interval]) -> tuple[Interval, ...]:
         else:
             merged.append((start, end))
     return tuple(merged)
+
+
+# Below this ratio of sizes, walking both sets in step is cheaper than a binary search per
+# interval of the smaller one (measured with bench/core_scaling.py).
+_LOPSIDED_RATIO = 8
+
+
+def _lopsided(left: int, right: int) -> bool:
+    return min(left, right) * _LOPSIDED_RATIO < max(left, right)
 
 
 class IntervalSet:
@@ -88,6 +102,13 @@ class IntervalSet:
 
     def __and__(self, other: IntervalSet) -> IntervalSet:
         left, right = self._intervals, other._intervals
+        if not left or not right:
+            return IntervalSet()
+        if _lopsided(len(left), len(right)):
+            # A day or a schedule with few holes against thousands of outages: look up each
+            # interval of the small set in the large one, copying what lies inside as a slice.
+            small, large = (self, other) if len(left) < len(right) else (other, self)
+            return IntervalSet._trusted(large._within(small._intervals))
         common: list[Interval] = []
         i = j = 0
         while i < len(left) and j < len(right):
@@ -108,6 +129,20 @@ class IntervalSet:
         if not right or not self._intervals:
             return self
         remaining: list[Interval] = []
+        if _lopsided(len(self._intervals), len(right)):
+            if len(self._intervals) > len(right):
+                # What lies in the few gaps of `other`, each looked up and copied as a slice.
+                gaps = other._complement(self._intervals[0][0], self._intervals[-1][1])
+                return IntervalSet._trusted(self._within(gaps._intervals))
+            # Few intervals minus many: cut each by the removed intervals it overlaps.
+            for start, end in self._intervals:
+                inside = other.overlapping(start, end)
+                starts = (start, *(removed_end for _, removed_end in inside))
+                ends = (*(removed_start for removed_start, _ in inside), end)
+                remaining.extend(
+                    piece for piece in zip(starts, ends, strict=True) if piece[0] < piece[1]
+                )
+            return IntervalSet._trusted(tuple(remaining))
         j = 0
         for start, end in self._intervals:
             cursor = start
@@ -126,16 +161,71 @@ class IntervalSet:
             j = k
         return IntervalSet._trusted(tuple(remaining))
 
+    def _complement(self, lower: int, upper: int) -> IntervalSet:
+        """The instants not in the set, over its hull widened to ``[lower, upper)``."""
+        intervals = self._intervals
+        starts = (min(lower, intervals[0][0]), *(end for _, end in intervals))
+        ends = (*(start for start, _ in intervals), max(upper, intervals[-1][1]))
+        return IntervalSet._trusted(
+            tuple(gap for gap in zip(starts, ends, strict=True) if gap[0] < gap[1])
+        )
+
+    def _within(self, windows: Iterable[Interval]) -> tuple[Interval, ...]:
+        """The parts of this set inside each window; ``windows`` sorted and disjoint."""
+        pieces: list[Interval] = []
+        intervals = self._intervals
+        for start, end in windows:
+            lo, hi = self._overlapping(start, end)
+            if lo >= hi:
+                continue
+            first = len(pieces)
+            pieces.extend(intervals[lo:hi])
+            # Only the first and the last interval can stick out of the window.
+            pieces[first] = (max(pieces[first][0], start), pieces[first][1])
+            pieces[-1] = (pieces[-1][0], min(pieces[-1][1], end))
+        return tuple(pieces)
+
+    # -- lookups (binary search) -------------------------------------------------------
+
+    def _index_at_or_before(self, instant: int) -> int:
+        """The index of the last interval starting at or before ``instant`` (-1 if none)."""
+        # (instant, inf) sorts after every (instant, end), so ties on the start count.
+        return bisect_right(self._intervals, (instant, math.inf)) - 1
+
+    def _overlapping(self, start: int, end: int) -> tuple[int, int]:
+        """``[lo, hi)``: the indices of the intervals that overlap ``[start, end)``."""
+        intervals = self._intervals
+        lo = self._index_at_or_before(start)
+        if lo < 0 or intervals[lo][1] <= start:
+            lo += 1
+        # The first interval starting at or after `end` no longer overlaps.
+        hi = bisect_left(intervals, (end, -math.inf))
+        return lo, hi
+
+    def overlapping(self, start: int, end: int) -> tuple[Interval, ...]:
+        """The intervals (whole, not cut) that end after ``start`` and begin before ``end``."""
+        lo, hi = self._overlapping(start, end)
+        return self._intervals[lo:hi]
+
     def clip(self, start: int, end: int) -> IntervalSet:
         """The part of the set inside ``[start, end)``."""
-        return self & IntervalSet.span(start, end)
+        if start >= end:
+            return IntervalSet()
+        return IntervalSet._trusted(self._within(((start, end),)))
 
     def measure(self) -> int:
         """Total length in milliseconds."""
         return sum(end - start for start, end in self._intervals)
 
+    def measure_within(self, start: int, end: int) -> int:
+        """The length of the part inside ``[start, end)``: ``clip(start, end).measure()``."""
+        if start >= end:
+            return 0
+        return sum(min(e, end) - max(s, start) for s, e in self.overlapping(start, end))
+
     def contains(self, instant: int) -> bool:
-        return any(start <= instant < end for start, end in self._intervals)
+        index = self._index_at_or_before(instant)
+        return index >= 0 and instant < self._intervals[index][1]
 
     @property
     def lower(self) -> int | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from app.sla.incidents import find_incidents
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.sla.incidents import Incident, find_incidents
 from app.sla.intervals import IntervalSet
 
 HOUR = 3_600_000
@@ -58,3 +61,69 @@ def test_month_to_date_ignores_incidents_after_the_cutoff() -> None:
     down = IntervalSet([(10, 20), (60, 70)])
     incidents = find_incidents(down, down, 0, 100, 50, None)
     assert [(i.start_ms, i.end_ms) for i in incidents] == [(10, 20)]
+
+
+def scanned_incidents(
+    down: IntervalSet,
+    counted: IntervalSet,
+    period_start_ms: int,
+    period_end_ms: int,
+    cutoff_ms: int,
+    recovery_target_ms: int | None,
+) -> list[Incident]:
+    """The definition of §6 read literally: each down interval, its cost by clipping D."""
+    evaluated_end = min(period_end_ms, cutoff_ms)
+    incidents = []
+    for start, end in down:
+        if end <= period_start_ms or start >= evaluated_end:
+            continue
+        cost = (counted & IntervalSet.span(start, end)).measure()
+        ongoing = end >= cutoff_ms
+        duration = (cutoff_ms if ongoing else end) - start
+        if recovery_target_ms is None:
+            met = None
+        elif ongoing:
+            met = False if duration > recovery_target_ms else None
+        else:
+            met = duration <= recovery_target_ms
+        incidents.append(
+            Incident(start, None if ongoing else end, duration, cost, recovery_target_ms, met)
+        )
+    return incidents
+
+
+spans = st.lists(st.tuples(st.integers(0, 500), st.integers(0, 500)), max_size=40)
+
+
+@settings(max_examples=300)
+@given(
+    spans,
+    spans,
+    st.integers(0, 500),
+    st.integers(0, 500),
+    st.integers(0, 520),
+    st.none() | st.integers(0, 100),
+    st.booleans(),
+)
+def test_the_sweep_equals_clipping_the_counted_downtime_per_incident(
+    down_raw: list[tuple[int, int]],
+    counted_raw: list[tuple[int, int]],
+    period_start: int,
+    period_end: int,
+    cutoff: int,
+    recovery_target: int | None,
+    counted_inside_down: bool,
+) -> None:
+    down = IntervalSet(down_raw)
+    # D is normally part of the down set (down and scheduled); arbitrary sets are checked too.
+    counted = down & IntervalSet(counted_raw) if counted_inside_down else IntervalSet(counted_raw)
+    arguments = (down, counted, period_start, period_end, cutoff, recovery_target)
+    assert find_incidents(*arguments) == scanned_incidents(*arguments)
+
+
+def test_the_sweep_costs_incidents_that_share_one_counted_interval() -> None:
+    # A counted interval wider than the incidents (a caller's D need not lie inside them).
+    down = IntervalSet([(10, 20), (30, 40), (50, 60)])
+    counted = IntervalSet([(0, 100)])
+    incidents = find_incidents(down, counted, 0, 100, 1000, None)
+    assert [incident.downtime_ms for incident in incidents] == [10, 10, 10]

@@ -90,3 +90,64 @@ def test_at_least_and_union_all_match_points(
     union = IntervalSet.union_all(sets)
     assert_normalized(union)
     assert as_points(union) == set().union(*(points(raw) for raw in sets_raw))
+
+
+# The lookups are binary searches; these compare them with a scan of every interval, on
+# sets large enough that the search has several levels, and windows that start or end
+# before, inside, between and after the intervals (edges included).
+many_intervals = st.lists(st.tuples(st.integers(0, 400), st.integers(0, 400)), max_size=60)
+instants = st.integers(-5, 405)
+
+
+@settings(max_examples=300)
+@given(many_intervals, instants, instants)
+def test_window_lookups_equal_a_scan_of_every_interval(
+    raw: list[tuple[int, int]], start: int, end: int
+) -> None:
+    interval_set = IntervalSet(raw)
+    scanned = [(s, e) for s, e in interval_set if e > start and s < end]
+    assert interval_set.overlapping(start, end) == tuple(scanned)
+    clipped = interval_set.clip(start, end)
+    assert_normalized(clipped)
+    assert clipped == interval_set & IntervalSet.span(start, end)
+    assert interval_set.measure_within(start, end) == clipped.measure()
+
+
+@settings(max_examples=300)
+@given(many_intervals, instants)
+def test_contains_equals_a_scan_of_every_interval(raw: list[tuple[int, int]], instant: int) -> None:
+    interval_set = IntervalSet(raw)
+    assert interval_set.contains(instant) == any(s <= instant < e for s, e in interval_set)
+    assert interval_set.contains(instant) == (instant in points(raw))
+
+
+def test_lookups_at_the_edges_of_half_open_intervals() -> None:
+    interval_set = IntervalSet([(10, 20), (30, 40)])
+    assert [interval_set.contains(t) for t in (9, 10, 19, 20, 29, 30, 39, 40)] == [
+        False, True, True, False, False, True, True, False,
+    ]  # fmt: skip
+    assert interval_set.clip(20, 30) == IntervalSet()
+    assert interval_set.clip(19, 31) == IntervalSet([(19, 20), (30, 31)])
+    assert interval_set.clip(12, 15) == IntervalSet([(12, 15)])
+    assert interval_set.overlapping(20, 30) == ()
+    assert interval_set.overlapping(15, 35) == ((10, 20), (30, 40))
+    assert IntervalSet().clip(0, 10) == IntervalSet()
+    assert not IntervalSet().contains(0)
+
+
+@settings(max_examples=300)
+@given(many_intervals, raw_intervals.map(lambda raw: [(4 * s, 4 * e) for s, e in raw]))
+def test_set_algebra_of_a_large_and_a_small_set_matches_points(
+    large_raw: list[tuple[int, int]], small_raw: list[tuple[int, int]]
+) -> None:
+    # The operations walk the smaller operand and search the larger: both orders, both ways.
+    large, small = IntervalSet(large_raw), IntervalSet(small_raw)
+    for result, expected in (
+        (large & small, points(large_raw) & points(small_raw)),
+        (small & large, points(large_raw) & points(small_raw)),
+        (large - small, points(large_raw) - points(small_raw)),
+        (small - large, points(small_raw) - points(large_raw)),
+        (large | small, points(large_raw) | points(small_raw)),
+    ):
+        assert_normalized(result)
+        assert as_points(result) == expected
