@@ -177,6 +177,11 @@ def add_exclusion(
     return row
 
 
+def find_exclusion(session: Session, exclusion_id: int) -> Exclusion | None:
+    """The window with this id, removed or not; None when there never was one."""
+    return session.get(Exclusion, exclusion_id)
+
+
 def get_exclusion(session: Session, exclusion_id: int) -> Exclusion:
     row = session.get(Exclusion, exclusion_id)
     if row is None or row.removed_at is not None:
