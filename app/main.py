@@ -29,7 +29,7 @@ from app.api import (
 )
 from app.api.auth import reader
 from app.api.context import ApiContext
-from app.api.current import CurrentStateCache
+from app.current import CurrentStateCache
 from app.metrics import CONTENT_TYPE, MetricsExporter, record_probe
 from app.runtime import Runtime, open_runtime
 from app.store.tokens import Actor
