@@ -66,7 +66,7 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
 
     runner = ProbeRunner(
         list(runtime.catalog.checks().values()),
-        StoreSink(runtime),
+        StoreSink(runtime.sessions, runtime.timeline_params),
         location,
         on_result=on_result,
     )
