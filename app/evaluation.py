@@ -17,7 +17,6 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.catalog.model import Catalog, Service, System
@@ -28,9 +27,10 @@ from app.sla.evaluate import Evaluation, ServiceInput, SystemInput, evaluate
 from app.sla.exclusions import ExclusionKind, ExclusionWindow
 from app.sla.incidents import Incident
 from app.sla.periods import Period, days_of
-from app.sla.timeline import CheckState, Segment
+from app.sla.timeline import Segment
 from app.store.exclusions import list_exclusions, snapshot
-from app.store.models import CheckSegment, Exclusion
+from app.store.models import Exclusion
+from app.store.segments import segments_between
 from app.store.types import from_ms, to_ms
 
 DAY_MS = 86_400_000
@@ -61,34 +61,6 @@ def as_fraction(value: Decimal) -> Fraction:
 def _policy(catalog: Catalog, service: Service | None) -> UnknownPolicy:
     name = service.unknown_policy if service and service.unknown_policy else catalog.unknown_policy
     return UnknownPolicy(name)
-
-
-def _load_segments(
-    session: Session, check_keys: Sequence[str], start_ms: int, end_ms: int
-) -> dict[tuple[str, str], list[Segment]]:
-    segments: dict[tuple[str, str], list[Segment]] = defaultdict(list)
-    if not check_keys:
-        return segments
-    query = (
-        select(
-            CheckSegment.check,
-            CheckSegment.location,
-            CheckSegment.start_at,
-            CheckSegment.end_at,
-            CheckSegment.state,
-        )
-        .where(
-            CheckSegment.check.in_(list(check_keys)),
-            CheckSegment.end_at > from_ms(start_ms),
-            CheckSegment.start_at < from_ms(end_ms),
-        )
-        .order_by(CheckSegment.check, CheckSegment.location, CheckSegment.start_at)
-    )
-    for check, location, start_at, end_at, state in session.execute(query):
-        segments[(check, location)].append(
-            Segment(to_ms(start_at), to_ms(end_at), CheckState(state))
-        )
-    return segments
 
 
 def _windows_for(
@@ -166,7 +138,7 @@ def evaluate_period(
     for _ in range(MAX_WIDENINGS):
         data_start = period.start_ms - margin
         data_end = min(cutoff_ms, period.end_ms + margin)
-        segments = _load_segments(session, check_keys, data_start, data_end)
+        segments = segments_between(session, check_keys, data_start, data_end)
         evaluations = evaluate(
             _inputs(catalog, systems, segments, exclusions), period, cutoff_ms, data_start, data_end
         )

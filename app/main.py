@@ -29,7 +29,7 @@ from app.api import (
 )
 from app.api.auth import reader
 from app.api.context import ApiContext
-from app.api.current import CurrentStateCache
+from app.current import CurrentStateCache
 from app.metrics import CONTENT_TYPE, MetricsExporter, record_probe
 from app.runtime import Runtime, open_runtime
 from app.store.tokens import Actor
@@ -66,7 +66,7 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
 
     runner = ProbeRunner(
         list(runtime.catalog.checks().values()),
-        StoreSink(runtime),
+        StoreSink(runtime.sessions, runtime.timeline_params),
         location,
         on_result=on_result,
     )

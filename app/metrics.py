@@ -5,7 +5,7 @@ Two sources, one page:
 * **Probe metrics** (``kadou_probe_*``), fed by :func:`record_probe`, which the embedded
   probe runner calls after every probe and ``POST /api/v1/results`` calls for every
   observation a remote agent delivers (once each). They live in the process that saw them.
-* **SLA metrics**, from the current-state snapshot (``app.api.current``): the same
+* **SLA metrics**, from the current-state snapshot (``app.current``): the same
   ``evaluate_period``/``report_document`` call as ``GET /api/v1/availability``, so
   Prometheus, the API, the pages and the reports always agree. The snapshot is refreshed in
   the background (every 15 s by default) and its rendered text is cached, so a scrape
@@ -35,7 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from app.api.current import STATES, UNKNOWN, CurrentState, CurrentStateCache
+from app.current import STATES, UNKNOWN, CurrentState, CurrentStateCache
 from app.sla.exclusions import ExclusionKind
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4

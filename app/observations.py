@@ -15,10 +15,10 @@ from typing import Any
 
 from app.errors import InvalidInput
 from app.store.ingest import ObservationIn
+from app.store.models import clip_detail
 
 FIELDS = ("check", "location", "observed_at", "ok", "latency_ms", "detail")
 LOCATION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-DETAIL_MAX = 300
 
 
 def _known_checks_hint(known: Mapping[str, object]) -> str:
@@ -82,15 +82,13 @@ def parse_observation(item: Any, known_checks: Mapping[str, object], where: str)
     detail = item.get("detail")
     if detail is not None and not isinstance(detail, str):
         raise InvalidInput(f"{where}: detail must be a string or null", field="detail")
-    if detail is not None and len(detail) > DETAIL_MAX:
-        detail = detail[: DETAIL_MAX - 1] + "…"
     return ObservationIn(
         check=check,
         location=location,
         observed_at=observed_at,
         ok=ok,
         latency_ms=None if latency is None else float(latency),
-        detail=detail,
+        detail=clip_detail(detail),
     )
 
 

@@ -43,7 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from app.catalog.model import HttpCheck  # noqa: E402
-from probes.base import Check, ProbeContext, ProbeResult, run_probe  # noqa: E402
+from probes.base import Check, ProbeContext, ProbeResult  # noqa: E402
+from probes.protocols import run_probe  # noqa: E402
 from probes.runner import ProbeRunner, schedule_offset_ms  # noqa: E402
 from probes.sink import BatchingWriter, Heartbeat, ObservationRecord  # noqa: E402
 

@@ -1,17 +1,14 @@
-"""The one probe signature every protocol module implements, and the dispatcher around it.
+"""The one probe signature every protocol module implements, and what they share.
 
 Shaped like blackbox_exporter's ``prober/``: a probe function takes a check and a shared
 context and returns success, its wall time, a short reason on failure and a few named
-measurements. ``run_probe`` is the only entry point the runner needs: it picks the
-function by ``check.type``, enforces ``check.timeout_ms`` on the whole attempt and turns
-every exception into a failed result, so one misbehaving target can never stop the runner.
+measurements. The protocol modules import this one and nothing imports them but
+``probes.protocols``, which maps each ``check.type`` to its function (``run_probe``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
-import functools
 import socket
 import ssl
 import time
@@ -156,41 +153,8 @@ def _make_ssl_context(*, verify: bool, ca_file: str | None) -> ssl.SSLContext:
 ProbeFn = Callable[[Check, ProbeContext], Awaitable[ProbeResult]]
 
 
-@functools.cache
-def probe_registry() -> Mapping[str, ProbeFn]:
-    """The probe function for each ``check.type``.
-
-    Imported lazily because the protocol modules import this one.
-    """
-    from probes.http import probe_http
-    from probes.tcp import probe_tcp
-    from probes.tls import probe_tls
-
-    registry: dict[str, Callable[..., Awaitable[ProbeResult]]] = {
-        "http": probe_http,
-        "tcp": probe_tcp,
-        "tls": probe_tls,
-    }
-    return registry
-
-
 def elapsed_ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
-
-
-async def run_probe(check: Check, ctx: ProbeContext) -> ProbeResult:
-    """Probe ``check`` once. Never raises (except on cancellation of the caller itself)."""
-    started = time.perf_counter()
-    probe = probe_registry().get(check.type)
-    if probe is None:
-        return ProbeResult(False, 0.0, f"unknown check type {check.type!r}")
-    try:
-        async with asyncio.timeout(check.timeout_ms / 1000.0):
-            return await probe(check, ctx)
-    except TimeoutError:
-        return ProbeResult(False, elapsed_ms(started), "timeout")
-    except Exception as exc:
-        return ProbeResult(False, elapsed_ms(started), describe_error(exc))
 
 
 def _exception_chain(exc: BaseException) -> Iterator[BaseException]:

@@ -30,7 +30,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from app.catalog.model import Catalog
-from probes.base import Check, ProbeContext, ProbeResult, run_probe
+from probes.base import Check, ProbeContext, ProbeResult
+from probes.protocols import run_probe
 from probes.sink import BatchingWriter, Heartbeat, ObservationRecord, ObservationSink
 
 log = logging.getLogger(__name__)

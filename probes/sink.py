@@ -21,13 +21,15 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Protocol, Self, runtime_checkable
 
 import httpx
 
+# Re-exported: the runner and the agent name them as part of the sink's interface.
+from probes.records import Heartbeat as Heartbeat
+from probes.records import ObservationRecord as ObservationRecord
 from probes.spool import DiskSpool, MemorySpool, Spool, SpooledBatch
 
 log = logging.getLogger(__name__)
@@ -36,96 +38,6 @@ RESULTS_PATH = "/api/v1/results"
 DEFAULT_SPOOL_MAX_BYTES = 512 * 1024 * 1024
 # Used when there is no spool directory (the embedded store): failed batches wait in memory.
 DEFAULT_MEMORY_SPOOL_MAX_OBSERVATIONS = 200_000
-
-
-def _iso(instant: datetime) -> str:
-    # Milliseconds: instants are integer ms inside Kadou, so a resent observation always
-    # carries the same observed_at text and the server's dedup key matches.
-    return instant.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def _parse_instant(text: str, field: str) -> datetime:
-    instant = datetime.fromisoformat(text)
-    if instant.tzinfo is None:
-        raise ValueError(f"{field} {text!r} has no UTC offset; write e.g. 2025-01-01T00:00:00Z")
-    return instant.astimezone(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class ObservationRecord:
-    """One probe result as it leaves the probe runner (and as ``kadou import`` reads it)."""
-
-    check: str  # check key "system/service/check"
-    location: str
-    observed_at: datetime  # aware UTC, when the probe started
-    ok: bool
-    latency_ms: float | None
-    detail: str | None  # why it failed; None when ok
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "check": self.check,
-            "location": self.location,
-            "observed_at": _iso(self.observed_at),
-            "ok": self.ok,
-            "latency_ms": self.latency_ms,
-            "detail": self.detail,
-        }
-
-    @classmethod
-    def from_json(cls, fields: dict[str, object]) -> ObservationRecord:
-        latency_ms = fields.get("latency_ms")
-        detail = fields.get("detail")
-        return cls(
-            check=str(fields["check"]),
-            location=str(fields["location"]),
-            observed_at=_parse_instant(str(fields["observed_at"]), "observed_at"),
-            ok=bool(fields["ok"]),
-            latency_ms=float(latency_ms) if isinstance(latency_ms, int | float) else None,
-            detail=str(detail) if detail is not None else None,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
-    """This runner was alive at ``at`` and beats every ``interval_ms``.
-
-    The server uses it to tell "no runner was alive" (unknown) from "nothing changed".
-    """
-
-    runner_id: str
-    location: str
-    at: datetime
-    interval_ms: int
-
-    def to_json(self) -> dict[str, object]:
-        """The form ``POST /api/v1/results`` takes (durations in seconds in the API)."""
-        return {
-            "runner": self.runner_id,
-            "location": self.location,
-            "at": _iso(self.at),
-            "interval_seconds": self.interval_ms / 1000,
-        }
-
-    def to_spool_json(self) -> dict[str, object]:
-        return {
-            "runner_id": self.runner_id,
-            "location": self.location,
-            "at": _iso(self.at),
-            "interval_ms": self.interval_ms,
-        }
-
-    @classmethod
-    def from_spool_json(cls, fields: dict[str, object]) -> Heartbeat:
-        interval_ms = fields["interval_ms"]
-        if not isinstance(interval_ms, int):
-            raise ValueError(f"heartbeat interval_ms {interval_ms!r} is not an integer")
-        return cls(
-            runner_id=str(fields["runner_id"]),
-            location=str(fields["location"]),
-            at=_parse_instant(str(fields["at"]), "heartbeat at"),
-            interval_ms=interval_ms,
-        )
 
 
 class SinkError(Exception):

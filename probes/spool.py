@@ -21,10 +21,9 @@ import re
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from probes.sink import Heartbeat, ObservationRecord
+from probes.records import Heartbeat, ObservationRecord
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +69,6 @@ def encode_batch(batch: SpooledBatch) -> bytes:
 
 
 def decode_batch(text: str, spool_id: str | None = None) -> SpooledBatch:
-    from probes.sink import Heartbeat, ObservationRecord
-
     observations: list[ObservationRecord] = []
     heartbeat: Heartbeat | None = None
     for line in text.splitlines():

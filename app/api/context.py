@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
-from app.api.current import CurrentStateCache
+from app.current import CurrentStateCache
 from app.runtime import Runtime
 
 

@@ -23,11 +23,11 @@ from app.store.db import transaction
 from app.store.exclusions import (
     ExclusionRequest,
     add_exclusion,
+    find_exclusion,
     list_exclusions,
     remove_exclusion,
     update_exclusion,
 )
-from app.store.models import Exclusion
 from app.store.tokens import Actor
 
 router = APIRouter(tags=["exclusions"])
@@ -67,7 +67,7 @@ class ExclusionRemoval(BaseModel):
 def _existing(context: ApiContext, exclusion_id: int) -> None:
     """404 for an unknown id, 409 for a window that was removed (it cannot change now)."""
     with context.runtime.sessions() as session:
-        row = session.get(Exclusion, exclusion_id)
+        row = find_exclusion(session, exclusion_id)
         if row is None:
             raise ApiProblem(404, f"no exclusion window with id {exclusion_id}", title="Not found")
         if row.removed_at is not None:
@@ -104,7 +104,7 @@ def get_exclusion(
     _actor: Actor = Depends(reader),
 ) -> dict[str, Any]:
     with context.runtime.sessions() as session:
-        row = session.get(Exclusion, exclusion_id)
+        row = find_exclusion(session, exclusion_id)
         if row is None:
             raise ApiProblem(404, f"no exclusion window with id {exclusion_id}", title="Not found")
         document = exclusion_json(row, context.zone)

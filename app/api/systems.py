@@ -15,11 +15,11 @@ from fastapi import APIRouter, Depends
 
 from app.api.auth import reader
 from app.api.context import ApiContext, api_context
-from app.api.current import UNKNOWN, CurrentState
 from app.api.params import check_scope
 from app.api.problems import responses
 from app.catalog.hours import format_hours
 from app.catalog.model import Catalog, HttpCheck, Service, System, TcpCheck, TlsCheck
+from app.current import UNKNOWN, CurrentState
 from app.evaluation import period_json, seconds, target_display
 from app.store.tokens import Actor
 

@@ -16,17 +16,14 @@ runners_app = typer.Typer(help="Probe runners seen by this database.", no_args_i
 @runners_app.command("list")
 def runners_list() -> None:
     """Every runner with its location and last heartbeat."""
-    from sqlalchemy import select
-
-    from app.store.models import RunnerHeartbeat
+    from app.store.runners import runner_heartbeats
 
     rt = runtime()
     require_schema(rt)
     zone = ZoneInfo(rt.timezone)
     with rt.sessions() as session:
-        rows = session.execute(select(RunnerHeartbeat).order_by(RunnerHeartbeat.runner_id))
         found = False
-        for row in rows.scalars():
+        for row in runner_heartbeats(session):
             found = True
             typer.echo(
                 f"{row.runner_id:<40} {row.location:<16} last seen "
@@ -42,25 +39,11 @@ def runners_forget(
     runner_id: Annotated[str, typer.Argument(help="The runner id, as `kadou runners list` shows")],
 ) -> None:
     """Forget a decommissioned runner, so its stale heartbeat stops alerting."""
-    from app.store import audit
-    from app.store.models import RunnerHeartbeat
+    from app.store.runners import forget_runner
 
     rt = runtime()
     require_schema(rt)
     with transaction(rt.sessions) as session:
-        row = session.get(RunnerHeartbeat, runner_id)
-        if row is None:
+        if not forget_runner(session, runner_id, actor=cli_actor().name, reason="decommissioned"):
             fail(f"no runner {runner_id!r}; see `kadou runners list`")
-        before = {"runner": row.runner_id, "location": row.location}
-        session.delete(row)
-        audit.record(
-            session,
-            actor=cli_actor().name,
-            action="delete",
-            entity="runner",
-            entity_id=runner_id,
-            before=before,
-            after=None,
-            reason="decommissioned",
-        )
     typer.echo(f"forgot runner {runner_id}")

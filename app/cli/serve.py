@@ -98,7 +98,7 @@ def probe_command(
 
             rt = open_runtime(settings, catalog=catalog)
             require_schema(rt)
-            sink = StoreSink(rt)
+            sink = StoreSink(rt.sessions, rt.timeline_params)
             await run_probe_agent(catalog, where, sink, spool_dir)
             return
         if not token:

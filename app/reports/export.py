@@ -17,15 +17,13 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalog.model import Catalog
 from app.reports.render import FORMATS, file_name, render_monthly
 from app.reports.service import monthly_document
 from app.sla import periods
-from app.store.models import ReportExport
+from app.store.exports import export_recorded, record_export
 
 log = logging.getLogger("kadou.reports")
 
@@ -93,10 +91,7 @@ def export_due_reports(
     if period is None:
         return []
     with sessions() as session:
-        done = session.execute(
-            select(ReportExport.id).where(ReportExport.period == period.label)
-        ).first()
-        if done is not None:
+        if export_recorded(session, period.label):
             return []
         document = monthly_document(session, catalog, period, now=now)
     plan.directory.mkdir(parents=True, exist_ok=True)
@@ -106,12 +101,7 @@ def export_due_reports(
             path = plan.directory / file_name(document, fmt, lang)
             _write_atomically(path, render_monthly(document, fmt, lang))
             written.append(path)
-    try:
-        with sessions() as session, session.begin():
-            session.add(
-                ReportExport(period=period.label, written_at=now, files=[p.name for p in written])
-            )
-    except IntegrityError:
+    if not record_export(sessions, period.label, now, [p.name for p in written]):
         # Another replica recorded the same month first; its files are identical.
         log.info("report export for %s was recorded by another process", period.label)
         return written

@@ -177,11 +177,37 @@ def add_exclusion(
     return row
 
 
+def find_exclusion(session: Session, exclusion_id: int) -> Exclusion | None:
+    """The window with this id, removed or not; None when there never was one."""
+    return session.get(Exclusion, exclusion_id)
+
+
 def get_exclusion(session: Session, exclusion_id: int) -> Exclusion:
     row = session.get(Exclusion, exclusion_id)
     if row is None or row.removed_at is not None:
         raise NotFound(f"no exclusion window with id {exclusion_id}", field="id")
     return row
+
+
+def _excludes_past_anew(
+    registered: tuple[datetime, datetime] | None,
+    starts_at: datetime,
+    ends_at: datetime,
+    now: datetime,
+) -> bool:
+    """Whether the changed window covers past time the planned window did not cover before.
+
+    That time is excluded after the fact, which is what ``retroactive`` records (the audit
+    trail and the reports show it), however the window got there: moved earlier, extended
+    past an end already gone, or turned from a disaster into a planned window. A change
+    that stays inside what was registered (shortening an ongoing window, say) is not.
+    """
+    past_end = min(ends_at, now)
+    if starts_at >= past_end:
+        return False  # nothing of the window is in the past
+    if registered is None:
+        return True
+    return starts_at < registered[0] or past_end > registered[1]
 
 
 def update_exclusion(
@@ -215,6 +241,11 @@ def update_exclusion(
             " only an admin may make it"
         )
     before = snapshot(row)
+    was_planned = ExclusionKind(row.kind) is ExclusionKind.PLANNED
+    if new_kind is ExclusionKind.PLANNED and _excludes_past_anew(
+        (row.starts_at, row.ends_at) if was_planned else None, new_start, new_end, now
+    ):
+        row.retroactive = True
     row.kind = new_kind.value
     row.starts_at = new_start.astimezone(UTC)
     row.ends_at = new_end.astimezone(UTC)

@@ -28,6 +28,15 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+# A failure's detail is kept to this many characters (an error text, not a response body).
+DETAIL_MAX = 300
+
+
+def clip_detail(detail: str | None) -> str | None:
+    """The detail as stored: longer texts are cut, with an ellipsis saying so."""
+    if detail is None or len(detail) <= DETAIL_MAX:
+        return detail
+    return detail[: DETAIL_MAX - 1] + "…"
 
 
 class Base(DeclarativeBase):
@@ -44,7 +53,7 @@ class Observation(Base):
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     ok: Mapped[bool] = mapped_column(Boolean)
     latency_ms: Mapped[float | None] = mapped_column(Float)
-    detail: Mapped[str | None] = mapped_column(String(300))
+    detail: Mapped[str | None] = mapped_column(String(DETAIL_MAX))
 
 
 class CheckSegment(Base):
@@ -80,7 +89,7 @@ class CheckTimeline(Base):
     stale_after_ms: Mapped[int] = mapped_column(BigInteger)
     last_observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_ok: Mapped[bool | None] = mapped_column(Boolean)
-    last_detail: Mapped[str | None] = mapped_column(String(300))
+    last_detail: Mapped[str | None] = mapped_column(String(DETAIL_MAX))
     last_latency_ms: Mapped[float | None] = mapped_column(Float)
 
 

@@ -10,20 +10,22 @@ observed_at), which is what the runner's at-least-once writer expects.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from app.observations import DETAIL_MAX
-from app.runtime import Runtime
+from sqlalchemy.orm import Session, sessionmaker
+
 from app.store.db import transaction
 from app.store.ingest import (
     HeartbeatIn,
     IngestResult,
     ObservationIn,
+    TimelineParams,
     record_heartbeat,
     store_observations,
 )
+from app.store.models import clip_detail
 
 
 class ObservationLike(Protocol):
@@ -52,16 +54,13 @@ class HeartbeatLike(Protocol):
     def interval_ms(self) -> int: ...
 
 
-def _detail(detail: str | None) -> str | None:
-    if detail is None or len(detail) <= DETAIL_MAX:
-        return detail
-    return detail[: DETAIL_MAX - 1] + "…"
-
-
 class StoreSink:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.known_checks = set(runtime.timeline_params)
+    def __init__(
+        self, sessions: sessionmaker[Session], timeline_params: Mapping[str, TimelineParams]
+    ) -> None:
+        self.sessions = sessions
+        self.timeline_params = timeline_params
+        self.known_checks = set(timeline_params)
 
     def _store(
         self, observations: Sequence[ObservationLike], heartbeat: HeartbeatLike | None
@@ -73,15 +72,15 @@ class StoreSink:
                 observed_at=record.observed_at,
                 ok=record.ok,
                 latency_ms=record.latency_ms,
-                detail=_detail(record.detail),
+                detail=clip_detail(record.detail),
             )
             # A check removed from the catalog while its probe was in flight has no
             # timeline parameters any more; its last results are of no use.
             for record in observations
             if record.check in self.known_checks
         ]
-        with transaction(self.runtime.sessions) as session:
-            result = store_observations(session, items, self.runtime.timeline_params)
+        with transaction(self.sessions) as session:
+            result = store_observations(session, items, self.timeline_params)
             if heartbeat is not None:
                 record_heartbeat(
                     session,

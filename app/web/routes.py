@@ -23,12 +23,11 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.api.context import ApiContext
-from app.api.current import CurrentStateCache
+from app.current import CurrentStateCache, DerivedCache
 from app.runtime import Runtime
 from app.web import sessions
 from app.web.pages import audit, exclusions, incidents, overview, reports, signin, status
 from app.web.pages.context import LoginRequired, WebState, on_login_required
-from app.web.views import TimedCache
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_REFRESH_SECONDS = 15
@@ -59,13 +58,15 @@ def include_web(
     )
     environment.globals.update(TEMPLATE_HELPERS)
     own_context = None
-    if not isinstance(getattr(app.state, "kadou", None), ApiContext):
-        own_context = ApiContext(runtime, utc_now, CurrentStateCache(runtime, utc_now))
+    context = getattr(app.state, "kadou", None)
+    if not isinstance(context, ApiContext):
+        context = own_context = ApiContext(runtime, utc_now, CurrentStateCache(runtime, utc_now))
     app.state.kadou_web = WebState(
         runtime=runtime,
         signer=sessions.SessionSigner(session_secret),
         templates=environment,
-        status_cache=TimedCache(STATUS_MAX_AGE_SECONDS),
+        # Follows the current state, so a write through the API or a page drops it too.
+        status_cache=DerivedCache(context.current, STATUS_MAX_AGE_SECONDS),
         refresh_seconds=refresh_seconds,
         own_context=own_context,
     )

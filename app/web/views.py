@@ -10,16 +10,14 @@ which is what evaluating each day separately would give, at a ninetieth of the c
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from app.api.current import CurrentState
 from app.catalog.model import Catalog
+from app.current import CurrentState
 from app.evaluation import evaluate_period, report_document
 from app.reports.document import StripRun
 from app.runtime import Runtime
@@ -35,33 +33,6 @@ T = TypeVar("T")
 # Below this share of the error budget left, a system is amber.
 BUDGET_LOW_RATIO = 0.25
 STATUS_DAYS = 90
-
-
-class TimedCache(Generic[T]):
-    """One value, recomputed by one thread when older than ``max_age_seconds``."""
-
-    def __init__(self, max_age_seconds: float) -> None:
-        self.max_age_seconds = max_age_seconds
-        self._value: T | None = None
-        self._computed = 0.0
-        self._lock = threading.Lock()
-
-    def get(self, compute: Callable[[], T]) -> T:
-        value = self._value
-        if value is not None and time.monotonic() - self._computed <= self.max_age_seconds:
-            return value
-        with self._lock:
-            if (
-                self._value is not None
-                and time.monotonic() - self._computed <= self.max_age_seconds
-            ):
-                return self._value
-            self._value = compute()
-            self._computed = time.monotonic()
-            return self._value
-
-    def invalidate(self) -> None:
-        self._value = None
 
 
 # --- the month strip ------------------------------------------------------------------------

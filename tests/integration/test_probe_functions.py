@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app.catalog.model import BasicAuth, HttpCheck, JsonFieldCondition, TcpCheck, TlsCheck
-from probes.base import ProbeContext, run_probe
+from probes.base import ProbeContext
+from probes.protocols import run_probe
 from probes.simulator import SimulatorServer
 
 SERVICE = "info-network/main"

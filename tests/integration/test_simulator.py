@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from app.catalog.model import HttpCheck
-from probes.base import ProbeContext, ProbeResult, run_probe
+from probes.base import ProbeContext, ProbeResult
+from probes.protocols import run_probe
 from probes.simulator import (
     DEFAULT_SERVICES,
     FAULT_KINDS,

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 
 from app.api.context import ApiContext
+from app.current import DerivedCache
 from app.errors import InvalidInput
 from app.reports import labels as report_labels
 from app.reports.labels import Lang
@@ -22,7 +23,7 @@ from app.runtime import Runtime
 from app.sla import periods
 from app.store.tokens import Actor, actor_for_digest
 from app.web import i18n, sessions
-from app.web.views import StatusRow, TimedCache
+from app.web.views import StatusRow
 
 
 @dataclass
@@ -30,7 +31,7 @@ class WebState:
     runtime: Runtime
     signer: sessions.SessionSigner
     templates: Environment
-    status_cache: TimedCache[list[StatusRow]]
+    status_cache: DerivedCache[list[StatusRow]]
     refresh_seconds: int
     # Used only when the app has no API context (the pages served without the API).
     own_context: ApiContext | None = None

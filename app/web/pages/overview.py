@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from app.errors import KadouError
 from app.evaluation import evaluate_period, report_document
 from app.reports import charts
 from app.store.models import CheckTimeline
+from app.store.segments import last_observations
 from app.store.types import from_ms, to_ms
 from app.web.pages.context import Page, month_period, reader_page, shift_month
 from app.web.views import overview_cards, strip_runs
@@ -38,12 +38,7 @@ def overview(
 
 def _probe_rows(current: Page, check_keys: list[str]) -> list[CheckTimeline]:
     with current.runtime.sessions() as db:
-        rows = db.execute(
-            select(CheckTimeline)
-            .where(CheckTimeline.check.in_(check_keys))
-            .order_by(CheckTimeline.location, CheckTimeline.check)
-        ).scalars()
-        return list(rows)
+        return last_observations(db, check_keys)
 
 
 def _detail_page(

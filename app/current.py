@@ -1,10 +1,18 @@
 """The current state of everything: this month to now, evaluated once and shared.
 
-``GET /api/v1/systems`` and ``/metrics`` both read this snapshot, so the state a page
-shows and the state Prometheus scrapes come from the same ``evaluate_period`` call as the
-availability report. It is recomputed when older than ``max_age`` (and in the background
-for ``/metrics``, so a scrape never evaluates raw data), and dropped after a write through
-this process so the writer sees its own change at once.
+An application service, not part of any one adapter: ``GET /api/v1/systems``, the pages
+and ``/metrics`` all read this snapshot, so the state a page shows and the state
+Prometheus scrapes come from the same ``evaluate_period`` call as the availability report.
+It is recomputed when older than ``max_age`` (and in the background for ``/metrics``, so a
+scrape never evaluates raw data), and dropped after a write through this process so the
+writer sees its own change at once.
+
+A write and a computation can overlap: a snapshot whose computation started before
+``invalidate()`` may hold the data from before the write. A generation counter, bumped by
+every ``invalidate()``, tells the computation that its result is already stale, so it is
+handed to the request that asked for it but never kept as fresh. Values derived from the
+current state (the status page's days, say) live in a :class:`DerivedCache`, which follows
+the same generation, so one ``invalidate()`` drops them all.
 """
 
 from __future__ import annotations
@@ -15,18 +23,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.evaluation import EvaluationResult, evaluate_period, report_document
 from app.runtime import Runtime
 from app.sla import periods
-from app.sla.timeline import CheckState, Segment, Timeline, check_timeline, service_at_location
+from app.sla.timeline import Timeline, check_timeline, service_at_location
 from app.store.exclusions import list_exclusions
-from app.store.models import CheckSegment, CheckTimeline, Exclusion, RunnerHeartbeat
+from app.store.models import Exclusion
+from app.store.runners import runner_heartbeats
+from app.store.segments import last_observations as read_last_observations
+from app.store.segments import segments_at
 from app.store.types import from_ms, to_ms
 
 log = logging.getLogger("kadou.current")
@@ -89,23 +97,6 @@ def state_at(timeline: Timeline, instant_ms: int) -> str:
     return UNKNOWN
 
 
-def _segments_at(session: Session, instant_ms: int) -> dict[tuple[str, str], list[Segment]]:
-    instant = from_ms(instant_ms)
-    query = select(
-        CheckSegment.check,
-        CheckSegment.location,
-        CheckSegment.start_at,
-        CheckSegment.end_at,
-        CheckSegment.state,
-    ).where(CheckSegment.start_at <= instant, CheckSegment.end_at > instant)
-    covering: dict[tuple[str, str], list[Segment]] = {}
-    for check, location, start_at, end_at, state in session.execute(query):
-        covering.setdefault((check, location), []).append(
-            Segment(to_ms(start_at), to_ms(end_at), CheckState(state))
-        )
-    return covering
-
-
 def compute_current_state(runtime: Runtime, now: datetime) -> CurrentState:
     started = time.perf_counter()
     catalog = runtime.catalog
@@ -117,13 +108,11 @@ def compute_current_state(runtime: Runtime, now: datetime) -> CurrentState:
         cutoff_ms = period.evaluated_end_ms(to_ms(result.cutoff))
         # The state "now" is the state of the last evaluated millisecond.
         instant_ms = cutoff_ms - 1
-        covering = _segments_at(session, instant_ms)
-        timelines = list(session.execute(select(CheckTimeline)).scalars())
+        covering = segments_at(session, instant_ms)
+        timelines = read_last_observations(session)
         heartbeats = [
             Heartbeat(row.runner_id, row.location, row.last_seen_at, row.interval_ms)
-            for row in session.execute(
-                select(RunnerHeartbeat).order_by(RunnerHeartbeat.runner_id)
-            ).scalars()
+            for row in runner_heartbeats(session)
         ]
         active = list_exclusions(session, start=now, end=from_ms(to_ms(now) + 1))
 
@@ -183,10 +172,18 @@ class CurrentStateCache:
         self.clock = clock
         self.max_age_seconds = max_age_seconds
         self._snapshot: CurrentState | None = None
+        self._generation = 0
         self._lock = threading.Lock()
+        # Guards the (snapshot, generation) pair; never held while computing.
+        self._state_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.refresh_errors = 0
+
+    @property
+    def generation(self) -> int:
+        """How many times the state was invalidated; changes after every write."""
+        return self._generation
 
     def peek(self) -> CurrentState | None:
         return self._snapshot
@@ -207,11 +204,21 @@ class CurrentStateCache:
             return self._compute()
 
     def invalidate(self) -> None:
-        self._snapshot = None
+        """Drop the snapshot (and derived values): call after every write that changes figures.
+
+        A computation already running keeps its result to itself (see the module's
+        docstring), so the next ``get()`` reads the store again and sees the write.
+        """
+        with self._state_lock:
+            self._generation += 1
+            self._snapshot = None
 
     def _compute(self) -> CurrentState:
+        started_generation = self._generation
         snapshot = compute_current_state(self.runtime, self.clock())
-        self._snapshot = snapshot
+        with self._state_lock:
+            if self._generation == started_generation:
+                self._snapshot = snapshot
         return snapshot
 
     # --- the background refresher (for /metrics) ---------------------------------------
@@ -244,3 +251,51 @@ class CurrentStateCache:
                 self.refresh_errors += 1
                 log.exception("refreshing the current state failed")
             self._stop.wait(interval_seconds)
+
+
+T = TypeVar("T")
+
+
+class DerivedCache(Generic[T]):
+    """One value built from the current state, recomputed by one thread when stale.
+
+    Stale means older than ``max_age_seconds`` or computed before the current state's last
+    ``invalidate()``: a write that changes the figures shows on every page at once, not
+    after the slower page's own cache expires.
+    """
+
+    def __init__(self, source: CurrentStateCache, max_age_seconds: float) -> None:
+        self.source = source
+        self.max_age_seconds = max_age_seconds
+        # (value, generation it was computed at, monotonic time it was computed)
+        self._entry: tuple[T, int, float] | None = None
+        self._lock = threading.Lock()
+
+    def _fresh(self) -> T | None:
+        entry = self._entry
+        if entry is None:
+            return None
+        value, generation, computed = entry
+        if generation != self.source.generation:
+            return None
+        if time.monotonic() - computed > self.max_age_seconds:
+            return None
+        return value
+
+    def get(self, compute: Callable[[], T]) -> T:
+        value = self._fresh()
+        if value is not None:
+            return value
+        with self._lock:
+            value = self._fresh()
+            if value is not None:
+                return value
+            generation = self.source.generation
+            value = compute()
+            # Kept as of the generation it started at: if a write came meanwhile, the
+            # entry is already stale and the next reader computes again.
+            self._entry = (value, generation, time.monotonic())
+            return value
+
+    def invalidate(self) -> None:
+        self._entry = None

@@ -1,0 +1,85 @@
+"""Reads of the stored timeline: segments over a range or at an instant, last observations.
+
+The evaluation and the current state read the timeline through these functions only, so
+the shape of the ``check_segment`` and ``check_timeline`` tables stays inside the store.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from app.sla.timeline import CheckState, Segment
+from app.store.models import CheckSegment, CheckTimeline
+from app.store.types import from_ms, to_ms
+
+SegmentsByCheck = dict[tuple[str, str], list[Segment]]
+SegmentRows = Select[str, str, datetime, datetime, str]
+
+
+def _segment_columns() -> SegmentRows:
+    return select(
+        CheckSegment.check,
+        CheckSegment.location,
+        CheckSegment.start_at,
+        CheckSegment.end_at,
+        CheckSegment.state,
+    )
+
+
+def _by_check(session: Session, query: SegmentRows) -> SegmentsByCheck:
+    segments: SegmentsByCheck = defaultdict(list)
+    for check, location, start_at, end_at, state in session.execute(query):
+        segments[(check, location)].append(
+            Segment(to_ms(start_at), to_ms(end_at), CheckState(state))
+        )
+    return segments
+
+
+def segments_between(
+    session: Session, check_keys: Sequence[str], start_ms: int, end_ms: int
+) -> SegmentsByCheck:
+    """The segments of the given checks overlapping [start_ms, end_ms), per (check, location).
+
+    Each list is in time order. Keys with no segment in the range are absent.
+    """
+    if not check_keys:
+        return defaultdict(list)
+    query = (
+        _segment_columns()
+        .where(
+            CheckSegment.check.in_(list(check_keys)),
+            CheckSegment.end_at > from_ms(start_ms),
+            CheckSegment.start_at < from_ms(end_ms),
+        )
+        .order_by(CheckSegment.check, CheckSegment.location, CheckSegment.start_at)
+    )
+    return _by_check(session, query)
+
+
+def segments_at(session: Session, instant_ms: int) -> SegmentsByCheck:
+    """The segment covering ``instant_ms`` for every (check, location) that has one."""
+    instant = from_ms(instant_ms)
+    query = _segment_columns().where(
+        CheckSegment.start_at <= instant, CheckSegment.end_at > instant
+    )
+    return _by_check(session, query)
+
+
+def last_observations(
+    session: Session, check_keys: Sequence[str] | None = None
+) -> list[CheckTimeline]:
+    """Each (check, location)'s timeline head: its last observation, by location then check.
+
+    ``check_keys`` limits the rows to those checks; None reads every check.
+    """
+    query = select(CheckTimeline)
+    if check_keys is not None:
+        query = query.where(CheckTimeline.check.in_(list(check_keys)))
+    return list(
+        session.execute(query.order_by(CheckTimeline.location, CheckTimeline.check)).scalars()
+    )
