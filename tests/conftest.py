@@ -7,7 +7,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
+
+# Property tests check results, not speed: on a loaded machine a 200 ms per-example deadline
+# fails correct code, so examples run without one (speed lives in bench/).
+settings.register_profile("kadou", deadline=None)
+settings.load_profile("kadou")
 
 PG_ADMIN_URL = os.environ.get(
     "KADOU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
