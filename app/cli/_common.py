@@ -5,8 +5,10 @@ line on stderr with exit status 2.
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -31,6 +33,32 @@ def guarded(action: Callable[[], T]) -> T:
         return action()
     except (KadouError, CatalogError, ValueError) as error:
         fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+
+
+def check_output_path(out: Path, option: str = "--out") -> None:
+    """Refuse, before any work is done, a file whose folder is missing or is not a folder."""
+    folder = out.parent
+    if not folder.exists():
+        fail(f"{option} {out}: the folder {folder} does not exist; create it or choose another")
+    if not folder.is_dir():
+        fail(f"{option} {out}: {folder} is not a folder")
+
+
+def write_output(out: Path, body: bytes, option: str = "--out") -> None:
+    """Write ``body`` to ``out`` whole or not at all.
+
+    The bytes go to a temporary file beside it that is then renamed over ``out``, so a
+    full disk or an interrupted command never leaves a truncated report where the last
+    good one was.
+    """
+    check_output_path(out, option)
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        partial.write_bytes(body)
+        os.replace(partial, out)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        fail(f"{option} {out}: cannot write: {error.strerror or error}")
 
 
 def runtime() -> Runtime:
