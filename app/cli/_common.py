@@ -90,12 +90,30 @@ def parse_time(text: str, field: str, zone: ZoneInfo) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
 
-def configure_logging(level: str = "INFO") -> None:
+# Loggers of Kadou's own code: "kadou.*" by name, "probes.*" and "app.*" by module.
+KADOU_LOGGERS = ("kadou", "probes", "app")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(text: str, option: str) -> str:
+    """A level name as ``logging`` knows it, or exit 2 naming the choices."""
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        fail(f"{option} {text!r}: choose one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def configure_logging(level: str = "INFO", *, libraries: str = "WARNING") -> None:
+    """Kadou's own loggers at ``level``; every other library at ``libraries``.
+
+    Libraries log for their own developers: WeasyPrint and fontTools write several INFO
+    lines per PDF page, httpx one per request, APScheduler one per job run (thousands a
+    minute with many checks). An operator reading Kadou's log wants Kadou's lines and the
+    libraries' warnings, so the root logger stays at WARNING unless asked otherwise.
+    """
     import logging
 
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx (the agent's push sink) logs every request at INFO: one line per batch.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    # APScheduler logs every job run at INFO: thousands of lines a minute with many checks.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(libraries)
+    for name in KADOU_LOGGERS:
+        logging.getLogger(name).setLevel(level)
