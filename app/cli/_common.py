@@ -5,8 +5,10 @@ line on stderr with exit status 2.
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -31,6 +33,32 @@ def guarded(action: Callable[[], T]) -> T:
         return action()
     except (KadouError, CatalogError, ValueError) as error:
         fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+
+
+def check_output_path(out: Path, option: str = "--out") -> None:
+    """Refuse, before any work is done, a file whose folder is missing or is not a folder."""
+    folder = out.parent
+    if not folder.exists():
+        fail(f"{option} {out}: the folder {folder} does not exist; create it or choose another")
+    if not folder.is_dir():
+        fail(f"{option} {out}: {folder} is not a folder")
+
+
+def write_output(out: Path, body: bytes, option: str = "--out") -> None:
+    """Write ``body`` to ``out`` whole or not at all.
+
+    The bytes go to a temporary file beside it that is then renamed over ``out``, so a
+    full disk or an interrupted command never leaves a truncated report where the last
+    good one was.
+    """
+    check_output_path(out, option)
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        partial.write_bytes(body)
+        os.replace(partial, out)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        fail(f"{option} {out}: cannot write: {error.strerror or error}")
 
 
 def runtime() -> Runtime:
@@ -62,12 +90,30 @@ def parse_time(text: str, field: str, zone: ZoneInfo) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
 
-def configure_logging(level: str = "INFO") -> None:
+# Loggers of Kadou's own code: "kadou.*" by name, "probes.*" and "app.*" by module.
+KADOU_LOGGERS = ("kadou", "probes", "app")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(text: str, option: str) -> str:
+    """A level name as ``logging`` knows it, or exit 2 naming the choices."""
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        fail(f"{option} {text!r}: choose one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def configure_logging(level: str = "INFO", *, libraries: str = "WARNING") -> None:
+    """Kadou's own loggers at ``level``; every other library at ``libraries``.
+
+    Libraries log for their own developers: WeasyPrint and fontTools write several INFO
+    lines per PDF page, httpx one per request, APScheduler one per job run (thousands a
+    minute with many checks). An operator reading Kadou's log wants Kadou's lines and the
+    libraries' warnings, so the root logger stays at WARNING unless asked otherwise.
+    """
     import logging
 
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx (the agent's push sink) logs every request at INFO: one line per batch.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    # APScheduler logs every job run at INFO: thousands of lines a minute with many checks.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(libraries)
+    for name in KADOU_LOGGERS:
+        logging.getLogger(name).setLevel(level)

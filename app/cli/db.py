@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 import typer
 
-from app.cli._common import guarded, require_schema, runtime
+from app.cli._common import fail, guarded, require_schema, runtime
 from app.settings import get_settings
 from app.store.db import transaction
 
@@ -19,20 +22,101 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     from app.runtime import upgrade
 
     url = get_settings().database_url
-    guarded(lambda: upgrade(url, revision))
+    with _revision_errors(revision, "head"):
+        guarded(lambda: upgrade(url, revision))
     typer.echo(f"database at {revision}: {_safe_url(url)}")
 
 
 @db_app.command("downgrade")
 def db_downgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision, e.g. base")],
+    revision: Annotated[
+        str,
+        typer.Argument(help="Target revision: a revision id, base, or -1 for one step (after --)"),
+    ],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask for confirmation (for scripts)")
+    ] = False,
 ) -> None:
-    """Step the schema back to REVISION (data in dropped tables is lost)."""
-    from app.runtime import downgrade
+    """Step the schema back to REVISION. Data kept by the undone revisions is lost, so the
+    command says what will go and asks first."""
+    from app.runtime import current_revision, downgrade
+    from app.store.db import make_engine
+    from app.store.schema import row_counts
 
     url = get_settings().database_url
+    engine = make_engine(url)
+    try:
+        current = guarded(lambda: current_revision(engine))
+        if current is None:
+            fail(
+                f"the database has no Kadou schema, there is nothing to downgrade: {_safe_url(url)}"
+            )
+        undone = _revisions_undone(url, current, revision)
+        if not undone:
+            typer.echo(f"database already at {current}: {_safe_url(url)}")
+            return
+        steps = ", ".join(f"{item.revision} ({item.doc})" for item in undone)
+        if undone[-1].down_revision is None:
+            counts = guarded(lambda: row_counts(engine))
+            held = ", ".join(f"{name} {count:,}" for name, count in counts.items() if count)
+            loss = f"drops every Kadou table and ALL its data ({held or 'the tables are empty'})"
+        else:
+            loss = "drops the tables and columns these revisions added, with their data"
+        typer.echo(f"downgrading {_safe_url(url)} undoes {steps}: it {loss}.", err=True)
+    finally:
+        engine.dispose()
+    if not yes and not _confirmed("This cannot be undone. Continue?"):
+        fail("downgrade cancelled; nothing was changed (pass --yes to skip the question)")
     guarded(lambda: downgrade(url, revision))
     typer.echo(f"database at {revision}: {_safe_url(url)}")
+
+
+def _confirmed(question: str) -> bool:
+    import click
+
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except (click.exceptions.Abort, typer.Abort):
+        # No answer (standard input closed, or Ctrl-C): the safe answer is no.
+        typer.echo("", err=True)
+        return False
+
+
+def _revisions_undone(url: str, current: str, revision: str) -> list[Any]:
+    """The revisions a downgrade from ``current`` to ``revision`` undoes, newest first."""
+    from alembic.script import ScriptDirectory
+
+    from app.runtime import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config(url))
+    below = list(script.iterate_revisions(current, "base"))
+    relative = re.fullmatch(r"-(\d+)", revision.strip())
+    if relative:
+        steps = int(relative.group(1))
+        if not 1 <= steps <= len(below):
+            fail(f"revision {revision}: the schema is {len(below)} step(s) above base ({current})")
+        return below[:steps]
+    with _revision_errors(revision, "base or -1 (typed `kadou db downgrade -- -1`)"):
+        return list(script.iterate_revisions(current, revision))
+
+
+@contextmanager
+def _revision_errors(revision: str, also: str) -> Iterator[None]:
+    """Alembic's errors about a revision as one line naming the revisions there are."""
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RangeNotAncestorError, RevisionError
+    from alembic.util import CommandError
+
+    from app.runtime import alembic_config
+
+    try:
+        yield
+    except RangeNotAncestorError:
+        fail(f"revision {revision!r} is not below the database's current revision")
+    except (RevisionError, CommandError):
+        script = ScriptDirectory.from_config(alembic_config(get_settings().database_url))
+        known = [item.revision for item in script.walk_revisions()]
+        fail(f"unknown revision {revision!r}; choose one of {', '.join(known)}, {also}")
 
 
 @db_app.command("status")

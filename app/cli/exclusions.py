@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 
-from app.cli._common import cli_actor, guarded, parse_time, require_schema, runtime
+from app.cli._common import cli_actor, fail, guarded, parse_time, require_schema, runtime
 from app.store.db import transaction
 
 exclusions_app = typer.Typer(help="Planned and disaster exclusion windows.", no_args_is_help=True)
@@ -31,11 +32,19 @@ def exclusions_add(
     rt = runtime()
     require_schema(rt)
     zone = ZoneInfo(rt.timezone)
+    starts_at = parse_time(start, "--start", zone)
+    if kind == "planned" and not retroactive and starts_at < datetime.now(UTC):
+        # The store refuses it too; here the refusal can name the option that allows it.
+        fail(
+            f"--start {start}: a planned window must be registered before it starts, and this "
+            "one starts in the past; if it was planned, register it with --retroactive "
+            "(an admin's decision, kept in the audit log with the reason)"
+        )
     request = ExclusionRequest(
         scope=scope,
         kind=kind,
-        starts_at=parse_time(start, "start", zone),
-        ends_at=parse_time(end, "end", zone),
+        starts_at=starts_at,
+        ends_at=parse_time(end, "--end", zone),
         reason=reason,
         retroactive=retroactive,
     )
@@ -56,6 +65,8 @@ def exclusions_list(
     from app.evaluation import exclusion_json
     from app.store.exclusions import list_exclusions
 
+    if output not in ("table", "json"):
+        fail(f"--format {output!r}: choose table or json")
     rt = runtime()
     require_schema(rt)
     zone = ZoneInfo(rt.timezone)
@@ -81,12 +92,23 @@ def exclusions_remove(
 ) -> None:
     """Remove an exclusion window (kept in the audit log)."""
     from app.store.exclusions import remove_exclusion
+    from app.store.models import Exclusion
 
     rt = runtime()
     require_schema(rt)
+    zone = ZoneInfo(rt.timezone)
 
     def act() -> str:
         with transaction(rt.sessions) as session:
+            found = session.get(Exclusion, exclusion_id)
+            if found is None:
+                fail(f"no exclusion window with id {exclusion_id}; see `kadou exclusions list`")
+            if found.removed_at is not None:
+                removed_at = found.removed_at.astimezone(zone).isoformat(timespec="seconds")
+                fail(
+                    f"exclusion window {exclusion_id} was already removed on {removed_at}, by "
+                    f"{found.removed_by} ({found.removal_reason}); register a new window instead"
+                )
             row = remove_exclusion(session, exclusion_id, actor=cli_actor(), reason=reason)
             return f"exclusion {row.id} removed"
 

@@ -1,4 +1,6 @@
-"""``kadou report``: availability for a month or fiscal year, as a table or a report file."""
+"""``kadou report``: availability for a month, a fiscal year or any window, as a table or a
+report file.
+"""
 
 from __future__ import annotations
 
@@ -10,46 +12,103 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from app.cli._common import fail, guarded, require_schema, runtime
+from app.cli._common import check_output_path, fail, guarded, require_schema, runtime, write_output
+from app.errors import KadouError
 from app.evaluation import evaluate_period, report_document
 from app.sla import periods
 
+# Years a report can be asked for: "26" is a typo for 2026, not the fiscal year 26 AD.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+LANGS = ("ja", "en")
 
-def resolve_period(month: str | None, fiscal_year: int | None, tz: str) -> periods.Period:
-    if month and fiscal_year is not None:
-        fail("give --month or --fiscal-year, not both")
-    if fiscal_year is not None:
-        return guarded(lambda: periods.fiscal_year(fiscal_year, tz))
-    if month:
-        return guarded(lambda: periods.parse_month(month, tz))
-    now = datetime.now(ZoneInfo(tz))
-    return periods.month(now.year, now.month, tz)
+
+def resolve_period(
+    tz: str,
+    *,
+    month: str | None = None,
+    fiscal_year: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> periods.Period:
+    """The period the options name, as the API reads the same parameters; this month by
+    default. An error names the option, the way it is typed on the command line."""
+    from app.api.params import resolve_period as resolve_api_period
+
+    try:
+        period = resolve_api_period(
+            tz,
+            datetime.now(ZoneInfo(tz)),
+            month=month,
+            fiscal_year=fiscal_year,
+            start=start,
+            end=end,
+            default_current_month=True,
+        )
+    except KadouError as error:
+        option = f"--{(error.field or 'month').replace('_', '-')}"
+        fail(f"{option}: {error.message}")
+    year = period.start().year
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        given = {"month": month, "fiscal_year": fiscal_year}.get(period.kind, start)
+        option = {"month": "--month", "fiscal_year": "--fiscal-year"}.get(period.kind, "--start")
+        form = {"month": "YYYY-MM, e.g. 2026-10", "fiscal_year": "YYYY, e.g. 2026"}.get(
+            period.kind, "an ISO 8601 time, e.g. 2026-10-04T01:00"
+        )
+        fail(
+            f"{option} {given}: the year must be between {FIRST_YEAR} and {LAST_YEAR}; "
+            f"write it as {form}"
+        )
+    return period
 
 
 def report(
     month: Annotated[str | None, typer.Option(help="YYYY-MM; default: this month to date")] = None,
     fiscal_year: Annotated[
-        int | None, typer.Option(help="Fiscal year (April-March), e.g. 2026")
+        str | None, typer.Option(help="Fiscal year (April-March), e.g. 2026 or FY2026")
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Start of any window (with --end), ISO 8601; table and json only"),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(help="End of the window, exclusive; without offset: the reporting time zone"),
     ] = None,
     output: Annotated[
         str, typer.Option("--format", help="table, json, csv, xlsx, html or pdf")
     ] = "table",
-    lang: Annotated[str, typer.Option(help="ja or en (csv, xlsx, html, pdf)")] = "ja",
+    lang: Annotated[
+        str | None, typer.Option(help="ja (default) or en, for csv, xlsx, html and pdf")
+    ] = None,
     system: Annotated[str | None, typer.Option(help="Only this system (table, json)")] = None,
     service: Annotated[str | None, typer.Option(help="Only this service (with --system)")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write to this file (or into this folder) instead of stdout"),
+    ] = None,
 ) -> None:
-    """Availability of every service and system for a month or fiscal year."""
+    """Availability of every service and system for a month, a fiscal year or any window."""
+    from app.api.params import check_scope
+    from app.reports.render import FORMATS
+
+    if output not in ("table", "json", *FORMATS):
+        fail(f"--format {output!r}: choose table, json, {', '.join(FORMATS)}")
+    if lang is not None and lang not in LANGS:
+        fail(f"--lang {lang!r}: choose ja or en")
+    if out is not None and not out.is_dir():
+        check_output_path(out)
     rt = runtime()
     require_schema(rt)
-    period = resolve_period(month, fiscal_year, rt.timezone)
+    period = resolve_period(rt.timezone, month=month, fiscal_year=fiscal_year, start=start, end=end)
     if service and not system:
-        fail("--service needs --system")
-    if system:
-        guarded(lambda: rt.catalog.system(system))
-        if service:
-            guarded(lambda: rt.catalog.service(system, service))
+        fail("--service needs --system (services are named within a system)")
+    try:
+        check_scope(rt.catalog, system, service)
+    except KadouError as error:
+        fail(f"--{error.field}: {error.message}")
     if output in ("table", "json"):
+        if lang is not None:
+            fail(f"--lang applies to csv, xlsx, html and pdf; the {output} output is in English")
         with rt.sessions() as session:
             result = evaluate_period(
                 session, rt.catalog, period, system_ids=[system] if system else None
@@ -62,33 +121,37 @@ def report(
         )
         if out is None:
             typer.echo(text, nl=False)
-        else:
-            out.write_text(text, encoding="utf-8")
-            typer.echo(f"wrote {out}")
+            return
+        if out.is_dir():
+            fail(f"--out {out}: is a folder; name the file to write")
+        write_output(out, text.encode("utf-8"))
+        typer.echo(f"wrote {out}")
         return
-    from app.reports.render import FORMATS
     from app.reports.service import build_report
 
-    if output not in FORMATS:
-        fail(f"--format {output!r}: choose table, {', '.join(FORMATS)}")
     if system or service:
         fail("--system and --service apply to table and json; reports cover every system")
-    if lang not in ("ja", "en"):
-        fail(f"--lang {lang!r}: choose ja or en")
+    if period.kind == "range":
+        fail("--start/--end apply to table and json; report files cover a month or a fiscal year")
     with rt.sessions() as session:
         rendered = guarded(
             lambda: build_report(
                 session,
                 rt.catalog,
                 kind="fiscal_year" if period.kind == "fiscal_year" else "monthly",
-                label=str(fiscal_year) if period.kind == "fiscal_year" else period.label,
+                label=str(period.start().year) if period.kind == "fiscal_year" else period.label,
                 fmt=output,
-                lang=lang,
+                lang=lang or "ja",
                 timezone=rt.timezone,
             )
         )
-    target = out if out is not None else Path(rendered.file_name)
-    target.write_bytes(rendered.body)
+    if out is None:
+        target = Path(rendered.file_name)
+    elif out.is_dir():
+        target = out / rendered.file_name
+    else:
+        target = out
+    write_output(target, rendered.body)
     typer.echo(f"wrote {target}")
 
 

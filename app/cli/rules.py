@@ -8,14 +8,19 @@ from typing import Annotated
 import typer
 
 from app.catalog import load_catalog
-from app.cli._common import fail, guarded
+from app.cli._common import fail, guarded, write_output
 from app.settings import get_settings
+
+RULES_FILE_NAME = "kadou-rules.yml"
 
 
 def rules(
-    out: Annotated[Path, typer.Option(help="Rules file to write")] = Path(
-        "deploy/prometheus/kadou-rules.yml"
-    ),
+    out: Annotated[
+        str,
+        typer.Option(
+            help=f"File to write, or a folder to write {RULES_FILE_NAME} into; - (default): stdout"
+        ),
+    ] = "-",
     window_scale: Annotated[
         float, typer.Option(help="Shorten every burn-rate window by this factor (tests, demos)")
     ] = 1.0,
@@ -23,7 +28,8 @@ def rules(
         str | None, typer.Option(help="Where deploy/RUNBOOK.md is served, for runbook_url")
     ] = None,
 ) -> None:
-    """Write Prometheus recording and burn-rate alert rules generated from the catalog."""
+    """Print (or write) Prometheus recording and burn-rate alert rules generated from the
+    catalog."""
     from app.rules import DEFAULT_RUNBOOK_URL, render_rules_yaml
 
     if not 0 < window_scale <= 1:
@@ -32,6 +38,12 @@ def rules(
     text = render_rules_yaml(
         catalog, window_scale=window_scale, runbook_url=runbook_url or DEFAULT_RUNBOOK_URL
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {out}")
+    if out == "-":
+        typer.echo(text, nl=False)
+        return
+    # Only the file is created: a missing folder is an error, never made on the way.
+    target = Path(out)
+    if target.is_dir():
+        target = target / RULES_FILE_NAME
+    write_output(target, text.encode("utf-8"))
+    typer.echo(f"wrote {target}")

@@ -12,11 +12,43 @@ from typing import Annotated
 import typer
 
 from app.catalog import load_catalog
-from app.cli._common import cli_actor, configure_logging, fail, guarded, require_schema, runtime
+from app.cli._common import (
+    cli_actor,
+    configure_logging,
+    fail,
+    guarded,
+    log_level,
+    require_schema,
+    runtime,
+)
 from app.runtime import open_runtime
 from app.settings import get_settings
 from app.sla import periods
 from app.store.db import transaction
+
+LogLevel = Annotated[
+    str,
+    typer.Option(
+        "--log-level",
+        envvar="KADOU_LOG_LEVEL",
+        help="Level of Kadou's own log lines: DEBUG, INFO, WARNING or ERROR",
+    ),
+]
+LibraryLogLevel = Annotated[
+    str,
+    typer.Option(
+        "--library-log-level",
+        envvar="KADOU_LIBRARY_LOG_LEVEL",
+        help="Level of the libraries' log lines (WeasyPrint, fontTools, httpx, APScheduler, ...)",
+    ),
+]
+
+
+def _configure_logging(level: str, libraries: str) -> None:
+    configure_logging(
+        log_level(level, "--log-level"),
+        libraries=log_level(libraries, "--library-log-level"),
+    )
 
 
 def sample(
@@ -59,11 +91,13 @@ def serve_command(
     no_probes: Annotated[
         bool, typer.Option("--no-probes", help="Do not run the embedded probe runner")
     ] = False,
+    level: LogLevel = "INFO",
+    library_level: LibraryLogLevel = "WARNING",
 ) -> None:
     """Run the API, the web pages and /metrics (with the embedded probe runner)."""
     from app.serve import serve
 
-    configure_logging()
+    _configure_logging(level, library_level)
     serve(host, port, with_probes=not no_probes)
 
 
@@ -79,6 +113,8 @@ def probe_command(
     spool_dir: Annotated[
         Path, typer.Option(help="Unsent results are kept here until delivered")
     ] = Path("var/spool"),
+    level: LogLevel = "INFO",
+    library_level: LibraryLogLevel = "WARNING",
 ) -> None:
     """Run the probe runner alone: into the database, or as a remote agent with --push."""
     import asyncio
@@ -86,7 +122,7 @@ def probe_command(
     from probes.runner import run_probe_agent
     from probes.sink import HttpPushSink, ObservationSink
 
-    configure_logging()
+    _configure_logging(level, library_level)
     settings = get_settings()
     where = location or settings.location
     catalog = guarded(lambda: load_catalog(settings.catalog))
@@ -132,13 +168,15 @@ def simulate(
     scenario: Annotated[
         Path | None, typer.Option(help="Scenario file of scripted faults (YAML or JSON)")
     ] = None,
+    level: LogLevel = "INFO",
+    library_level: LibraryLogLevel = "WARNING",
 ) -> None:
     """Run the simulator of the five systems, with fault injection."""
     import asyncio
 
     from probes.simulator import serve_simulator
 
-    configure_logging()
+    _configure_logging(level, library_level)
     if scenario is not None and not scenario.is_file():
         fail(f"--scenario: {scenario}: no such file")
     with contextlib.suppress(KeyboardInterrupt):

@@ -154,13 +154,18 @@ def parse_day(text: str, tz: str = DEFAULT_TIMEZONE) -> Period:
 
 
 def custom_range(start_ms: int, end_ms: int, tz: str = DEFAULT_TIMEZONE) -> Period:
-    """Any ``[start_ms, end_ms)``, labelled with its local ISO start and end."""
+    """Any ``[start_ms, end_ms)``, labelled with its local ISO start and end.
+
+    The label keeps the seconds (and the milliseconds, when there are any): a window asked
+    for as 00:10:30-00:12:15 must not read as 00:10-00:12, a different window.
+    """
     if end_ms <= start_ms:
         raise ValueError("a range must end after it starts")
     zone = _zone(tz)
+    timespec = "milliseconds" if start_ms % 1000 or end_ms % 1000 else "seconds"
     label = (
-        f"{from_ms(start_ms, zone).isoformat(timespec='minutes')}"
-        f"/{from_ms(end_ms, zone).isoformat(timespec='minutes')}"
+        f"{from_ms(start_ms, zone).isoformat(timespec=timespec)}"
+        f"/{from_ms(end_ms, zone).isoformat(timespec=timespec)}"
     )
     return Period(kind="range", label=label, start_ms=start_ms, end_ms=end_ms, timezone=tz)
 

@@ -61,7 +61,7 @@ def create_token(session: Session, *, name: str, role: str, actor: str) -> tuple
         ) from None
     if not name.strip():
         raise InvalidInput("a token needs a name that says who uses it", field="name")
-    if session.execute(select(ApiToken).where(ApiToken.name == name)).scalar_one_or_none():
+    if _active(session, name) is not None:
         raise Conflict(
             f"a token named {name!r} exists; choose another name or revoke it", field="name"
         )
@@ -120,8 +120,20 @@ def list_tokens(session: Session) -> list[ApiToken]:
     return list(session.execute(select(ApiToken).order_by(ApiToken.id)).scalars())
 
 
+def _active(session: Session, name: str) -> ApiToken | None:
+    return session.execute(
+        select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+    ).scalar_one_or_none()
+
+
 def revoke_token(session: Session, name: str, *, actor: str) -> ApiToken:
-    row = session.execute(select(ApiToken).where(ApiToken.name == name)).scalar_one_or_none()
+    """Revoke the active token called ``name``; revoking it again changes nothing."""
+    row = (
+        _active(session, name)
+        or session.execute(
+            select(ApiToken).where(ApiToken.name == name).order_by(ApiToken.id.desc()).limit(1)
+        ).scalar_one_or_none()
+    )
     if row is None:
         known = ", ".join(t.name for t in list_tokens(session)) or "none"
         raise NotFound(f"no token named {name!r} (tokens: {known})", field="name")

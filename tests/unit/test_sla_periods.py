@@ -86,6 +86,10 @@ def test_day_and_range() -> None:
         parse_day("2026-02-30", "Asia/Tokyo")
     custom = custom_range(one_day.start_ms, one_day.end_ms + DAY_MS, "Asia/Tokyo")
     assert custom.kind == "range"
-    assert custom.label == "2026-10-04T00:00+09:00/2026-10-06T00:00+09:00"
+    assert custom.label == "2026-10-04T00:00:00+09:00/2026-10-06T00:00:00+09:00"
+    seconds = custom_range(one_day.start_ms + 30_000, one_day.end_ms - 45_000, "Asia/Tokyo")
+    assert seconds.label == "2026-10-04T00:00:30+09:00/2026-10-04T23:59:15+09:00"
+    millis = custom_range(one_day.start_ms + 1, one_day.start_ms + 30_000, "Asia/Tokyo")
+    assert millis.label == "2026-10-04T00:00:00.001+09:00/2026-10-04T00:00:30.000+09:00"
     with pytest.raises(ValueError):
         custom_range(10, 10, "Asia/Tokyo")

@@ -1,0 +1,66 @@
+"""``kadou token``: a revoked token's name is free again, and its history stays."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect
+
+from app.runtime import current_revision, downgrade, upgrade
+from app.store.db import make_engine, session_factory
+from app.store.tokens import authenticate
+from tests.support.cli import KadouCli
+
+
+@pytest.fixture
+def kadou(monkeypatch: pytest.MonkeyPatch, database_url: str) -> KadouCli:
+    cli = KadouCli(monkeypatch, database_url)
+    cli("db", "upgrade")
+    return cli
+
+
+def test_a_revoked_name_can_be_used_again(kadou: KadouCli) -> None:
+    first = kadou("token", "create", "--name", "grafana", "--role", "viewer").strip()
+    out = kadou("token", "create", "--name", "grafana", "--role", "viewer", expect=2)
+    assert "a token named 'grafana' exists" in out
+    assert "token grafana revoked" in kadou("token", "revoke", "grafana")
+    second = kadou("token", "create", "--name", "grafana", "--role", "admin").strip()
+    listed = [line.split() for line in kadou("token", "list").splitlines()]
+    assert [(row[0], row[1], row[3]) for row in listed] == [
+        ("grafana", "viewer", "revoked"),
+        ("grafana", "admin", "active"),
+    ]
+    engine = make_engine(kadou.database_url)
+    with session_factory(engine)() as session:
+        assert authenticate(session, first, touch=False) is None
+        actor = authenticate(session, second, touch=False)
+        assert actor is not None and actor.role == "admin"
+    engine.dispose()
+    # Revoking by name reaches the active token; once none is active, it changes nothing.
+    kadou("token", "revoke", "grafana")
+    kadou("token", "revoke", "grafana")
+    assert [line.split()[3] for line in kadou("token", "list").splitlines()] == [
+        "revoked",
+        "revoked",
+    ]
+    assert "no token named 'nope' (tokens: grafana, grafana)" in kadou(
+        "token", "revoke", "nope", expect=2
+    )
+
+
+def test_the_name_migration_goes_down_and_up(kadou: KadouCli) -> None:
+    kadou("token", "create", "--name", "agent-osaka", "--role", "prober")
+    engine = make_engine(kadou.database_url)
+    indexes = {index["name"] for index in inspect(engine).get_indexes("api_tokens")}
+    assert "uq_api_tokens_active_name" in indexes
+    downgrade(kadou.database_url, "0001")
+    assert current_revision(engine) == "0001"
+    uniques = {item["name"] for item in inspect(engine).get_unique_constraints("api_tokens")}
+    assert "uq_api_tokens_name" in uniques
+    upgrade(kadou.database_url)
+    kadou("token", "revoke", "agent-osaka")
+    kadou("token", "create", "--name", "agent-osaka", "--role", "prober")
+    # Two tokens share a name now: going back to unique names would have to drop one.
+    out = kadou("db", "downgrade", "0001", "--yes", expect=2)
+    assert "more than one token is named agent-osaka" in out
+    assert current_revision(engine) != "0001"
+    engine.dispose()
