@@ -43,6 +43,10 @@ _PAGE_LABELS: dict[str, tuple[str, str]] = {
         "このトークンは無効か失効しています。",
         "This token is unknown or revoked.",
     ),
+    "login_throttled": (
+        "サインインの失敗が続いたため、{seconds}秒後にもう一度お試しください。",
+        "Too many refused sign-ins from this address; try again in {seconds} s.",
+    ),
     "login_prober": (
         "プローブ用トークンではページを閲覧できません。",
         "A prober token cannot read the pages.",

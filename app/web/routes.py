@@ -28,6 +28,7 @@ from app.runtime import Runtime
 from app.web import sessions
 from app.web.pages import audit, exclusions, incidents, overview, reports, signin, status
 from app.web.pages.context import LoginRequired, WebState, on_login_required
+from app.web.throttle import LoginThrottle
 from app.web.views import TimedCache
 
 HERE = Path(__file__).resolve().parent
@@ -67,6 +68,7 @@ def include_web(
         templates=environment,
         status_cache=TimedCache(STATUS_MAX_AGE_SECONDS),
         refresh_seconds=refresh_seconds,
+        login_throttle=LoginThrottle(),
         own_context=own_context,
     )
     app.include_router(router)

@@ -251,6 +251,66 @@ async def test_logout_needs_csrf_and_ends_the_session(
     assert (await client.get("/")).status_code == 303
 
 
+async def test_logout_ends_every_session_of_the_token(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    """Signing out in one browser ends the token's sessions everywhere, copied cookies too."""
+    transport = httpx.ASGITransport(app=site.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kadou.test") as other:
+        await sign_in(client, site.secrets["viewer"])
+        await sign_in(other, site.secrets["viewer"])
+        copied = client.cookies.get("kadou_session")
+        overview = await client.get("/")
+        assert (await other.get("/")).status_code == 200
+        response = await client.post("/logout", data={"csrf_token": csrf_of(overview.text)})
+        assert response.status_code == 303
+        assert (await other.get("/")).status_code == 303
+        other.cookies.set("kadou_session", copied or "", domain="kadou.test")
+        assert (await other.get("/")).status_code == 303
+        # Signing in again works, with a session of the new generation.
+        await sign_in(other, site.secrets["viewer"])
+        assert (await other.get("/")).status_code == 200
+
+
+def client_from(site: Site, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=site.app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://kadou.test")
+
+
+async def test_sign_in_is_throttled_per_client_address(site: Site) -> None:
+    async with client_from(site, "192.0.2.7") as attacker:
+        for attempt in range(10):
+            refused = await sign_in(attacker, f"kadou_guess-{attempt}")
+            assert refused.status_code == 401, attempt
+        throttled = await sign_in(attacker, "kadou_guess-10")
+        assert throttled.status_code == 429
+        assert 1 <= int(throttled.headers["retry-after"]) <= 60
+        assert "秒後" in throttled.text
+        # While throttled even the right token is not tried.
+        assert (await sign_in(attacker, site.secrets["viewer"])).status_code == 429
+        assert (await attacker.get("/")).status_code == 303
+    async with client_from(site, "192.0.2.8") as neighbour:
+        assert (await sign_in(neighbour, site.secrets["viewer"])).status_code == 303
+
+
+async def test_security_headers_on_every_response(client: httpx.AsyncClient, site: Site) -> None:
+    paths = ["/login", "/status", "/", "/static/kadou.css", "/api/v1/systems", "/nope"]
+    await sign_in(client, site.secrets["viewer"])
+    for path in [*paths, "/systems/jpki", "/incidents", "/exclusions", "/audit", "/reports"]:
+        response = await client.get(path)
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["referrer-policy"] == "same-origin", path
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
+        assert "unsafe-inline" not in policy, path
+        if response.headers["content-type"].startswith("text/html"):
+            # Nothing the policy would block: no inline script, no style attributes.
+            assert not re.search(r"<script(?![^>]*\ssrc=)", response.text), path
+            assert not re.search(r"\sstyle=", response.text), path
+            assert not re.search(r"\son[a-z]+=", response.text), path
+
+
 async def test_public_read_opens_pages_but_not_forms(
     tmp_path: Path, seeded_db: tuple[str, dict[str, str]]
 ) -> None:

@@ -20,8 +20,10 @@ from app.reports import labels as report_labels
 from app.reports.labels import Lang
 from app.runtime import Runtime
 from app.sla import periods
-from app.store.tokens import Actor, actor_for_digest
+from app.store.browser_sessions import session_actor
+from app.store.tokens import Actor
 from app.web import i18n, sessions
+from app.web.throttle import LoginThrottle
 from app.web.views import StatusRow, TimedCache
 
 
@@ -32,6 +34,7 @@ class WebState:
     templates: Environment
     status_cache: TimedCache[list[StatusRow]]
     refresh_seconds: int
+    login_throttle: LoginThrottle
     # Used only when the app has no API context (the pages served without the API).
     own_context: ApiContext | None = None
 
@@ -131,8 +134,8 @@ def page(request: Request) -> Page:
     actor = None
     if session is not None and session.token_sha256 is not None:
         with web.runtime.sessions() as db:
-            actor = actor_for_digest(db, session.token_sha256)
-        if actor is None:  # revoked since sign-in: back to an anonymous session
+            actor = session_actor(db, session.token_sha256, session.generation)
+        if actor is None:  # revoked or signed out since: back to an anonymous session
             session = None
     return Page(
         request=request,
