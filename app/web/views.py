@@ -154,6 +154,73 @@ def budget_share(figures: dict[str, Any]) -> float | None:
     return float(min(max(remaining / budget, 0.0), 1.0))
 
 
+# --- incidents, grouped as an operator knows them -------------------------------------------
+
+
+@dataclass
+class AffectedService:
+    service: str
+    name: dict[str, str]
+    incident: dict[str, Any]
+
+
+@dataclass
+class IncidentGroup:
+    """One outage as an operator knows it: a system incident with the services that were
+    down inside it, or a service's incident that did not take its system down (a non-core
+    service, say), shown as its own row under its system."""
+
+    system: str
+    system_name: dict[str, str]
+    incident: dict[str, Any]  # the system's incident, or the lone service's
+    service: str | None = None  # set for a service-only incident
+    service_name: dict[str, str] | None = None
+    affected: list[AffectedService] = field(default_factory=list)
+
+    def matches(self, *, ongoing: bool, breached: bool) -> bool:
+        incidents = [self.incident, *(item.incident for item in self.affected)]
+        return any(
+            (not ongoing or incident["ongoing"])
+            and (not breached or incident["recovery_met"] is False)
+            for incident in incidents
+        )
+
+
+def _overlaps(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """Whether two incidents (ISO instants, ``end`` None while ongoing) share any time."""
+    start_a, start_b = (
+        datetime.fromisoformat(first["start"]),
+        datetime.fromisoformat(second["start"]),
+    )
+    end_a = None if first["end"] is None else datetime.fromisoformat(first["end"])
+    end_b = None if second["end"] is None else datetime.fromisoformat(second["end"])
+    return (end_b is None or start_a < end_b) and (end_a is None or start_b < end_a)
+
+
+def group_incidents(
+    system: str,
+    system_name: dict[str, str],
+    system_incidents: Sequence[dict[str, Any]],
+    services: Sequence[tuple[str, dict[str, str], Sequence[dict[str, Any]]]],
+) -> list[IncidentGroup]:
+    """A system's incidents with each service incident placed inside the system incident it
+    overlaps, or on its own when it overlaps none; in start order."""
+    groups = [IncidentGroup(system, system_name, incident) for incident in system_incidents]
+    alone: list[IncidentGroup] = []
+    for service, name, incidents in services:
+        for incident in incidents:
+            container = next(
+                (group for group in groups if _overlaps(group.incident, incident)), None
+            )
+            if container is not None:
+                container.affected.append(AffectedService(service, name, incident))
+            else:
+                alone.append(IncidentGroup(system, system_name, incident, service, name))
+    listed = groups + alone
+    listed.sort(key=lambda group: (group.incident["start"], group.service or ""))
+    return listed
+
+
 # --- the overview ---------------------------------------------------------------------------
 
 
@@ -176,7 +243,7 @@ class SystemCard:
     rag: Rag
     budget_share: float | None
     services: list[ServiceCard]
-    open_incidents: list[dict[str, Any]] = field(default_factory=list)
+    open_incidents: list[IncidentGroup] = field(default_factory=list)
     active_exclusions: list[Exclusion] = field(default_factory=list)
 
 
@@ -186,11 +253,6 @@ def overview_cards(catalog: Catalog, current: CurrentState) -> list[SystemCard]:
         figures = current.figures(system.id, None)
         state = current.states.get((system.id, None), "unknown")
         services = []
-        open_incidents = [
-            {"service": None, **incident}
-            for incident in figures["incidents"]
-            if incident["ongoing"]
-        ]
         for service in system.services:
             service_figures = current.figures(system.id, service.id)
             service_state = current.states.get((system.id, service.id), "unknown")
@@ -204,11 +266,16 @@ def overview_cards(catalog: Catalog, current: CurrentState) -> list[SystemCard]:
                     rag_for(service_figures, service_state),
                 )
             )
-            open_incidents += [
-                {"service": service.id, **incident}
-                for incident in service_figures["incidents"]
-                if incident["ongoing"]
-            ]
+        open_incidents = [
+            group
+            for group in group_incidents(
+                system.id,
+                system.name.model_dump(),
+                figures["incidents"],
+                [(card.service, card.name, card.figures["incidents"]) for card in services],
+            )
+            if group.matches(ongoing=True, breached=False)
+        ]
         rag = rag_for(figures, state)
         if rag.level == "green" and any(card.rag.level != "green" for card in services):
             # A non-core service in trouble does not move the system's figures, but the

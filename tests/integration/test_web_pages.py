@@ -379,6 +379,10 @@ async def test_an_outage_now_turns_the_system_red(client: httpx.AsyncClient, sit
     after = re.search(pattern, overview.text)
     assert after and after.groups() == ("red", "down")
     assert "停止中" in overview.text
+    # One outage, one open incident: the system's, with its service inside it.
+    card = overview.text.split('data-system="account-registration"')[1].split("</li>\n</ul>")[0]
+    assert "継続中の障害 (1)" in card
+    assert card.count('class="incident-group"') == 1 and "affected" in card
     service = await client.get("/systems/account-registration/main")
     assert "status 503" in service.text  # the failure reason of the latest probe
 
@@ -442,6 +446,46 @@ async def test_incident_filters(client: httpx.AsyncClient, site: Site) -> None:
         page = await client.get(f"/incidents?month=2026-10&{narrowed}")
         assert "障害はありません" in page.text, narrowed
     assert "障害はありません" not in everything.text
+
+
+async def test_incidents_are_grouped_by_system(client: httpx.AsyncClient, site: Site) -> None:
+    """Four outages by the clock's time, each of one service of its system: four rows, not
+    eight, each naming the system and, inside it, the service by name."""
+    await sign_in(client, site.secrets["viewer"])
+    page = await client.get("/incidents?month=2026-10")
+    rows = re.findall(
+        r'<tr class="incident-group[^"]*" data-system="([^"]+)" data-service="', page.text
+    )
+    assert sorted(rows) == sorted(["info-network", "jpki", "card-management", "mynaportal"])
+    mynaportal = page.text.split('data-system="mynaportal"')[1].split("</tr>")[0]
+    assert "マイナポータル" in mynaportal and "情報提供等記録表示" in mynaportal
+    assert 'data-service="mynaportal/records"' in mynaportal
+    english = await client.get("/lang/en?next=/incidents?month=2026-10", follow_redirects=True)
+    assert "Card Management System" in english.text
+
+
+def test_a_service_only_incident_is_its_own_row() -> None:
+    from app.web.views import group_incidents
+
+    def incident(start: str, end: str | None) -> dict[str, Any]:
+        return {"start": start, "end": end, "ongoing": end is None, "recovery_met": None}
+
+    system_down = incident("2026-10-21T20:00:00+09:00", "2026-10-21T20:06:00+09:00")
+    inside = incident("2026-10-21T20:01:00+09:00", "2026-10-21T20:05:00+09:00")
+    alone = incident("2026-10-22T08:00:00+09:00", None)  # a non-core service, still down
+    name = {"ja": "記録", "en": "Records"}
+    groups = group_incidents(
+        "mynaportal",
+        {"ja": "マイナポータル", "en": "Mynaportal"},
+        [system_down],
+        [("records", name, [inside]), ("notices", name, [alone])],
+    )
+    assert [(group.service, len(group.affected)) for group in groups] == [
+        (None, 1),
+        ("notices", 0),
+    ]
+    assert groups[0].affected[0].service == "records"
+    assert [group.matches(ongoing=True, breached=False) for group in groups] == [False, True]
 
 
 async def test_report_download(client: httpx.AsyncClient, site: Site) -> None:
