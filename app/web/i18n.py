@@ -103,6 +103,7 @@ _PAGE_LABELS: dict[str, tuple[str, str]] = {
     "failure_reason": ("失敗理由", "Failure reason"),
     "latency": ("応答時間", "Latency"),
     "strip_to_date": ("月初から{now}まで", "From the 1st to {now}"),
+    "state_future": ("これから", "not yet"),
     "strip_legend": ("凡例", "Legend"),
     "blips": ("一時的な失敗（瞬断）", "Blips (short failures)"),
     "filters": ("絞り込み", "Filters"),

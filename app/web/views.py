@@ -2,10 +2,10 @@
 
 Every availability, budget and duration on a page is a field of ``report_document`` (the
 document ``GET /api/v1/availability`` returns) or of the ``Evaluation`` it was built from.
-This module only *arranges* them: the month strip as runs of one state, the red / amber /
-green summary, and the per-day figures of the public status page (the §5 function
-``compute_figures`` applied to one evaluation's timeline and schedule clipped to each day,
-which is what evaluating each day separately would give, at a ninetieth of the cost).
+This module only *arranges* them: incidents grouped by system, the strip's legend, the red /
+amber / green summary, and the per-day figures of the public status page (the core's
+``figures_for`` over one evaluation clipped to each day, which is what evaluating each day
+separately would give, at a ninetieth of the cost).
 """
 
 from __future__ import annotations
@@ -18,17 +18,20 @@ from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
+
 from app.api.current import CurrentState
 from app.catalog.model import Catalog
 from app.evaluation import evaluate_period, report_document
-from app.reports.document import StripRun
+from app.reports import charts
+from app.reports.document import STRIP_STATES
 from app.runtime import Runtime
 from app.sla import periods
-from app.sla.availability import Schedule, compute_figures, display_percent
+from app.sla.availability import display_percent
+from app.sla.breakdown import figures_for
 from app.sla.evaluate import Evaluation
-from app.sla.intervals import IntervalSet
 from app.store.models import Exclusion
-from app.store.types import from_ms, to_ms
+from app.store.types import to_ms
 
 T = TypeVar("T")
 
@@ -64,49 +67,50 @@ class TimedCache(Generic[T]):
         self._value = None
 
 
-# --- the month strip ------------------------------------------------------------------------
+# --- the month strip's legend --------------------------------------------------------------
 
 
-def strip_runs(evaluation: Evaluation, zone: ZoneInfo) -> list[StripRun]:
-    """The evaluated window cut into runs of up / down / unknown / excluded / outside hours.
+@dataclass(frozen=True)
+class LegendItem:
+    state: str
+    swatch: Markup
 
-    The same sets the figures were computed from: down and unknown are taken inside the
-    scheduled time only (as D and U are), excluded is the excluded part of the operating
-    hours (as the planned and disaster seconds are), and the rest of the window is outside
-    operating hours.
-    """
-    timeline, schedule = evaluation.timeline, evaluation.schedule
-    window = timeline.window
-    scheduled = schedule.scheduled
-    down = timeline.down & scheduled
-    up = (timeline.up & scheduled) - down
-    unknown = scheduled - up - down
-    by_state: list[tuple[str, IntervalSet]] = [
-        ("up", up),
-        ("down", down),
-        ("unknown", unknown),
-        ("excluded", schedule.excluded),
-        ("outside_hours", window - schedule.operating),
-    ]
-    pieces = sorted(
-        (start, end, state) for state, intervals in by_state for start, end in intervals
-    )
-    runs: list[StripRun] = []
-    merged: list[tuple[int, int, str]] = []
-    for start, end, state in pieces:
-        if merged and merged[-1][2] == state and merged[-1][1] == start:
-            merged[-1] = (merged[-1][0], end, state)
+
+def strip_legend(with_future: bool) -> list[LegendItem]:
+    """A swatch per strip state in the strip's own colour and pattern; the words are put
+    beside it as page text, at the page's size (an SVG legend scales down to unreadable on a
+    phone)."""
+    items = []
+    for state in (*STRIP_STATES, *(("future",) if with_future else ())):
+        style = charts.STATE_STYLES.get(state)
+        if style is None:  # the days to come: empty, as the strip draws them
+            shape = (
+                '<rect x="0.5" y="0.5" width="17" height="13" fill="#fff" stroke="#9e9e9e" '
+                'stroke-dasharray="3,2"/>'
+            )
         else:
-            merged.append((start, end, state))
-    for start, end, state in merged:
-        runs.append(
-            {
-                "start": from_ms(start).astimezone(zone).isoformat(),
-                "end": from_ms(end).astimezone(zone).isoformat(),
-                "state": state,  # type: ignore[typeddict-item]
-            }
+            overlay = (
+                f'<defs><pattern id="key-{state}" width="8" height="8" '
+                f'patternUnits="userSpaceOnUse">{style.overlay}</pattern></defs>'
+                f'<rect width="18" height="14" fill="url(#key-{state})"/>'
+                if style.overlay
+                else ""
+            )
+            shape = (
+                f'<rect width="18" height="14" fill="{style.colour}"/>{overlay}'
+                '<rect x="0.25" y="0.25" width="17.5" height="13.5" fill="none" stroke="#333" '
+                'stroke-width="0.5"/>'
+            )
+        items.append(
+            LegendItem(
+                state,
+                Markup(
+                    '<svg xmlns="http://www.w3.org/2000/svg" class="swatch" width="18" '
+                    f'height="14" viewBox="0 0 18 14" aria-hidden="true">{shape}</svg>'
+                ),
+            )
         )
-    return runs
+    return items
 
 
 # --- red / amber / green ----------------------------------------------------------------
@@ -320,27 +324,13 @@ class StatusRow:
     target_display: str
 
 
-def _clip_schedule(schedule: Schedule, start_ms: int, end_ms: int) -> Schedule:
-    return Schedule(
-        scheduled=schedule.scheduled.clip(start_ms, end_ms),
-        operating=schedule.operating.clip(start_ms, end_ms),
-        planned_excluded=schedule.planned_excluded.clip(start_ms, end_ms),
-        disaster_excluded=schedule.disaster_excluded.clip(start_ms, end_ms),
-    )
-
-
 def day_figures(
     evaluation: Evaluation, day_bounds: Sequence[tuple[date, int, int]]
 ) -> list[StatusDay]:
     """Each day's §5 figures from one evaluation over many days."""
     days = []
     for day, start_ms, end_ms in day_bounds:
-        figures = compute_figures(
-            _clip_schedule(evaluation.schedule, start_ms, end_ms),
-            evaluation.timeline.clip(start_ms, end_ms),
-            evaluation.figures.target,
-            evaluation.figures.policy,
-        )
+        figures = figures_for(evaluation, start_ms, end_ms)
         days.append(
             StatusDay(
                 day,

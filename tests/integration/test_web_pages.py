@@ -406,6 +406,35 @@ async def test_system_page_figures_match_the_api(client: httpx.AsyncClient, site
     assert (await client.get("/systems/no-such-system")).status_code == 404
 
 
+async def test_detail_page_draws_the_whole_month_with_its_daily_chart(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    await sign_in(client, site.secrets["viewer"])
+    page = (await client.get("/systems/mynaportal/records?month=2026-10")).text
+    main = page.split('<main id="main">')[1]
+    # The heading and the big percentage once each.
+    assert main.count(">稼働実績<") == 1
+    assert main.count("data-availability=") == 1
+    # The daily chart, a bar for each day up to today (the 25th, to 09:00), the rest empty.
+    assert 'class="chart daily"' in main
+    assert len(re.findall(r'class="bar-(?:up|down|unknown)"', main)) == 25
+    # The strip spans the month: the days to come are one empty run after today's 09:00.
+    future = re.search(
+        r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"[^>]*class="run-future"', main
+    )
+    assert future, "the days to come are not drawn"
+    left, width, month_ms = 4.0, 712.0, 31 * 86_400_000
+    elapsed_ms = (START_CLOCK - datetime(2026, 10, 1, tzinfo=ZONE)).total_seconds() * 1000
+    assert float(future.group(1)) == pytest.approx(left + elapsed_ms / month_ms * width, abs=0.01)
+    assert float(future.group(2)) == pytest.approx((1 - elapsed_ms / month_ms) * width, abs=0.01)
+    # The legend is page text, each state in words.
+    legend = main.split('<ul class="legend"')[1].split("</ul>")[0]
+    for words in ("稼働", "停止", "データ欠測", "除外", "運用時間外", "これから"):
+        assert words in legend
+    closed = (await client.get("/systems/mynaportal/records?month=2026-09")).text
+    assert "run-future" not in closed and "これから" not in closed
+
+
 async def test_status_page_shows_no_internal_detail(client: httpx.AsyncClient, site: Site) -> None:
     response = await client.get("/status")
     assert response.status_code == 200

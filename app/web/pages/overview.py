@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
@@ -12,7 +14,7 @@ from app.reports import charts
 from app.store.models import CheckTimeline
 from app.store.types import from_ms, to_ms
 from app.web.pages.context import Page, month_period, reader_page, shift_month
-from app.web.views import overview_cards, strip_runs
+from app.web.views import overview_cards, strip_legend
 
 PARTIAL_HEADER = "x-kadou-partial"
 
@@ -62,33 +64,47 @@ def _detail_page(
     now = current.context.now()
     with current.runtime.sessions() as db:
         result = evaluate_period(db, catalog, period, now=now, system_ids=[system_id])
-    document = report_document(catalog, result, system_id=system_id, service_id=service_id)
+    document = report_document(
+        catalog, result, system_id=system_id, service_id=service_id, pictures=True
+    )
     evaluation = result.for_service(system_id, service_id)
     if service_id is None:
         figures = document["systems"][0]
     else:
         figures = next(row for row in document["services"] if row["service"] == service_id)
-    strip = figures.get("strip") or strip_runs(evaluation, current.zone)
     evaluated_end = from_ms(period.evaluated_end_ms(to_ms(result.cutoff)))
     in_progress = evaluated_end < period.end()
+    # A running month is drawn whole: its days to come are left empty, not stretched away.
+    drawn_until = evaluated_end.astimezone(current.zone) if in_progress else None
     strip_svg = (
         charts.month_strip(
-            strip,
+            figures["strip"],
             period.start().isoformat(),
-            evaluated_end.astimezone(current.zone).isoformat(),
+            period.end().isoformat(),
             current.runtime.timezone,
             "strip",
             current.lang,
+            drawn_until=None if drawn_until is None else drawn_until.isoformat(),
         )
         if evaluated_end > period.start()
         else None
     )
-    daily = figures.get("daily")
+    daily = figures["daily"]
+    last_date = (
+        None
+        if drawn_until is None
+        else (drawn_until - timedelta(milliseconds=1)).date().isoformat()
+    )
     daily_svg = (
         charts.daily_bars(
-            daily, figures["target"], figures["target_display"], "daily", current.lang
+            daily,
+            figures["target"],
+            figures["target_display"],
+            "daily",
+            current.lang,
+            last_date=last_date,
         )
-        if daily
+        if daily and evaluated_end > period.start()
         else None
     )
     services = [] if service_id else document["services"]
@@ -105,7 +121,7 @@ def _detail_page(
         figures=figures,
         services=services,
         strip_svg=strip_svg,
-        legend_svg=charts.legend("legend", current.lang),
+        legend=strip_legend(with_future=in_progress),
         daily_svg=daily_svg,
         in_progress=in_progress,
         evaluated_end=evaluated_end,
