@@ -123,6 +123,7 @@ _PAGE_LABELS: dict[str, tuple[str, str]] = {
         "開始済みの計画停止を事後登録します（管理者のみ、理由が必要）。",
         "Register a planned window that already started (admin only, with a reason).",
     ),
+    "times_in_zone_shown": ("時刻は {zone} で表示しています。", "Times are shown in {zone}."),
     "times_in_zone": ("時刻は {zone} で入力してください。", "Enter times in {zone}."),
     "form_has_errors": ("入力内容を確認してください。", "Please check the form."),
     "window_registered": ("除外期間 #{id} を登録しました。", "Window #{id} was registered."),
@@ -177,6 +178,17 @@ _PAGE_LABELS: dict[str, tuple[str, str]] = {
     "field_end": ("終了", "End"),
     "field_reason": ("理由", "Reason"),
     "field_retroactive": ("事後登録", "Retroactive"),
+    "field_created_by": ("登録者", "Registered by"),
+    "field_name": ("名前", "Name"),
+    "field_role": ("役割", "Role"),
+    "audit_action_create": ("作成", "created"),
+    "audit_action_update": ("変更", "changed"),
+    "audit_action_delete": ("削除", "removed"),
+    "audit_action_revoke": ("失効", "revoked"),
+    "audit_entity_exclusion": ("除外期間", "exclusion window"),
+    "audit_entity_token": ("APIトークン", "API token"),
+    "audit_field": ("項目", "Field"),
+    "audit_json": ("記録の JSON", "The entry as JSON"),
 }
 
 

@@ -30,7 +30,7 @@ from app.sla import periods
 from app.sla.availability import display_percent
 from app.sla.breakdown import figures_for
 from app.sla.evaluate import Evaluation
-from app.store.models import Exclusion
+from app.store.models import AuditEntry, Exclusion
 from app.store.types import to_ms
 
 T = TypeVar("T")
@@ -65,6 +65,41 @@ class TimedCache(Generic[T]):
 
     def invalidate(self) -> None:
         self._value = None
+
+
+# --- the audit log, readable --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditChange:
+    field: str  # the field's name in the entry, for the label
+    before: Any
+    after: Any
+
+
+# Fields that only restate the entry's own header (who, when, which id).
+_AUDIT_HEADER_FIELDS = frozenset({"id", "created_at"})
+
+
+def audit_changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[AuditChange]:
+    """The entry as field: before → after. A change lists the fields it changed; a creation
+    or a removal lists the whole state it made or ended."""
+    old, new = before or {}, after or {}
+    names = [*new, *(name for name in old if name not in new)]
+    changes = []
+    for name in names:
+        if name in _AUDIT_HEADER_FIELDS:
+            continue
+        if old and new and old.get(name) == new.get(name):
+            continue
+        changes.append(AuditChange(name, old.get(name), new.get(name)))
+    return changes
+
+
+@dataclass(frozen=True)
+class AuditItem:
+    entry: AuditEntry
+    changes: list[AuditChange]
 
 
 # --- the month strip's legend --------------------------------------------------------------

@@ -517,6 +517,42 @@ def test_a_service_only_incident_is_its_own_row() -> None:
     assert [group.matches(ongoing=True, breached=False) for group in groups] == [False, True]
 
 
+async def test_audit_page_reads_as_changes(client: httpx.AsyncClient, site: Site) -> None:
+    """A change shows field: before → after, in the reporting time zone, Japanese as text."""
+    from app.store.exclusions import update_exclusion
+
+    with transaction(site.runtime.sessions) as session:
+        update_exclusion(
+            session,
+            site.runtime.catalog,
+            2,  # the sample's card-management window, 10-18 01:00–05:00 JST
+            actor=Actor("web-admin", Role.ADMIN),
+            reason="作業が延長されたため",
+            ends_at=datetime(2026, 10, 18, 6, 30, tzinfo=ZONE),
+            now=datetime(2026, 10, 1, tzinfo=ZONE),
+        )
+    await sign_in(client, site.secrets["viewer"])
+    page = (await client.get("/audit")).text
+    main = page.split('<main id="main">')[1]
+    readable = re.sub(r"<details.*?</details>", "", main, flags=re.S)
+    assert "\\u" not in main and "+00:00" not in readable
+    change = main.split('data-audit-id="')[1].split("</li>")[0]  # the newest entry
+    assert "作業が延長されたため" in change and "変更" in change
+    row = re.search(
+        r'<tr data-field="end">.*?<td class="before">(.*?)</td>.*?<td class="after">(.*?)</td>',
+        change,
+        re.S,
+    )
+    assert row and row.groups() == ("2026-10-18 05:00:00", "2026-10-18 06:30:00")
+    # Only what changed is listed; the whole entry is there as JSON on demand.
+    assert 'data-field="reason"' not in change and 'data-field="start"' not in change
+    assert "<details" in change and "&#34;reason&#34;: &#34;OS patching&#34;" in change
+    created = next(item for item in main.split('data-audit-id="') if "作成 · 除外期間 #1<" in item)
+    assert "定期保守 (monthly maintenance)" in created
+    assert "情報提供ネットワークシステム（コアシステム） (info-network)" in created
+    assert "計画停止" in created
+
+
 async def test_report_download(client: httpx.AsyncClient, site: Site) -> None:
     await sign_in(client, site.secrets["viewer"])
     page = await client.get("/reports")
