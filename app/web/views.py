@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from app.api.current import CurrentState
 from app.catalog.model import Catalog
 from app.evaluation import evaluate_period, report_document
 from app.reports import charts
@@ -284,17 +283,47 @@ class SystemCard:
     services: list[ServiceCard]
     open_incidents: list[IncidentGroup] = field(default_factory=list)
     active_exclusions: list[Exclusion] = field(default_factory=list)
+    previous: dict[str, Any] | None = None  # the previous month's figures
 
 
-def overview_cards(catalog: Catalog, current: CurrentState) -> list[SystemCard]:
+def rows_by_key(document: dict[str, Any]) -> dict[tuple[str, str | None], dict[str, Any]]:
+    """A report document's rows by (system, service or None): looked up once per card, not
+    searched for (a linear search per card is quadratic in the catalog's size)."""
+    rows: dict[tuple[str, str | None], dict[str, Any]] = {
+        (row["system"], None): row for row in document["systems"]
+    }
+    rows.update({(row["system"], row["service"]): row for row in document["services"]})
+    return rows
+
+
+def overview_cards(
+    catalog: Catalog,
+    document: dict[str, Any],
+    states: dict[tuple[str, str | None], str],
+    active_exclusions: Sequence[Exclusion],
+    *,
+    previous: dict[str, Any] | None = None,
+    live: bool = True,
+) -> list[SystemCard]:
+    """A card per system from one report document (the month shown) and the states now.
+
+    ``previous`` is the previous month's document, shown beside each system's figure;
+    ``live`` is false for a month other than the current one, which has no open incidents
+    to show.
+    """
+    rows = rows_by_key(document)
+    previous_rows = rows_by_key(previous) if previous is not None else {}
+    exclusions_by_system: dict[str, list[Exclusion]] = {}
+    for row in active_exclusions:
+        exclusions_by_system.setdefault(row.system, []).append(row)
     cards = []
     for system in catalog.systems:
-        figures = current.figures(system.id, None)
-        state = current.states.get((system.id, None), "unknown")
+        figures = rows[(system.id, None)]
+        state = states.get((system.id, None), "unknown")
         services = []
         for service in system.services:
-            service_figures = current.figures(system.id, service.id)
-            service_state = current.states.get((system.id, service.id), "unknown")
+            service_figures = rows[(system.id, service.id)]
+            service_state = states.get((system.id, service.id), "unknown")
             services.append(
                 ServiceCard(
                     system.id,
@@ -302,20 +331,24 @@ def overview_cards(catalog: Catalog, current: CurrentState) -> list[SystemCard]:
                     service.name.model_dump(),
                     service_state,
                     service_figures,
-                    rag_for(service_figures, service_state),
+                    rag_for(service_figures, service_state if live else "up"),
                 )
             )
-        open_incidents = [
-            group
-            for group in group_incidents(
-                system.id,
-                system.name.model_dump(),
-                figures["incidents"],
-                [(card.service, card.name, card.figures["incidents"]) for card in services],
-            )
-            if group.matches(ongoing=True, breached=False)
-        ]
-        rag = rag_for(figures, state)
+        open_incidents = (
+            [
+                group
+                for group in group_incidents(
+                    system.id,
+                    system.name.model_dump(),
+                    figures["incidents"],
+                    [(card.service, card.name, card.figures["incidents"]) for card in services],
+                )
+                if group.matches(ongoing=True, breached=False)
+            ]
+            if live
+            else []
+        )
+        rag = rag_for(figures, state if live else "up")
         if rag.level == "green" and any(card.rag.level != "green" for card in services):
             # A non-core service in trouble does not move the system's figures, but the
             # people watching the system must see it.
@@ -330,12 +363,36 @@ def overview_cards(catalog: Catalog, current: CurrentState) -> list[SystemCard]:
                 budget_share=budget_share(figures),
                 services=services,
                 open_incidents=open_incidents,
-                active_exclusions=[
-                    row for row in current.active_exclusions if row.system == system.id
-                ],
+                active_exclusions=exclusions_by_system.get(system.id, []) if live else [],
+                previous=previous_rows.get((system.id, None)),
             )
         )
     return cards
+
+
+class MonthDocuments:
+    """Report documents of whole months, kept ``max_age_seconds``: the overview shows the
+    previous month beside the current one on every refresh, and a closed month changes only
+    by a late write (a retroactive window, a backfill), which the pages' writes invalidate."""
+
+    def __init__(self, max_age_seconds: float, max_months: int = 24) -> None:
+        self.max_age_seconds = max_age_seconds
+        self.max_months = max_months
+        self._caches: dict[str, TimedCache[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, label: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with self._lock:
+            cache = self._caches.get(label)
+            if cache is None:
+                if len(self._caches) >= self.max_months:
+                    self._caches.pop(next(iter(self._caches)))
+                cache = self._caches[label] = TimedCache(self.max_age_seconds)
+        return cache.get(compute)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._caches.clear()
 
 
 # --- the public status page -----------------------------------------------------------------

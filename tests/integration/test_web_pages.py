@@ -344,6 +344,28 @@ async def test_overview_shows_the_api_availability(client: httpx.AsyncClient, si
     assert len(shown) == 5
 
 
+async def test_overview_shows_the_previous_month_and_any_month(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    """On the 1st the month is a few hours old: the closed previous month is beside it."""
+    site.clock.now = datetime(2026, 11, 1, 9, 0, tzinfo=ZONE)
+    await sign_in(client, site.secrets["viewer"])
+    october = (await client.get("/api/v1/availability?month=2026-10", headers=bearer(site))).json()
+    expected = {row["system"]: row["availability_display"] or "" for row in october["systems"]}
+    overview = (await client.get("/")).text
+    shown = dict(
+        re.findall(r'data-system="([^"]+)".*?data-availability-previous="([^"]*)"', overview, re.S)
+    )
+    assert shown == expected
+    assert "前月（2026年10月" in overview
+    # October itself, chosen: its figures in the cards, September beside them.
+    chosen = (await client.get("/?month=2026-10")).text
+    assert availability_by_system(chosen) == expected
+    assert "確定" in chosen and 'data-previous-month="2026-09"' in chosen
+    assert (await client.get("/?month=2026-12")).status_code == 422
+    assert (await client.get("/?month=2026-13")).status_code == 422
+
+
 async def test_overview_partial_is_the_live_fragment(client: httpx.AsyncClient, site: Site) -> None:
     await sign_in(client, site.secrets["viewer"])
     partial = await client.get("/", headers={"X-Kadou-Partial": "1"})

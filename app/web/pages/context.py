@@ -25,7 +25,7 @@ from app.store.browser_sessions import session_actor
 from app.store.tokens import Actor
 from app.web import i18n, sessions
 from app.web.throttle import LoginThrottle
-from app.web.views import StatusRow, TimedCache
+from app.web.views import MonthDocuments, StatusRow, TimedCache
 
 
 @dataclass
@@ -36,6 +36,7 @@ class WebState:
     status_cache: TimedCache[list[StatusRow]]
     refresh_seconds: int
     login_throttle: LoginThrottle
+    month_documents: MonthDocuments
     # Used only when the app has no API context (the pages served without the API).
     own_context: ApiContext | None = None
 

@@ -123,4 +123,5 @@ def register_exclusion(
     # The window changes figures: drop cached snapshots so the next page shows it.
     current.context.current.invalidate()
     current.web.status_cache.invalidate()
+    current.web.month_documents.invalidate()
     return RedirectResponse(f"/exclusions?created={created}", status_code=303)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from app.errors import KadouError
 from app.evaluation import evaluate_period, report_document
 from app.reports import charts
+from app.sla import periods
 from app.store.models import CheckTimeline
 from app.store.types import from_ms, to_ms
 from app.web.pages.context import Page, month_period, reader_page, shift_month
@@ -21,12 +23,46 @@ PARTIAL_HEADER = "x-kadou-partial"
 router = APIRouter(include_in_schema=False)
 
 
+def month_document(current: Page, period: periods.Period) -> dict[str, Any]:
+    """The report document of a month other than the running one, shared a minute."""
+
+    def compute() -> dict[str, Any]:
+        with current.runtime.sessions() as db:
+            result = evaluate_period(db, current.runtime.catalog, period, now=current.context.now())
+        return report_document(current.runtime.catalog, result)
+
+    return current.web.month_documents.get(period.label, compute)
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(
-    request: Request, refresh: int | None = None, current: Page = Depends(reader_page)
+    request: Request,
+    refresh: int | None = None,
+    month: str | None = None,
+    current: Page = Depends(reader_page),
 ) -> Response:
     snapshot = current.context.current.get()
-    cards = overview_cards(current.runtime.catalog, snapshot)
+    live = not month or month == snapshot.period.label
+    if live:
+        period, document = snapshot.period, snapshot.document
+    else:
+        try:
+            period = month_period(current, month)
+        except KadouError as error:
+            return current.error(422, str(error))
+        if period.label > snapshot.period.label:
+            return current.error(422, "month: " + current.t("month_in_future"))
+        document = month_document(current, period)
+    previous_period = periods.parse_month(shift_month(period.label, -1), current.runtime.timezone)
+    previous = month_document(current, previous_period)
+    cards = overview_cards(
+        current.runtime.catalog,
+        document,
+        snapshot.states,
+        snapshot.active_exclusions,
+        previous=previous,
+        live=live,
+    )
     refresh_seconds = max(1, refresh) if refresh else current.web.refresh_seconds
     partial = request.headers.get(PARTIAL_HEADER) == "1"
     return current.render(
@@ -34,7 +70,11 @@ def overview(
         cards=cards,
         snapshot=snapshot,
         refresh_seconds=refresh_seconds,
-        month_label=snapshot.period.label,
+        month_label=period.label,
+        live=live,
+        previous_label=previous_period.label,
+        next_month=shift_month(period.label, 1) if not live else None,
+        this_month=snapshot.period.label,
     )
 
 
