@@ -161,15 +161,22 @@ _PAGE_LABELS: dict[str, tuple[str, str]] = {
     "older": ("さらに古い記録", "Older entries"),
     "newer": ("新しい記録", "Newer entries"),
     "status_title": ("マイナンバー関連システムの稼働状況", "My Number systems status"),
-    "status_days": ("過去90日間", "Last 90 days"),
     "status_day_bar": (
-        "日別の稼働状況（左が90日前、右が今日）",
-        "Each day's availability (left: 90 days ago, right: today)",
+        "日別の稼働状況（左が{days}日前、右が今日）",
+        "Each day's availability (left: {days} days ago, right: today)",
+    ),
+    "status_coverage": (
+        "過去{days}日のうちデータのある日: {with_data}日",
+        "Days with data: {with_data} of the last {days}",
     ),
     "day_ok": ("目標達成", "met target"),
     "day_missed": ("目標未達", "below target"),
-    "day_no_data": ("データなし", "no data"),
-    "status_period_availability": ("90日間の稼働率", "Availability over 90 days"),
+    "day_no_data": ("データなし（監視していない日）", "no data (not monitored)"),
+    "status_period_availability": (
+        "データのある{days}日間の稼働率",
+        "Availability over the {days} days with data",
+    ),
+    "status_no_data_yet": ("まだデータがありません", "No data yet"),
     "status_note": (
         "計画停止・災害による停止を除く。表示は切り捨て。",
         "Excluding planned and disaster stops. Figures are truncated.",

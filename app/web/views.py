@@ -406,14 +406,21 @@ class StatusDay:
     met: bool | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class StatusRow:
+    """One system's line on the status page. Frozen: the rows are cached and shared by
+    concurrent requests, so a request must make its own copy to change one."""
+
     system: str
     name: dict[str, str]
     state: str
-    days: list[StatusDay]
+    days: tuple[StatusDay, ...]
     availability_display: str | None
     target_display: str
+
+    @property
+    def days_with_data(self) -> int:
+        return sum(1 for day in self.days if day.availability is not None)
 
 
 def day_figures(
@@ -460,7 +467,7 @@ def status_rows(
                 system=system.id,
                 name=system.name.model_dump(),
                 state=states.get((system.id, None), "unknown"),
-                days=day_figures(evaluation, bounds),
+                days=tuple(day_figures(evaluation, bounds)),
                 availability_display=figures["availability_display"],
                 target_display=figures["target_display"],
             )

@@ -478,6 +478,50 @@ async def test_status_page_shows_no_internal_detail(client: httpx.AsyncClient, s
     assert f'title="2026-10-17: {shown}"' in row
 
 
+async def test_status_page_is_honest_about_coverage(client: httpx.AsyncClient, site: Site) -> None:
+    """The sample has data from 10-01: 25 of the last 90 days, and the page says so."""
+    text = (await client.get("/status")).text
+    main = text.split('<main id="main">')[1]
+    assert "90日間の稼働率" not in main
+    assert main.index('id="status-legend"') < main.index('class="status-list"')
+    for row in main.split('<li class="status-row"')[1:]:
+        assert 'data-days-with-data="25"' in row
+        assert "データのある25日間の稼働率" in row
+        assert row.count('class="day day-none"') == 65
+        assert "データのある日: 25日" in row
+
+
+async def test_status_page_does_not_change_the_cached_rows(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    """Each request shows the state now on its own copy of the cached rows, which
+    concurrent requests share."""
+    await client.get("/status")
+    cache = site.app.state.kadou_web.status_cache
+    cached = cache.get(lambda: pytest.fail("the rows should be cached"))
+    site.clock.now = DATA_END + timedelta(minutes=5)
+    checks = site.runtime.catalog.checks()
+    failures = [
+        parse_observation(
+            {
+                "check": "jpki/main/http",
+                "location": "tokyo",
+                "observed_at": (DATA_END + timedelta(minutes=minutes)).isoformat(),
+                "ok": False,
+            },
+            checks,
+            "test",
+        )
+        for minutes in (0, 4)
+    ]
+    with transaction(site.runtime.sessions) as session:
+        store_observations(session, failures, site.runtime.timeline_params)
+    page = (await client.get("/status")).text
+    assert 'data-system="jpki" data-state="down"' in page
+    assert cache.get(lambda: pytest.fail("the rows should be cached")) is cached
+    assert {row.system: row.state for row in cached}["jpki"] == "up"
+
+
 async def test_language_switch(client: httpx.AsyncClient, site: Site) -> None:
     await sign_in(client, site.secrets["viewer"])
     response = await client.get("/lang/en?next=/incidents")
