@@ -131,6 +131,17 @@ _PAGE_LABELS: dict[str, tuple[str, str]] = {
     "times_in_zone": ("時刻は {zone} で入力してください。", "Enter times in {zone}."),
     "form_has_errors": ("入力内容を確認してください。", "Please check the form."),
     "window_registered": ("除外期間 #{id} を登録しました。", "Window #{id} was registered."),
+    "window_actions": ("操作", "Actions"),
+    "end_or_remove": ("終了・削除", "End or remove"),
+    "change_reason": ("理由（監査ログに残ります）", "Reason (kept in the audit log)"),
+    "end_window_now": ("今すぐ終了", "End now"),
+    "remove_window": ("削除", "Remove"),
+    "window_ended": ("除外期間 #{id} を終了しました。", "Window #{id} was ended."),
+    "window_removed": ("除外期間 #{id} を削除しました。", "Window #{id} was removed."),
+    "only_admin_changes": (
+        "除外期間の終了・削除は管理者だけが行えます。",
+        "Only an admin may end or remove a window.",
+    ),
     "audit_entry": ("監査ログの記録", "Audit log entry"),
     "viewer_cannot_register": (
         "除外期間の登録には運用者または管理者の権限が必要です。",

@@ -741,3 +741,109 @@ async def test_operator_registers_a_window_and_the_report_changes(
         availability_by_system(overview.text)["account-registration"]
         == system["availability_display"]
     )
+
+
+def add_window(site: Site, scope: str, kind: str, starts_at: datetime, ends_at: datetime) -> int:
+    with transaction(site.runtime.sessions) as session:
+        row = add_exclusion(
+            session,
+            site.runtime.catalog,
+            ExclusionRequest(scope, kind, starts_at, ends_at, f"{kind} work"),
+            Actor("web-admin", Role.ADMIN),
+            now=starts_at - timedelta(days=1),
+        )
+        return row.id
+
+
+async def test_exclusions_list_names_scopes_and_kinds_as_the_form_does(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    add_window(
+        site,
+        "mynaportal/notices",
+        "disaster",
+        datetime(2026, 10, 24, 8, 0, tzinfo=ZONE),
+        datetime(2026, 10, 24, 9, 0, tzinfo=ZONE),
+    )
+    await sign_in(client, site.secrets["admin"])
+    page = (await client.get("/exclusions")).text
+    listed = page.split('id="list-heading"')[1]
+    row = re.search(r'<tr id="exclusion-3".*?</tr>', listed, re.S)
+    assert row
+    assert "マイナポータル（情報提供等記録開示システム） › お知らせ情報表示" in row.group(0)
+    assert "災害による停止" in row.group(0)
+    form = page.split('id="form-heading"')[1].split("</form>")[0]
+    assert "災害による停止" in form and "計画停止" in form
+    assert "<td>災害</td>" not in listed
+
+
+async def test_admin_ends_a_running_window_with_a_reason(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    window = add_window(
+        site,
+        "jpki",
+        "planned",
+        datetime(2026, 10, 25, 8, 0, tzinfo=ZONE),
+        datetime(2026, 10, 25, 12, 0, tzinfo=ZONE),
+    )
+    await sign_in(client, site.secrets["admin"])
+    page = (await client.get("/exclusions")).text
+    token = csrf_of(page)
+    assert f'action="/exclusions/{window}/change"' in page
+    # No reason: refused, the message names the field, nothing changes.
+    refused = await client.post(
+        f"/exclusions/{window}/change", data={"csrf_token": token, "action": "end", "reason": " "}
+    )
+    assert refused.status_code == 422
+    assert f'id="change-{window}-error"' in refused.text and "理由" in refused.text
+    forged = await client.post(
+        f"/exclusions/{window}/change", data={"csrf_token": "x", "action": "end", "reason": "r"}
+    )
+    assert forged.status_code == 403
+    ended = await client.post(
+        f"/exclusions/{window}/change",
+        data={"csrf_token": token, "action": "end", "reason": "作業が早く終わった"},
+    )
+    assert ended.status_code == 303
+    shown = (await client.get(ended.headers["location"])).text
+    assert f"除外期間 #{window} を終了しました" in shown
+    api = (await client.get(f"/api/v1/exclusions/{window}", headers=bearer(site, "admin"))).json()
+    assert datetime.fromisoformat(api["end"]) == START_CLOCK
+    audit = (await client.get("/audit")).text
+    assert "作業が早く終わった" in audit
+
+
+async def test_admin_removes_a_window_and_others_cannot(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    window = add_window(
+        site,
+        "jpki",
+        "planned",
+        datetime(2026, 10, 28, 1, 0, tzinfo=ZONE),
+        datetime(2026, 10, 28, 2, 0, tzinfo=ZONE),
+    )
+    await sign_in(client, site.secrets["operator"])
+    page = (await client.get("/exclusions")).text
+    assert "/change" not in page
+    denied = await client.post(
+        f"/exclusions/{window}/change",
+        data={"csrf_token": csrf_of(page), "action": "remove", "reason": "r"},
+    )
+    assert denied.status_code == 403
+    await sign_in(client, site.secrets["admin"])
+    page = (await client.get("/exclusions")).text
+    assert "今すぐ終了" not in page.split(f'id="exclusion-{window}"')[1].split("</tr>")[0]
+    removed = await client.post(
+        f"/exclusions/{window}/change",
+        data={"csrf_token": csrf_of(page), "action": "remove", "reason": "中止"},
+    )
+    assert removed.status_code == 303
+    after = (await client.get(removed.headers["location"])).text
+    assert f'id="exclusion-{window}"' not in after
+    again = await client.post(
+        f"/exclusions/{window}/change",
+        data={"csrf_token": csrf_of(after), "action": "remove", "reason": "中止"},
+    )
+    assert again.status_code == 404
