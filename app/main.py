@@ -33,6 +33,7 @@ from app.current import CurrentStateCache
 from app.metrics import CONTENT_TYPE, MetricsExporter, record_probe
 from app.runtime import Runtime, open_runtime
 from app.store.tokens import Actor
+from app.web.headers import SecurityHeaders
 from app.web.routes import include_web
 
 log = logging.getLogger("kadou")
@@ -154,6 +155,7 @@ def create_app(
     )
     app.state.kadou = context
     problems.install(app)
+    app.add_middleware(SecurityHeaders)
     for router in (
         systems.router,
         availability.router,

@@ -158,11 +158,14 @@ def month_strip(
     lang: Lang,
     *,
     for_print: bool = False,
+    drawn_until: str | None = None,
 ) -> Markup:
     """The period as one bar, cut into runs by state, with day ticks below.
 
     ``for_print`` draws the same picture with few elements and no tooltips (for the PDF):
     the runs of a state as one path, the markers as one path, the ticks as one path.
+    ``drawn_until`` (a period still running) leaves the bar empty from that instant to the
+    period's end, so the month keeps its width and the days to come read as not yet.
     """
     from zoneinfo import ZoneInfo
 
@@ -171,13 +174,28 @@ def month_strip(
     span = (end - start).total_seconds()
     left, width, bar_top, bar_height = 4.0, WIDTH - 8.0, 12.0, 26.0
     height = 62
+    drawn_width = width
+    if drawn_until is not None:
+        drawn_width = min(
+            max(_x(parse_instant(drawn_until), start, span, left, width) - left, 0), width
+        )
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart strip" viewBox="0 0 {WIDTH} '
         f'{height}" width="{WIDTH}" height="{height}" role="img" '
         f'aria-label="{escape(label("month_strip", lang))}">',
         _patterns(chart_id),
-        _shape("up", chart_id, f'x="{left}" y="{bar_top}" width="{width}" height="{bar_height}"'),
+        _shape(
+            "up",
+            chart_id,
+            f'x="{left}" y="{bar_top}" width="{drawn_width:.2f}" height="{bar_height}"',
+        ),
     ]
+    if drawn_width < width:
+        parts.append(
+            f'<rect x="{left + drawn_width:.2f}" y="{bar_top}" width="{width - drawn_width:.2f}" '
+            f'height="{bar_height}" fill="#fff" stroke="#9e9e9e" stroke-width="0.8" '
+            'stroke-dasharray="3,2" class="run-future"/>'
+        )
     print_boxes: dict[str, list[tuple[float, float, float, float]]] = {}
     markers: list[str] = []
     for run in strip:
@@ -303,8 +321,12 @@ def daily_bars(
     lang: Lang,
     *,
     for_print: bool = False,
+    last_date: str | None = None,
 ) -> Markup:
     """One bar per local day; days below target hatched, days without data marked.
+
+    Days after ``last_date`` (a period still running) are left empty, not marked as
+    without data: they have not happened yet.
 
     ``for_print`` draws the same picture with few elements and no tooltips (for the PDF):
     the bars of a state as one path, the day numbers as one text.
@@ -342,6 +364,14 @@ def daily_bars(
         x = left + index * slot + slot * 0.15
         bar_width = slot * 0.7
         day_number = int(day["date"][-2:])
+        if last_date is not None and day["date"] > last_date:
+            day_labels.append((x + bar_width / 2, str(day_number)))
+            if not for_print:
+                parts.append(
+                    f'<text x="{x + bar_width / 2:.2f}" y="{height - 8}" font-size="8" '
+                    f'text-anchor="middle" fill="#767676" {_FONT}>{day_number}</text>'
+                )
+            continue
         if for_print:
             day_labels.append((x + bar_width / 2, str(day_number)))
             availability = day["availability"]

@@ -162,6 +162,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Browser sessions signed in with this token carry the generation they were issued
+    # under; signing out bumps it, which ends every such session at once, on every replica.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RunnerHeartbeat(Base):

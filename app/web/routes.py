@@ -28,10 +28,14 @@ from app.runtime import Runtime
 from app.web import sessions
 from app.web.pages import audit, exclusions, incidents, overview, reports, signin, status
 from app.web.pages.context import LoginRequired, WebState, on_login_required
+from app.web.throttle import LoginThrottle
+from app.web.views import MonthDocuments
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_REFRESH_SECONDS = 15
 STATUS_MAX_AGE_SECONDS = 60.0
+# Whole months other than the running one (the overview's previous month, a chosen month).
+MONTH_MAX_AGE_SECONDS = 60.0
 
 router = APIRouter(include_in_schema=False)
 for family in (signin, overview, incidents, exclusions, reports, audit, status):
@@ -68,6 +72,8 @@ def include_web(
         # Follows the current state, so a write through the API or a page drops it too.
         status_cache=DerivedCache(context.current, STATUS_MAX_AGE_SECONDS),
         refresh_seconds=refresh_seconds,
+        login_throttle=LoginThrottle(),
+        month_documents=MonthDocuments(context.current, MONTH_MAX_AGE_SECONDS),
         own_context=own_context,
     )
     app.include_router(router)

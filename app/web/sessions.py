@@ -7,6 +7,11 @@ signed with HMAC-SHA256; the secret token itself never leaves the login form. Ea
 looks the hash up again, so revoking the token (``kadou token revoke``) ends its browser
 sessions at once; a session also ends after ``SESSION_MAX_AGE_SECONDS``.
 
+A cookie cannot be taken back, so signing out must be recorded server side: the cookie also
+carries the token's session generation at sign-in (``gen``), and signing out bumps the
+token's generation in the database. That ends every browser session of the token at once,
+on every replica, including copies of the cookie kept elsewhere.
+
 The signing key comes from ``KADOU_SESSION_SECRET`` (the same value on every replica); when
 it is unset, a random key per process is used, which is right for one embedded server but
 signs everyone out on restart.
@@ -40,6 +45,7 @@ class BrowserSession:
     sid: str
     token_sha256: str | None
     issued_at: int
+    generation: int = 0
 
     @property
     def signed_in(self) -> bool:
@@ -62,7 +68,12 @@ class SessionSigner:
 
     def encode(self, session: BrowserSession) -> str:
         payload = json.dumps(
-            {"sid": session.sid, "tok": session.token_sha256, "iat": session.issued_at},
+            {
+                "sid": session.sid,
+                "tok": session.token_sha256,
+                "iat": session.issued_at,
+                "gen": session.generation,
+            },
             separators=(",", ":"),
         ).encode()
         body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
@@ -77,7 +88,9 @@ class SessionSigner:
             return None
         try:
             fields = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            session = BrowserSession(str(fields["sid"]), fields["tok"], int(fields["iat"]))
+            session = BrowserSession(
+                str(fields["sid"]), fields["tok"], int(fields["iat"]), int(fields.get("gen", 0))
+            )
         except (ValueError, KeyError, TypeError):
             return None
         current = time.time() if now is None else now
@@ -94,8 +107,8 @@ class SessionSigner:
         return hmac.compare_digest(self.csrf_token(session), submitted)
 
 
-def new_session(token_sha256: str | None = None) -> BrowserSession:
-    return BrowserSession(secrets.token_urlsafe(18), token_sha256, int(time.time()))
+def new_session(token_sha256: str | None = None, generation: int = 0) -> BrowserSession:
+    return BrowserSession(secrets.token_urlsafe(18), token_sha256, int(time.time()), generation)
 
 
 def set_cookie(response: Response, request: Request, value: str) -> None:

@@ -2,31 +2,35 @@
 
 Every availability, budget and duration on a page is a field of ``report_document`` (the
 document ``GET /api/v1/availability`` returns) or of the ``Evaluation`` it was built from.
-This module only *arranges* them: the month strip as runs of one state, the red / amber /
-green summary, and the per-day figures of the public status page (the §5 function
-``compute_figures`` applied to one evaluation's timeline and schedule clipped to each day,
-which is what evaluating each day separately would give, at a ninetieth of the cost).
+This module only *arranges* them: incidents grouped by system, the strip's legend, the red /
+amber / green summary, and the per-day figures of the public status page (the core's
+``figures_for`` over one evaluation clipped to each day, which is what evaluating each day
+separately would give, at a ninetieth of the cost).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
+
 from app.catalog.model import Catalog
-from app.current import CurrentState
+from app.current import CurrentStateCache, DerivedCache
 from app.evaluation import evaluate_period, report_document
-from app.reports.document import StripRun
+from app.reports import charts
+from app.reports.document import STRIP_STATES
 from app.runtime import Runtime
 from app.sla import periods
-from app.sla.availability import Schedule, compute_figures, display_percent
+from app.sla.availability import display_percent
+from app.sla.breakdown import figures_for
 from app.sla.evaluate import Evaluation
-from app.sla.intervals import IntervalSet
-from app.store.models import Exclusion
-from app.store.types import from_ms, to_ms
+from app.store.models import AuditEntry, Exclusion
+from app.store.types import to_ms
 
 T = TypeVar("T")
 
@@ -35,49 +39,85 @@ BUDGET_LOW_RATIO = 0.25
 STATUS_DAYS = 90
 
 
-# --- the month strip ------------------------------------------------------------------------
+# --- the audit log, readable --------------------------------------------------------------
 
 
-def strip_runs(evaluation: Evaluation, zone: ZoneInfo) -> list[StripRun]:
-    """The evaluated window cut into runs of up / down / unknown / excluded / outside hours.
+@dataclass(frozen=True)
+class AuditChange:
+    field: str  # the field's name in the entry, for the label
+    before: Any
+    after: Any
 
-    The same sets the figures were computed from: down and unknown are taken inside the
-    scheduled time only (as D and U are), excluded is the excluded part of the operating
-    hours (as the planned and disaster seconds are), and the rest of the window is outside
-    operating hours.
-    """
-    timeline, schedule = evaluation.timeline, evaluation.schedule
-    window = timeline.window
-    scheduled = schedule.scheduled
-    down = timeline.down & scheduled
-    up = (timeline.up & scheduled) - down
-    unknown = scheduled - up - down
-    by_state: list[tuple[str, IntervalSet]] = [
-        ("up", up),
-        ("down", down),
-        ("unknown", unknown),
-        ("excluded", schedule.excluded),
-        ("outside_hours", window - schedule.operating),
-    ]
-    pieces = sorted(
-        (start, end, state) for state, intervals in by_state for start, end in intervals
-    )
-    runs: list[StripRun] = []
-    merged: list[tuple[int, int, str]] = []
-    for start, end, state in pieces:
-        if merged and merged[-1][2] == state and merged[-1][1] == start:
-            merged[-1] = (merged[-1][0], end, state)
+
+# Fields that only restate the entry's own header (who, when, which id).
+_AUDIT_HEADER_FIELDS = frozenset({"id", "created_at"})
+
+
+def audit_changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[AuditChange]:
+    """The entry as field: before → after. A change lists the fields it changed; a creation
+    or a removal lists the whole state it made or ended."""
+    old, new = before or {}, after or {}
+    names = [*new, *(name for name in old if name not in new)]
+    changes = []
+    for name in names:
+        if name in _AUDIT_HEADER_FIELDS:
+            continue
+        if old and new and old.get(name) == new.get(name):
+            continue
+        changes.append(AuditChange(name, old.get(name), new.get(name)))
+    return changes
+
+
+@dataclass(frozen=True)
+class AuditItem:
+    entry: AuditEntry
+    changes: list[AuditChange]
+
+
+# --- the month strip's legend --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    state: str
+    swatch: Markup
+
+
+def strip_legend(with_future: bool) -> list[LegendItem]:
+    """A swatch per strip state in the strip's own colour and pattern; the words are put
+    beside it as page text, at the page's size (an SVG legend scales down to unreadable on a
+    phone)."""
+    items = []
+    for state in (*STRIP_STATES, *(("future",) if with_future else ())):
+        style = charts.STATE_STYLES.get(state)
+        if style is None:  # the days to come: empty, as the strip draws them
+            shape = (
+                '<rect x="0.5" y="0.5" width="17" height="13" fill="#fff" stroke="#9e9e9e" '
+                'stroke-dasharray="3,2"/>'
+            )
         else:
-            merged.append((start, end, state))
-    for start, end, state in merged:
-        runs.append(
-            {
-                "start": from_ms(start).astimezone(zone).isoformat(),
-                "end": from_ms(end).astimezone(zone).isoformat(),
-                "state": state,  # type: ignore[typeddict-item]
-            }
+            overlay = (
+                f'<defs><pattern id="key-{state}" width="8" height="8" '
+                f'patternUnits="userSpaceOnUse">{style.overlay}</pattern></defs>'
+                f'<rect width="18" height="14" fill="url(#key-{state})"/>'
+                if style.overlay
+                else ""
+            )
+            shape = (
+                f'<rect width="18" height="14" fill="{style.colour}"/>{overlay}'
+                '<rect x="0.25" y="0.25" width="17.5" height="13.5" fill="none" stroke="#333" '
+                'stroke-width="0.5"/>'
+            )
+        items.append(
+            LegendItem(
+                state,
+                Markup(
+                    '<svg xmlns="http://www.w3.org/2000/svg" class="swatch" width="18" '
+                    f'height="14" viewBox="0 0 18 14" aria-hidden="true">{shape}</svg>'
+                ),
+            )
         )
-    return runs
+    return items
 
 
 # --- red / amber / green ----------------------------------------------------------------
@@ -125,6 +165,73 @@ def budget_share(figures: dict[str, Any]) -> float | None:
     return float(min(max(remaining / budget, 0.0), 1.0))
 
 
+# --- incidents, grouped as an operator knows them -------------------------------------------
+
+
+@dataclass
+class AffectedService:
+    service: str
+    name: dict[str, str]
+    incident: dict[str, Any]
+
+
+@dataclass
+class IncidentGroup:
+    """One outage as an operator knows it: a system incident with the services that were
+    down inside it, or a service's incident that did not take its system down (a non-core
+    service, say), shown as its own row under its system."""
+
+    system: str
+    system_name: dict[str, str]
+    incident: dict[str, Any]  # the system's incident, or the lone service's
+    service: str | None = None  # set for a service-only incident
+    service_name: dict[str, str] | None = None
+    affected: list[AffectedService] = field(default_factory=list)
+
+    def matches(self, *, ongoing: bool, breached: bool) -> bool:
+        incidents = [self.incident, *(item.incident for item in self.affected)]
+        return any(
+            (not ongoing or incident["ongoing"])
+            and (not breached or incident["recovery_met"] is False)
+            for incident in incidents
+        )
+
+
+def _overlaps(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """Whether two incidents (ISO instants, ``end`` None while ongoing) share any time."""
+    start_a, start_b = (
+        datetime.fromisoformat(first["start"]),
+        datetime.fromisoformat(second["start"]),
+    )
+    end_a = None if first["end"] is None else datetime.fromisoformat(first["end"])
+    end_b = None if second["end"] is None else datetime.fromisoformat(second["end"])
+    return (end_b is None or start_a < end_b) and (end_a is None or start_b < end_a)
+
+
+def group_incidents(
+    system: str,
+    system_name: dict[str, str],
+    system_incidents: Sequence[dict[str, Any]],
+    services: Sequence[tuple[str, dict[str, str], Sequence[dict[str, Any]]]],
+) -> list[IncidentGroup]:
+    """A system's incidents with each service incident placed inside the system incident it
+    overlaps, or on its own when it overlaps none; in start order."""
+    groups = [IncidentGroup(system, system_name, incident) for incident in system_incidents]
+    alone: list[IncidentGroup] = []
+    for service, name, incidents in services:
+        for incident in incidents:
+            container = next(
+                (group for group in groups if _overlaps(group.incident, incident)), None
+            )
+            if container is not None:
+                container.affected.append(AffectedService(service, name, incident))
+            else:
+                alone.append(IncidentGroup(system, system_name, incident, service, name))
+    listed = groups + alone
+    listed.sort(key=lambda group: (group.incident["start"], group.service or ""))
+    return listed
+
+
 # --- the overview ---------------------------------------------------------------------------
 
 
@@ -147,24 +254,49 @@ class SystemCard:
     rag: Rag
     budget_share: float | None
     services: list[ServiceCard]
-    open_incidents: list[dict[str, Any]] = field(default_factory=list)
+    open_incidents: list[IncidentGroup] = field(default_factory=list)
     active_exclusions: list[Exclusion] = field(default_factory=list)
+    previous: dict[str, Any] | None = None  # the previous month's figures
 
 
-def overview_cards(catalog: Catalog, current: CurrentState) -> list[SystemCard]:
+def rows_by_key(document: dict[str, Any]) -> dict[tuple[str, str | None], dict[str, Any]]:
+    """A report document's rows by (system, service or None): looked up once per card, not
+    searched for (a linear search per card is quadratic in the catalog's size)."""
+    rows: dict[tuple[str, str | None], dict[str, Any]] = {
+        (row["system"], None): row for row in document["systems"]
+    }
+    rows.update({(row["system"], row["service"]): row for row in document["services"]})
+    return rows
+
+
+def overview_cards(
+    catalog: Catalog,
+    document: dict[str, Any],
+    states: dict[tuple[str, str | None], str],
+    active_exclusions: Sequence[Exclusion],
+    *,
+    previous: dict[str, Any] | None = None,
+    live: bool = True,
+) -> list[SystemCard]:
+    """A card per system from one report document (the month shown) and the states now.
+
+    ``previous`` is the previous month's document, shown beside each system's figure;
+    ``live`` is false for a month other than the current one, which has no open incidents
+    to show.
+    """
+    rows = rows_by_key(document)
+    previous_rows = rows_by_key(previous) if previous is not None else {}
+    exclusions_by_system: dict[str, list[Exclusion]] = {}
+    for row in active_exclusions:
+        exclusions_by_system.setdefault(row.system, []).append(row)
     cards = []
     for system in catalog.systems:
-        figures = current.figures(system.id, None)
-        state = current.states.get((system.id, None), "unknown")
+        figures = rows[(system.id, None)]
+        state = states.get((system.id, None), "unknown")
         services = []
-        open_incidents = [
-            {"service": None, **incident}
-            for incident in figures["incidents"]
-            if incident["ongoing"]
-        ]
         for service in system.services:
-            service_figures = current.figures(system.id, service.id)
-            service_state = current.states.get((system.id, service.id), "unknown")
+            service_figures = rows[(system.id, service.id)]
+            service_state = states.get((system.id, service.id), "unknown")
             services.append(
                 ServiceCard(
                     system.id,
@@ -172,15 +304,24 @@ def overview_cards(catalog: Catalog, current: CurrentState) -> list[SystemCard]:
                     service.name.model_dump(),
                     service_state,
                     service_figures,
-                    rag_for(service_figures, service_state),
+                    rag_for(service_figures, service_state if live else "up"),
                 )
             )
-            open_incidents += [
-                {"service": service.id, **incident}
-                for incident in service_figures["incidents"]
-                if incident["ongoing"]
+        open_incidents = (
+            [
+                group
+                for group in group_incidents(
+                    system.id,
+                    system.name.model_dump(),
+                    figures["incidents"],
+                    [(card.service, card.name, card.figures["incidents"]) for card in services],
+                )
+                if group.matches(ongoing=True, breached=False)
             ]
-        rag = rag_for(figures, state)
+            if live
+            else []
+        )
+        rag = rag_for(figures, state if live else "up")
         if rag.level == "green" and any(card.rag.level != "green" for card in services):
             # A non-core service in trouble does not move the system's figures, but the
             # people watching the system must see it.
@@ -195,12 +336,39 @@ def overview_cards(catalog: Catalog, current: CurrentState) -> list[SystemCard]:
                 budget_share=budget_share(figures),
                 services=services,
                 open_incidents=open_incidents,
-                active_exclusions=[
-                    row for row in current.active_exclusions if row.system == system.id
-                ],
+                active_exclusions=exclusions_by_system.get(system.id, []) if live else [],
+                previous=previous_rows.get((system.id, None)),
             )
         )
     return cards
+
+
+class MonthDocuments:
+    """Report documents of whole months, kept ``max_age_seconds``: the overview shows the
+    previous month beside the current one on every refresh, and a closed month changes only
+    by a late write (a retroactive window, a backfill), which the pages' writes invalidate."""
+
+    def __init__(
+        self, source: CurrentStateCache, max_age_seconds: float, max_months: int = 24
+    ) -> None:
+        self.source = source
+        self.max_age_seconds = max_age_seconds
+        self.max_months = max_months
+        self._caches: dict[str, DerivedCache[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, label: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with self._lock:
+            cache = self._caches.get(label)
+            if cache is None:
+                if len(self._caches) >= self.max_months:
+                    self._caches.pop(next(iter(self._caches)))
+                cache = self._caches[label] = DerivedCache(self.source, self.max_age_seconds)
+        return cache.get(compute)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._caches.clear()
 
 
 # --- the public status page -----------------------------------------------------------------
@@ -214,23 +382,21 @@ class StatusDay:
     met: bool | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class StatusRow:
+    """One system's line on the status page. Frozen: the rows are cached and shared by
+    concurrent requests, so a request must make its own copy to change one."""
+
     system: str
     name: dict[str, str]
     state: str
-    days: list[StatusDay]
+    days: tuple[StatusDay, ...]
     availability_display: str | None
     target_display: str
 
-
-def _clip_schedule(schedule: Schedule, start_ms: int, end_ms: int) -> Schedule:
-    return Schedule(
-        scheduled=schedule.scheduled.clip(start_ms, end_ms),
-        operating=schedule.operating.clip(start_ms, end_ms),
-        planned_excluded=schedule.planned_excluded.clip(start_ms, end_ms),
-        disaster_excluded=schedule.disaster_excluded.clip(start_ms, end_ms),
-    )
+    @property
+    def days_with_data(self) -> int:
+        return sum(1 for day in self.days if day.availability is not None)
 
 
 def day_figures(
@@ -239,12 +405,7 @@ def day_figures(
     """Each day's §5 figures from one evaluation over many days."""
     days = []
     for day, start_ms, end_ms in day_bounds:
-        figures = compute_figures(
-            _clip_schedule(evaluation.schedule, start_ms, end_ms),
-            evaluation.timeline.clip(start_ms, end_ms),
-            evaluation.figures.target,
-            evaluation.figures.policy,
-        )
+        figures = figures_for(evaluation, start_ms, end_ms)
         days.append(
             StatusDay(
                 day,
@@ -282,7 +443,7 @@ def status_rows(
                 system=system.id,
                 name=system.name.model_dump(),
                 state=states.get((system.id, None), "unknown"),
-                days=day_figures(evaluation, bounds),
+                days=tuple(day_figures(evaluation, bounds)),
                 availability_display=figures["availability_display"],
                 target_display=figures["target_display"],
             )

@@ -251,6 +251,66 @@ async def test_logout_needs_csrf_and_ends_the_session(
     assert (await client.get("/")).status_code == 303
 
 
+async def test_logout_ends_every_session_of_the_token(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    """Signing out in one browser ends the token's sessions everywhere, copied cookies too."""
+    transport = httpx.ASGITransport(app=site.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kadou.test") as other:
+        await sign_in(client, site.secrets["viewer"])
+        await sign_in(other, site.secrets["viewer"])
+        copied = client.cookies.get("kadou_session")
+        overview = await client.get("/")
+        assert (await other.get("/")).status_code == 200
+        response = await client.post("/logout", data={"csrf_token": csrf_of(overview.text)})
+        assert response.status_code == 303
+        assert (await other.get("/")).status_code == 303
+        other.cookies.set("kadou_session", copied or "", domain="kadou.test")
+        assert (await other.get("/")).status_code == 303
+        # Signing in again works, with a session of the new generation.
+        await sign_in(other, site.secrets["viewer"])
+        assert (await other.get("/")).status_code == 200
+
+
+def client_from(site: Site, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=site.app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://kadou.test")
+
+
+async def test_sign_in_is_throttled_per_client_address(site: Site) -> None:
+    async with client_from(site, "192.0.2.7") as attacker:
+        for attempt in range(10):
+            refused = await sign_in(attacker, f"kadou_guess-{attempt}")
+            assert refused.status_code == 401, attempt
+        throttled = await sign_in(attacker, "kadou_guess-10")
+        assert throttled.status_code == 429
+        assert 1 <= int(throttled.headers["retry-after"]) <= 60
+        assert "秒後" in throttled.text
+        # While throttled even the right token is not tried.
+        assert (await sign_in(attacker, site.secrets["viewer"])).status_code == 429
+        assert (await attacker.get("/")).status_code == 303
+    async with client_from(site, "192.0.2.8") as neighbour:
+        assert (await sign_in(neighbour, site.secrets["viewer"])).status_code == 303
+
+
+async def test_security_headers_on_every_response(client: httpx.AsyncClient, site: Site) -> None:
+    paths = ["/login", "/status", "/", "/static/kadou.css", "/api/v1/systems", "/nope"]
+    await sign_in(client, site.secrets["viewer"])
+    for path in [*paths, "/systems/jpki", "/incidents", "/exclusions", "/audit", "/reports"]:
+        response = await client.get(path)
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["referrer-policy"] == "same-origin", path
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
+        assert "unsafe-inline" not in policy, path
+        if response.headers["content-type"].startswith("text/html"):
+            # Nothing the policy would block: no inline script, no style attributes.
+            assert not re.search(r"<script(?![^>]*\ssrc=)", response.text), path
+            assert not re.search(r"\sstyle=", response.text), path
+            assert not re.search(r"\son[a-z]+=", response.text), path
+
+
 async def test_public_read_opens_pages_but_not_forms(
     tmp_path: Path, seeded_db: tuple[str, dict[str, str]]
 ) -> None:
@@ -282,6 +342,28 @@ async def test_overview_shows_the_api_availability(client: httpx.AsyncClient, si
     expected = {row["system"]: row["availability_display"] or "" for row in api["systems"]}
     assert shown == expected
     assert len(shown) == 5
+
+
+async def test_overview_shows_the_previous_month_and_any_month(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    """On the 1st the month is a few hours old: the closed previous month is beside it."""
+    site.clock.now = datetime(2026, 11, 1, 9, 0, tzinfo=ZONE)
+    await sign_in(client, site.secrets["viewer"])
+    october = (await client.get("/api/v1/availability?month=2026-10", headers=bearer(site))).json()
+    expected = {row["system"]: row["availability_display"] or "" for row in october["systems"]}
+    overview = (await client.get("/")).text
+    shown = dict(
+        re.findall(r'data-system="([^"]+)".*?data-availability-previous="([^"]*)"', overview, re.S)
+    )
+    assert shown == expected
+    assert "前月（2026年10月" in overview
+    # October itself, chosen: its figures in the cards, September beside them.
+    chosen = (await client.get("/?month=2026-10")).text
+    assert availability_by_system(chosen) == expected
+    assert "確定" in chosen and 'data-previous-month="2026-09"' in chosen
+    assert (await client.get("/?month=2026-12")).status_code == 422
+    assert (await client.get("/?month=2026-13")).status_code == 422
 
 
 async def test_overview_partial_is_the_live_fragment(client: httpx.AsyncClient, site: Site) -> None:
@@ -319,6 +401,10 @@ async def test_an_outage_now_turns_the_system_red(client: httpx.AsyncClient, sit
     after = re.search(pattern, overview.text)
     assert after and after.groups() == ("red", "down")
     assert "停止中" in overview.text
+    # One outage, one open incident: the system's, with its service inside it.
+    card = overview.text.split('data-system="account-registration"')[1].split("</li>\n</ul>")[0]
+    assert "継続中の障害 (1)" in card
+    assert card.count('class="incident-group"') == 1 and "affected" in card
     service = await client.get("/systems/account-registration/main")
     assert "status 503" in service.text  # the failure reason of the latest probe
 
@@ -342,6 +428,35 @@ async def test_system_page_figures_match_the_api(client: httpx.AsyncClient, site
     assert (await client.get("/systems/no-such-system")).status_code == 404
 
 
+async def test_detail_page_draws_the_whole_month_with_its_daily_chart(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    await sign_in(client, site.secrets["viewer"])
+    page = (await client.get("/systems/mynaportal/records?month=2026-10")).text
+    main = page.split('<main id="main">')[1]
+    # The heading and the big percentage once each.
+    assert main.count(">稼働実績<") == 1
+    assert main.count("data-availability=") == 1
+    # The daily chart, a bar for each day up to today (the 25th, to 09:00), the rest empty.
+    assert 'class="chart daily"' in main
+    assert len(re.findall(r'class="bar-(?:up|down|unknown)"', main)) == 25
+    # The strip spans the month: the days to come are one empty run after today's 09:00.
+    future = re.search(
+        r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"[^>]*class="run-future"', main
+    )
+    assert future, "the days to come are not drawn"
+    left, width, month_ms = 4.0, 712.0, 31 * 86_400_000
+    elapsed_ms = (START_CLOCK - datetime(2026, 10, 1, tzinfo=ZONE)).total_seconds() * 1000
+    assert float(future.group(1)) == pytest.approx(left + elapsed_ms / month_ms * width, abs=0.01)
+    assert float(future.group(2)) == pytest.approx((1 - elapsed_ms / month_ms) * width, abs=0.01)
+    # The legend is page text, each state in words.
+    legend = main.split('<ul class="legend"')[1].split("</ul>")[0]
+    for words in ("稼働", "停止", "データ欠測", "除外", "運用時間外", "これから"):
+        assert words in legend
+    closed = (await client.get("/systems/mynaportal/records?month=2026-09")).text
+    assert "run-future" not in closed and "これから" not in closed
+
+
 async def test_status_page_shows_no_internal_detail(client: httpx.AsyncClient, site: Site) -> None:
     response = await client.get("/status")
     assert response.status_code == 200
@@ -363,6 +478,50 @@ async def test_status_page_shows_no_internal_detail(client: httpx.AsyncClient, s
     assert f'title="2026-10-17: {shown}"' in row
 
 
+async def test_status_page_is_honest_about_coverage(client: httpx.AsyncClient, site: Site) -> None:
+    """The sample has data from 10-01: 25 of the last 90 days, and the page says so."""
+    text = (await client.get("/status")).text
+    main = text.split('<main id="main">')[1]
+    assert "90日間の稼働率" not in main
+    assert main.index('id="status-legend"') < main.index('class="status-list"')
+    for row in main.split('<li class="status-row"')[1:]:
+        assert 'data-days-with-data="25"' in row
+        assert "データのある25日間の稼働率" in row
+        assert row.count('class="day day-none"') == 65
+        assert "データのある日: 25日" in row
+
+
+async def test_status_page_does_not_change_the_cached_rows(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    """Each request shows the state now on its own copy of the cached rows, which
+    concurrent requests share."""
+    await client.get("/status")
+    cache = site.app.state.kadou_web.status_cache
+    cached = cache.get(lambda: pytest.fail("the rows should be cached"))
+    site.clock.now = DATA_END + timedelta(minutes=5)
+    checks = site.runtime.catalog.checks()
+    failures = [
+        parse_observation(
+            {
+                "check": "jpki/main/http",
+                "location": "tokyo",
+                "observed_at": (DATA_END + timedelta(minutes=minutes)).isoformat(),
+                "ok": False,
+            },
+            checks,
+            "test",
+        )
+        for minutes in (0, 4)
+    ]
+    with transaction(site.runtime.sessions) as session:
+        store_observations(session, failures, site.runtime.timeline_params)
+    page = (await client.get("/status")).text
+    assert 'data-system="jpki" data-state="down"' in page
+    assert cache.get(lambda: pytest.fail("the rows should be cached")) is cached
+    assert {row.system: row.state for row in cached}["jpki"] == "up"
+
+
 async def test_language_switch(client: httpx.AsyncClient, site: Site) -> None:
     await sign_in(client, site.secrets["viewer"])
     response = await client.get("/lang/en?next=/incidents")
@@ -382,6 +541,82 @@ async def test_incident_filters(client: httpx.AsyncClient, site: Site) -> None:
         page = await client.get(f"/incidents?month=2026-10&{narrowed}")
         assert "障害はありません" in page.text, narrowed
     assert "障害はありません" not in everything.text
+
+
+async def test_incidents_are_grouped_by_system(client: httpx.AsyncClient, site: Site) -> None:
+    """Four outages by the clock's time, each of one service of its system: four rows, not
+    eight, each naming the system and, inside it, the service by name."""
+    await sign_in(client, site.secrets["viewer"])
+    page = await client.get("/incidents?month=2026-10")
+    rows = re.findall(
+        r'<tr class="incident-group[^"]*" data-system="([^"]+)" data-service="', page.text
+    )
+    assert sorted(rows) == sorted(["info-network", "jpki", "card-management", "mynaportal"])
+    mynaportal = page.text.split('data-system="mynaportal"')[1].split("</tr>")[0]
+    assert "マイナポータル" in mynaportal and "情報提供等記録表示" in mynaportal
+    assert 'data-service="mynaportal/records"' in mynaportal
+    english = await client.get("/lang/en?next=/incidents?month=2026-10", follow_redirects=True)
+    assert "Card Management System" in english.text
+
+
+def test_a_service_only_incident_is_its_own_row() -> None:
+    from app.web.views import group_incidents
+
+    def incident(start: str, end: str | None) -> dict[str, Any]:
+        return {"start": start, "end": end, "ongoing": end is None, "recovery_met": None}
+
+    system_down = incident("2026-10-21T20:00:00+09:00", "2026-10-21T20:06:00+09:00")
+    inside = incident("2026-10-21T20:01:00+09:00", "2026-10-21T20:05:00+09:00")
+    alone = incident("2026-10-22T08:00:00+09:00", None)  # a non-core service, still down
+    name = {"ja": "記録", "en": "Records"}
+    groups = group_incidents(
+        "mynaportal",
+        {"ja": "マイナポータル", "en": "Mynaportal"},
+        [system_down],
+        [("records", name, [inside]), ("notices", name, [alone])],
+    )
+    assert [(group.service, len(group.affected)) for group in groups] == [
+        (None, 1),
+        ("notices", 0),
+    ]
+    assert groups[0].affected[0].service == "records"
+    assert [group.matches(ongoing=True, breached=False) for group in groups] == [False, True]
+
+
+async def test_audit_page_reads_as_changes(client: httpx.AsyncClient, site: Site) -> None:
+    """A change shows field: before → after, in the reporting time zone, Japanese as text."""
+    from app.store.exclusions import update_exclusion
+
+    with transaction(site.runtime.sessions) as session:
+        update_exclusion(
+            session,
+            site.runtime.catalog,
+            2,  # the sample's card-management window, 10-18 01:00–05:00 JST
+            actor=Actor("web-admin", Role.ADMIN),
+            reason="作業が延長されたため",
+            ends_at=datetime(2026, 10, 18, 6, 30, tzinfo=ZONE),
+            now=datetime(2026, 10, 1, tzinfo=ZONE),
+        )
+    await sign_in(client, site.secrets["viewer"])
+    page = (await client.get("/audit")).text
+    main = page.split('<main id="main">')[1]
+    readable = re.sub(r"<details.*?</details>", "", main, flags=re.S)
+    assert "\\u" not in main and "+00:00" not in readable
+    change = main.split('data-audit-id="')[1].split("</li>")[0]  # the newest entry
+    assert "作業が延長されたため" in change and "変更" in change
+    row = re.search(
+        r'<tr data-field="end">.*?<td class="before">(.*?)</td>.*?<td class="after">(.*?)</td>',
+        change,
+        re.S,
+    )
+    assert row and row.groups() == ("2026-10-18 05:00:00", "2026-10-18 06:30:00")
+    # Only what changed is listed; the whole entry is there as JSON on demand.
+    assert 'data-field="reason"' not in change and 'data-field="start"' not in change
+    assert "<details" in change and "&#34;reason&#34;: &#34;OS patching&#34;" in change
+    created = next(item for item in main.split('data-audit-id="') if "作成 · 除外期間 #1<" in item)
+    assert "定期保守 (monthly maintenance)" in created
+    assert "情報提供ネットワークシステム（コアシステム） (info-network)" in created
+    assert "計画停止" in created
 
 
 async def test_report_download(client: httpx.AsyncClient, site: Site) -> None:
@@ -506,3 +741,109 @@ async def test_operator_registers_a_window_and_the_report_changes(
         availability_by_system(overview.text)["account-registration"]
         == system["availability_display"]
     )
+
+
+def add_window(site: Site, scope: str, kind: str, starts_at: datetime, ends_at: datetime) -> int:
+    with transaction(site.runtime.sessions) as session:
+        row = add_exclusion(
+            session,
+            site.runtime.catalog,
+            ExclusionRequest(scope, kind, starts_at, ends_at, f"{kind} work"),
+            Actor("web-admin", Role.ADMIN),
+            now=starts_at - timedelta(days=1),
+        )
+        return row.id
+
+
+async def test_exclusions_list_names_scopes_and_kinds_as_the_form_does(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    add_window(
+        site,
+        "mynaportal/notices",
+        "disaster",
+        datetime(2026, 10, 24, 8, 0, tzinfo=ZONE),
+        datetime(2026, 10, 24, 9, 0, tzinfo=ZONE),
+    )
+    await sign_in(client, site.secrets["admin"])
+    page = (await client.get("/exclusions")).text
+    listed = page.split('id="list-heading"')[1]
+    row = re.search(r'<tr id="exclusion-3".*?</tr>', listed, re.S)
+    assert row
+    assert "マイナポータル（情報提供等記録開示システム） › お知らせ情報表示" in row.group(0)
+    assert "災害による停止" in row.group(0)
+    form = page.split('id="form-heading"')[1].split("</form>")[0]
+    assert "災害による停止" in form and "計画停止" in form
+    assert "<td>災害</td>" not in listed
+
+
+async def test_admin_ends_a_running_window_with_a_reason(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    window = add_window(
+        site,
+        "jpki",
+        "planned",
+        datetime(2026, 10, 25, 8, 0, tzinfo=ZONE),
+        datetime(2026, 10, 25, 12, 0, tzinfo=ZONE),
+    )
+    await sign_in(client, site.secrets["admin"])
+    page = (await client.get("/exclusions")).text
+    token = csrf_of(page)
+    assert f'action="/exclusions/{window}/change"' in page
+    # No reason: refused, the message names the field, nothing changes.
+    refused = await client.post(
+        f"/exclusions/{window}/change", data={"csrf_token": token, "action": "end", "reason": " "}
+    )
+    assert refused.status_code == 422
+    assert f'id="change-{window}-error"' in refused.text and "理由" in refused.text
+    forged = await client.post(
+        f"/exclusions/{window}/change", data={"csrf_token": "x", "action": "end", "reason": "r"}
+    )
+    assert forged.status_code == 403
+    ended = await client.post(
+        f"/exclusions/{window}/change",
+        data={"csrf_token": token, "action": "end", "reason": "作業が早く終わった"},
+    )
+    assert ended.status_code == 303
+    shown = (await client.get(ended.headers["location"])).text
+    assert f"除外期間 #{window} を終了しました" in shown
+    api = (await client.get(f"/api/v1/exclusions/{window}", headers=bearer(site, "admin"))).json()
+    assert datetime.fromisoformat(api["end"]) == START_CLOCK
+    audit = (await client.get("/audit")).text
+    assert "作業が早く終わった" in audit
+
+
+async def test_admin_removes_a_window_and_others_cannot(
+    client: httpx.AsyncClient, site: Site
+) -> None:
+    window = add_window(
+        site,
+        "jpki",
+        "planned",
+        datetime(2026, 10, 28, 1, 0, tzinfo=ZONE),
+        datetime(2026, 10, 28, 2, 0, tzinfo=ZONE),
+    )
+    await sign_in(client, site.secrets["operator"])
+    page = (await client.get("/exclusions")).text
+    assert "/change" not in page
+    denied = await client.post(
+        f"/exclusions/{window}/change",
+        data={"csrf_token": csrf_of(page), "action": "remove", "reason": "r"},
+    )
+    assert denied.status_code == 403
+    await sign_in(client, site.secrets["admin"])
+    page = (await client.get("/exclusions")).text
+    assert "今すぐ終了" not in page.split(f'id="exclusion-{window}"')[1].split("</tr>")[0]
+    removed = await client.post(
+        f"/exclusions/{window}/change",
+        data={"csrf_token": csrf_of(page), "action": "remove", "reason": "中止"},
+    )
+    assert removed.status_code == 303
+    after = (await client.get(removed.headers["location"])).text
+    assert f'id="exclusion-{window}"' not in after
+    again = await client.post(
+        f"/exclusions/{window}/change",
+        data={"csrf_token": csrf_of(after), "action": "remove", "reason": "中止"},
+    )
+    assert again.status_code == 404

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.store import audit
 from app.web.pages.context import Page, reader_page
+from app.web.views import AuditItem, audit_changes
 
 AUDIT_PAGE_SIZE = 100
 
@@ -27,7 +28,10 @@ def audit_page(
         )
     return current.render(
         "audit.html",
-        entries=entries[:AUDIT_PAGE_SIZE],
+        entries=[
+            AuditItem(entry, audit_changes(entry.before, entry.after))
+            for entry in entries[:AUDIT_PAGE_SIZE]
+        ],
         has_older=len(entries) > AUDIT_PAGE_SIZE,
         page_number=page_number,
         entity=entity or "",

@@ -4,6 +4,7 @@ which app; and the small helpers the page families share (forms, redirects, mont
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,9 +22,11 @@ from app.reports import labels as report_labels
 from app.reports.labels import Lang
 from app.runtime import Runtime
 from app.sla import periods
-from app.store.tokens import Actor, actor_for_digest
+from app.store.browser_sessions import session_actor
+from app.store.tokens import Actor
 from app.web import i18n, sessions
-from app.web.views import StatusRow
+from app.web.throttle import LoginThrottle
+from app.web.views import MonthDocuments, StatusRow
 
 
 @dataclass
@@ -33,6 +36,8 @@ class WebState:
     templates: Environment
     status_cache: DerivedCache[list[StatusRow]]
     refresh_seconds: int
+    login_throttle: LoginThrottle
+    month_documents: MonthDocuments
     # Used only when the app has no API context (the pages served without the API).
     own_context: ApiContext | None = None
 
@@ -102,6 +107,63 @@ class Page:
         # Truncated like every ratio shown (SLA-SEMANTICS §5), never rounded up.
         return report_labels.format_percent(report_labels.truncate_ratio(value, 2), 2)
 
+    def kind(self, kind: str) -> str:
+        """An exclusion kind in the words of the form and the definition (計画停止 /
+        災害による停止), the same on every page."""
+        return self.t(f"excluded_{kind}") if kind in ("planned", "disaster") else kind
+
+    def scope(self, scope: str) -> str:
+        """A system or service by its name in the page's language, e.g. マイナポータル ›
+        お知らせ情報表示; the id itself when the catalog no longer has it."""
+        system_id, _, service_id = scope.partition("/")
+        catalog = self.runtime.catalog
+        try:
+            system = catalog.system(system_id)
+            if not service_id:
+                return system.name.pick(self.lang)
+            service = catalog.service(system_id, service_id)
+        except KeyError:
+            return scope
+        return f"{system.name.pick(self.lang)} › {service.name.pick(self.lang)}"
+
+    def t_or(self, key: str, fallback: str) -> str:
+        """The label, or ``fallback`` for a value the labels do not know (an audit entry
+        written by a newer version, say)."""
+        try:
+            return self.t(key)
+        except KeyError:
+            return fallback
+
+    def audit_json(self, entry: Any) -> str:
+        return json.dumps(
+            {"before": entry.before, "after": entry.after}, ensure_ascii=False, indent=2
+        )
+
+    def audit_value(self, name: str, value: Any) -> str:
+        """A value of an audit entry as text: instants in the reporting time zone, kinds and
+        scopes in words, non-ASCII as itself."""
+        if value is None:
+            return "—"
+        if isinstance(value, bool):
+            return self.t("yes") if value else self.t("no")
+        if name == "kind" and isinstance(value, str):
+            return self.kind(value)
+        if name == "scope" and isinstance(value, str):
+            return f"{self.scope(value)} ({value})"
+        if name == "role" and isinstance(value, str):
+            return self.t_or(f"role_{value}", value)
+        if isinstance(value, str):
+            try:
+                instant = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+            if instant.tzinfo is not None and "T" in value:
+                return self.local(instant, seconds=True)
+            return value
+        if isinstance(value, dict | list):
+            return json.dumps(value, ensure_ascii=False)
+        return str(value)
+
     def month_heading(self, label: str) -> str:
         return report_labels.period_heading(label, self.lang)
 
@@ -132,8 +194,8 @@ def page(request: Request) -> Page:
     actor = None
     if session is not None and session.token_sha256 is not None:
         with web.runtime.sessions() as db:
-            actor = actor_for_digest(db, session.token_sha256)
-        if actor is None:  # revoked since sign-in: back to an anonymous session
+            actor = session_actor(db, session.token_sha256, session.generation)
+        if actor is None:  # revoked or signed out since: back to an anonymous session
             session = None
     return Page(
         request=request,

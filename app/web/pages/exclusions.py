@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.errors import Forbidden, InvalidInput, KadouError
+from app.errors import Forbidden, InvalidInput, KadouError, NotFound
 from app.evaluation import exclusion_json
 from app.store import audit
 from app.store.db import transaction
-from app.store.exclusions import ExclusionRequest, add_exclusion, list_exclusions
+from app.store.exclusions import (
+    ExclusionRequest,
+    add_exclusion,
+    list_exclusions,
+    remove_exclusion,
+    update_exclusion,
+)
 from app.store.types import from_ms, to_ms
 from app.web.pages.context import Page, form_fields, reader_page
 
@@ -22,11 +29,10 @@ router = APIRouter(include_in_schema=False)
 def _scopes(current: Page) -> list[tuple[str, str]]:
     scopes = []
     for system in current.runtime.catalog.systems:
-        scopes.append((system.id, system.name.pick(current.lang)))
+        scopes.append((system.id, current.scope(system.id)))
         for service in system.services:
-            scopes.append(
-                (f"{system.id}/{service.id}", f"  {system.id} / {service.name.pick(current.lang)}")
-            )
+            key = f"{system.id}/{service.id}"
+            scopes.append((key, current.scope(key)))
     return scopes
 
 
@@ -37,11 +43,13 @@ def _exclusions_page(
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     created: int | None = None,
+    changed: tuple[str, int] | None = None,
+    change_errors: dict[str, Any] | None = None,
 ) -> Response:
     now = current.context.now()
     with current.runtime.sessions() as db:
         rows = [
-            exclusion_json(row, current.zone)
+            {**exclusion_json(row, current.zone), "running": row.starts_at <= now < row.ends_at}
             for row in list_exclusions(db, start=from_ms(to_ms(now) - 90 * 86_400_000))
         ]
         created_entry = None
@@ -66,12 +74,21 @@ def _exclusions_page(
         errors=errors or {},
         created=created,
         created_entry=created_entry,
+        manage=actor is not None and actor.is_admin(),
+        changed=changed,
+        change_errors=change_errors,
     )
 
 
 @router.get("/exclusions", response_class=HTMLResponse)
-def exclusions_page(created: int | None = None, current: Page = Depends(reader_page)) -> Response:
-    return _exclusions_page(current, created=created)
+def exclusions_page(
+    created: int | None = None,
+    ended: int | None = None,
+    removed: int | None = None,
+    current: Page = Depends(reader_page),
+) -> Response:
+    changed = ("ended", ended) if ended else ("removed", removed) if removed else None
+    return _exclusions_page(current, created=created, changed=changed)
 
 
 def _parse_local(value: str, field: str, zone: ZoneInfo) -> datetime:
@@ -123,4 +140,65 @@ def register_exclusion(
     # The window changes figures: drop cached snapshots so the next page shows it.
     current.context.current.invalidate()
     current.web.status_cache.invalidate()
+    current.web.month_documents.invalidate()
     return RedirectResponse(f"/exclusions?created={created}", status_code=303)
+
+
+@router.post("/exclusions/{exclusion_id}/change", response_class=HTMLResponse)
+def change_exclusion(
+    exclusion_id: int,
+    current: Page = Depends(reader_page),
+    fields: dict[str, str] = Depends(form_fields),
+) -> Response:
+    """End a running window now, or remove a window, with a reason (as the API allows:
+    both rewrite figures already shown, so both are an admin's, and both are audited)."""
+    actor = current.actor
+    if actor is None or not actor.is_admin():
+        return current.error(403, current.t("only_admin_changes"))
+    if not current.web.signer.check_csrf(current.session, fields.get("csrf_token")):
+        return current.error(403, current.t("csrf_failed"))
+    action = fields.get("action", "")
+    reason = fields.get("reason", "")
+    now = current.context.now()
+    try:
+        if action not in ("end", "remove"):
+            raise InvalidInput(
+                "choose end or remove", field="action", ja="終了か削除を選んでください"
+            )
+        if not reason.strip():
+            raise InvalidInput(
+                "say why (it goes to the audit log)",
+                field="reason",
+                ja="理由を入力してください（監査ログに残ります）",
+            )
+        with transaction(current.runtime.sessions) as db:
+            if action == "end":
+                update_exclusion(
+                    db,
+                    current.runtime.catalog,
+                    exclusion_id,
+                    actor=actor,
+                    reason=reason,
+                    ends_at=now,
+                    now=now,
+                )
+            else:
+                remove_exclusion(db, exclusion_id, actor=actor, reason=reason, now=now)
+    except KadouError as error:
+        status_code = (
+            403 if isinstance(error, Forbidden) else 404 if isinstance(error, NotFound) else 422
+        )
+        field = current.t_or(f"field_{error.field}", error.field or "")
+        message = (
+            f"{field}: {error.localized(current.lang)}" if field else error.localized(current.lang)
+        )
+        return _exclusions_page(
+            current,
+            status_code=status_code,
+            change_errors={"id": exclusion_id, "message": message},
+        )
+    current.context.current.invalidate()
+    current.web.status_cache.invalidate()
+    current.web.month_documents.invalidate()
+    done = "ended" if action == "end" else "removed"
+    return RedirectResponse(f"/exclusions?{done}={exclusion_id}#list-heading", status_code=303)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
 from app.errors import KadouError
 from app.evaluation import evaluate_period, report_document
 from app.web.pages.context import Page, month_period, reader_page
+from app.web.views import IncidentGroup, group_incidents
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,17 +34,19 @@ def incidents_page(
             db, catalog, period, now=current.context.now(), system_ids=[system] if system else None
         )
     document = report_document(catalog, result, system_id=system)
-    listed: list[dict[str, Any]] = []
-    rows = [(row, row["service"]) for row in document["services"]]
-    rows += [(row, None) for row in document["systems"]]
-    for row, service_id in rows:
-        for incident in row["incidents"]:
-            if ongoing and not incident["ongoing"]:
-                continue
-            if breached and incident["recovery_met"] is not False:
-                continue
-            listed.append({"system": row["system"], "service": service_id, **incident})
-    listed.sort(key=lambda item: (item["start"], item["system"], item["service"] or ""))
+    listed: list[IncidentGroup] = []
+    for row in document["systems"]:
+        services = [
+            (item["service"], item["name"], item["incidents"])
+            for item in document["services"]
+            if item["system"] == row["system"]
+        ]
+        listed += [
+            group
+            for group in group_incidents(row["system"], row["name"], row["incidents"], services)
+            if group.matches(ongoing=ongoing, breached=breached)
+        ]
+    listed.sort(key=lambda group: (group.incident["start"], group.system, group.service or ""))
     return current.render(
         "incidents.html",
         period=period,

@@ -2,29 +2,67 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.errors import KadouError
 from app.evaluation import evaluate_period, report_document
 from app.reports import charts
+from app.sla import periods
 from app.store.models import CheckTimeline
 from app.store.segments import last_observations
 from app.store.types import from_ms, to_ms
 from app.web.pages.context import Page, month_period, reader_page, shift_month
-from app.web.views import overview_cards, strip_runs
+from app.web.views import overview_cards, strip_legend
 
 PARTIAL_HEADER = "x-kadou-partial"
 
 router = APIRouter(include_in_schema=False)
 
 
+def month_document(current: Page, period: periods.Period) -> dict[str, Any]:
+    """The report document of a month other than the running one, shared a minute."""
+
+    def compute() -> dict[str, Any]:
+        with current.runtime.sessions() as db:
+            result = evaluate_period(db, current.runtime.catalog, period, now=current.context.now())
+        return report_document(current.runtime.catalog, result)
+
+    return current.web.month_documents.get(period.label, compute)
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(
-    request: Request, refresh: int | None = None, current: Page = Depends(reader_page)
+    request: Request,
+    refresh: int | None = None,
+    month: str | None = None,
+    current: Page = Depends(reader_page),
 ) -> Response:
     snapshot = current.context.current.get()
-    cards = overview_cards(current.runtime.catalog, snapshot)
+    live = not month or month == snapshot.period.label
+    if live:
+        period, document = snapshot.period, snapshot.document
+    else:
+        try:
+            period = month_period(current, month)
+        except KadouError as error:
+            return current.error(422, str(error))
+        if period.label > snapshot.period.label:
+            return current.error(422, "month: " + current.t("month_in_future"))
+        document = month_document(current, period)
+    previous_period = periods.parse_month(shift_month(period.label, -1), current.runtime.timezone)
+    previous = month_document(current, previous_period)
+    cards = overview_cards(
+        current.runtime.catalog,
+        document,
+        snapshot.states,
+        snapshot.active_exclusions,
+        previous=previous,
+        live=live,
+    )
     refresh_seconds = max(1, refresh) if refresh else current.web.refresh_seconds
     partial = request.headers.get(PARTIAL_HEADER) == "1"
     return current.render(
@@ -32,7 +70,11 @@ def overview(
         cards=cards,
         snapshot=snapshot,
         refresh_seconds=refresh_seconds,
-        month_label=snapshot.period.label,
+        month_label=period.label,
+        live=live,
+        previous_label=previous_period.label,
+        next_month=shift_month(period.label, 1) if not live else None,
+        this_month=snapshot.period.label,
     )
 
 
@@ -57,33 +99,47 @@ def _detail_page(
     now = current.context.now()
     with current.runtime.sessions() as db:
         result = evaluate_period(db, catalog, period, now=now, system_ids=[system_id])
-    document = report_document(catalog, result, system_id=system_id, service_id=service_id)
+    document = report_document(
+        catalog, result, system_id=system_id, service_id=service_id, pictures=True
+    )
     evaluation = result.for_service(system_id, service_id)
     if service_id is None:
         figures = document["systems"][0]
     else:
         figures = next(row for row in document["services"] if row["service"] == service_id)
-    strip = figures.get("strip") or strip_runs(evaluation, current.zone)
     evaluated_end = from_ms(period.evaluated_end_ms(to_ms(result.cutoff)))
     in_progress = evaluated_end < period.end()
+    # A running month is drawn whole: its days to come are left empty, not stretched away.
+    drawn_until = evaluated_end.astimezone(current.zone) if in_progress else None
     strip_svg = (
         charts.month_strip(
-            strip,
+            figures["strip"],
             period.start().isoformat(),
-            evaluated_end.astimezone(current.zone).isoformat(),
+            period.end().isoformat(),
             current.runtime.timezone,
             "strip",
             current.lang,
+            drawn_until=None if drawn_until is None else drawn_until.isoformat(),
         )
         if evaluated_end > period.start()
         else None
     )
-    daily = figures.get("daily")
+    daily = figures["daily"]
+    last_date = (
+        None
+        if drawn_until is None
+        else (drawn_until - timedelta(milliseconds=1)).date().isoformat()
+    )
     daily_svg = (
         charts.daily_bars(
-            daily, figures["target"], figures["target_display"], "daily", current.lang
+            daily,
+            figures["target"],
+            figures["target_display"],
+            "daily",
+            current.lang,
+            last_date=last_date,
         )
-        if daily
+        if daily and evaluated_end > period.start()
         else None
     )
     services = [] if service_id else document["services"]
@@ -100,7 +156,7 @@ def _detail_page(
         figures=figures,
         services=services,
         strip_svg=strip_svg,
-        legend_svg=charts.legend("legend", current.lang),
+        legend=strip_legend(with_future=in_progress),
         daily_svg=daily_svg,
         in_progress=in_progress,
         evaluated_end=evaluated_end,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
@@ -17,7 +19,7 @@ def status_page(current: Page = Depends(page)) -> Response:
     rows = current.web.status_cache.get(
         lambda: status_rows(current.runtime, current.context.now(), snapshot.states)
     )
-    # The current state may be fresher than the cached days.
-    for row in rows:
-        row.state = snapshot.states.get((row.system, None), "unknown")
+    # The current state may be fresher than the cached days; the cached rows are shared by
+    # concurrent requests, so each request shows its own copies.
+    rows = [replace(row, state=snapshot.states.get((row.system, None), "unknown")) for row in rows]
     return current.render("status.html", rows=rows, days=STATUS_DAYS, snapshot=snapshot)
