@@ -7,7 +7,13 @@ Per (check, location), observations become labelled *segments*:
   order, whatever the gaps), else ``BLIP`` (counts as up, kept visible). Labelling the whole
   run down is the backdating of §3.2: the outage starts at the first failure;
 * each label holds from its observation until the next observation, but at most
-  ``stale_after``; time no observation covers is unknown and has no segment.
+  ``stale_after``, and never past an *end-of-observation mark* (§3.1: the instant a runner
+  that stopped cleanly stopped); time no observation covers is unknown and has no segment.
+
+A mark ends the hold of the observations at or before it (back to the previous mark). It
+is not a result, so it takes no part in labelling: a run of failures continues across a
+runner's restart (consecutive in ``observed_at`` order, whatever the gaps), only the time
+between the mark and the next observation is unknown.
 
 Late and out-of-order arrivals (§3 "a function of the set, not of arrival order")
 -------------------------------------------------------------------------------------
@@ -17,8 +23,11 @@ observations arrive instead of rebuilding history. For a batch of new observatio
 
 * ``A`` = ``at_ms`` of the last *success* strictly before ``first_new`` (unbounded if none);
 * ``B`` = ``at_ms`` of the first *success* strictly after ``last_new`` (unbounded if none);
-* rebuild ``build_segments(observations with A <= at_ms <= B, until_ms=B)`` and
+* rebuild ``build_segments(observations and marks with A <= at_ms <= B, until_ms=B)`` and
   ``splice_segments(existing, rebuilt, A, B)``.
+
+New marks count as new instants for ``first_new`` / ``last_new``: a mark only shortens the
+hold of the last observation at or before it, which lies in ``[A, B]``.
 
 Why nothing outside ``[A, B)`` can change: a success is always labelled ``UP`` and ends
 every failure run, so the labels of observations up to ``A`` and from ``B`` on do not
@@ -26,6 +35,13 @@ depend on anything between them; the segment of an observation before ``A`` ends
 latest at ``A`` (its next observation is at or before ``A``, and no new observation lies
 before ``A``); the segment of ``B`` and everything after it is unchanged. ``recompute_range``
 computes ``(A, B)``; ``UNBOUNDED_START`` / ``UNBOUNDED_END`` stand for "unbounded".
+:func:`amend` does the whole step for the store: given the observations and marks it loaded
+(a superset of ``[A, B]``) and the segments there, it returns the segments to remove and
+to add. A full rebuild is the same step with everything loaded.
+
+The live fast path (a new result that only extends the last segment) is
+:func:`extends_tail`: it is the special case of :func:`amend` where ``A`` is the last
+observation, so the store may skip loading anything.
 """
 
 from __future__ import annotations
@@ -119,10 +135,15 @@ def build_segments(
     confirm: int,
     stale_after_ms: int,
     until_ms: int | None = None,
+    marks: Iterable[int] = (),
 ) -> list[Segment]:
-    """The merged segments of one (check, location) from its observations (§3.1, §3.2)."""
+    """The merged segments of one (check, location) from its observations (§3.1, §3.2).
+
+    ``marks`` are the instants of end-of-observation marks, in any order.
+    """
     ordered = _distinct_sorted(observations)
     labels = label_observations(ordered, confirm)
+    ends = sorted(set(marks))
     raw: list[Segment] = []
     for index, (observation, state) in enumerate(zip(ordered, labels, strict=True)):
         end = observation.at_ms + stale_after_ms
@@ -130,6 +151,11 @@ def build_segments(
             end = min(end, ordered[index + 1].at_ms)
         if until_ms is not None:
             end = min(end, until_ms)
+        # The first mark at or after the observation: a runner stopped then, and an
+        # observation taken at the very instant it stopped holds for no time at all.
+        mark = bisect.bisect_left(ends, observation.at_ms)
+        if mark < len(ends):
+            end = min(end, ends[mark])
         raw.append(Segment(observation.at_ms, end, state))
     return merge_segments(raw)
 
@@ -169,6 +195,15 @@ def recompute_range(known: Sequence[Observation], new: Sequence[Observation]) ->
         raise ValueError("recompute_range needs at least one new observation")
     first_new = min(observation.at_ms for observation in new)
     last_new = max(observation.at_ms for observation in new)
+    return affected_range(known, first_new, last_new)
+
+
+def affected_range(known: Sequence[Observation], first_new: int, last_new: int) -> tuple[int, int]:
+    """``[A, B)`` for new instants (observations or marks) in ``[first_new, last_new]``.
+
+    ``A`` and ``B`` are the *boundaries* around them: successes, whose label and holding
+    depend on nothing before them. ``known`` is sorted by ``at_ms``.
+    """
     instants = [observation.at_ms for observation in known]
     range_start = UNBOUNDED_START
     for index in range(bisect.bisect_left(instants, first_new) - 1, -1, -1):
@@ -181,6 +216,87 @@ def recompute_range(known: Sequence[Observation], new: Sequence[Observation]) ->
             range_end = known[index].at_ms
             break
     return range_start, range_end
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """What changes in a stored timeline: segments to remove, then segments to add."""
+
+    removed: list[Segment]
+    added: list[Segment]
+
+
+def amend(
+    existing: Sequence[Segment],
+    loaded: Sequence[Observation],
+    marks: Iterable[int],
+    first_new_ms: int,
+    last_new_ms: int,
+    confirm: int,
+    stale_after_ms: int,
+) -> Amendment:
+    """The change to a timeline once new observations or marks in ``[first_new_ms,
+    last_new_ms]`` are stored.
+
+    ``loaded`` holds (at least) every stored observation of the affected range ``[A, B]``
+    (see the module docstring), the new ones included, and ``marks`` every mark there;
+    ``existing`` every stored segment that touches ``[A, B]``. A full rebuild passes
+    everything with ``first_new_ms = UNBOUNDED_START`` and ``last_new_ms = UNBOUNDED_END``.
+    """
+    ordered = _distinct_sorted(loaded)
+    start, end = affected_range(ordered, first_new_ms, last_new_ms)
+    rebuilt = build_segments(
+        observations_in_range(ordered, start, end),
+        confirm,
+        stale_after_ms,
+        until_ms=None if end == UNBOUNDED_END else end,
+        marks=[mark for mark in marks if start <= mark <= end],
+    )
+    spliced = splice_segments(existing, rebuilt, start, end)
+    before = set(existing)
+    after = set(spliced)
+    return Amendment(
+        removed=[segment for segment in existing if segment not in after],
+        added=[segment for segment in spliced if segment not in before],
+    )
+
+
+def extends_tail(
+    tail: Segment,
+    last: Observation,
+    last_mark_ms: int | None,
+    new: Sequence[Observation],
+    stale_after_ms: int,
+) -> Segment | None:
+    """The new last segment if ``new`` observations only extend it, else None.
+
+    ``tail`` is the last segment of a timeline, ``last`` its last observation and
+    ``last_mark_ms`` its last mark (None if none); ``new`` is sorted by ``at_ms``. They
+    extend the tail when each is newer than the last and within ``stale_after`` of the one
+    before (no gap), no mark ends the last hold, and they keep its state: successes after a
+    success (up), failures after a confirmed failure (down: the run already reached
+    ``confirm``). A failure after a success or a blip may start or confirm an outage, a
+    success after a failure ends one: those go through :func:`amend`. The result is what
+    :func:`amend` would give, without reading any observation.
+    """
+    if not new or (last_mark_ms is not None and last_mark_ms >= last.at_ms):
+        return None
+    if tail.end_ms != last.at_ms + stale_after_ms or not tail.start_ms <= last.at_ms:
+        return None
+    if tail.state is CheckState.UP and last.ok:
+        keeps_state = all(observation.ok for observation in new)
+    elif tail.state is CheckState.DOWN and not last.ok:
+        keeps_state = not any(observation.ok for observation in new)
+    else:
+        return None
+    if not keeps_state:
+        return None
+    previous = last.at_ms
+    for observation in new:
+        if not previous < observation.at_ms <= previous + stale_after_ms:
+            return None
+        previous = observation.at_ms
+    return Segment(tail.start_ms, previous + stale_after_ms, tail.state)
 
 
 def observations_in_range(

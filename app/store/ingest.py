@@ -10,7 +10,10 @@ between the last success before it and the first success after it. Those two suc
 bound the range that is rebuilt from raw observations (see ``app.sla.timeline``); the
 rest of the timeline is untouched. Late and out-of-order observations therefore cost a
 small rebuild, and reports read segments, whose number grows with state changes rather
-than with probe frequency.
+than with probe frequency. The store only loads and writes: which range is affected and
+what its segments become is decided by the pure core (``app.sla.timeline.amend`` and, for
+results that merely extend the last segment, ``extends_tail``), so the stored timeline is
+the one the property-tested core defines.
 """
 
 from __future__ import annotations
@@ -32,16 +35,25 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    tuple_,
     type_coerce,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import DateTime, TypeDecorator
 
-from app.sla.timeline import CheckState, Segment, build_segments, splice_segments
+from app.sla.timeline import (
+    UNBOUNDED_END,
+    UNBOUNDED_START,
+    CheckState,
+    Segment,
+    amend,
+    extends_tail,
+)
 from app.sla.timeline import Observation as TimedResult
-from app.store.models import CheckSegment, CheckTimeline, Observation, RunnerHeartbeat
+from app.store.models import CheckSegment, CheckTimeline, EndMark, Observation, RunnerHeartbeat
 from app.store.types import from_ms, to_ms
 
 
@@ -53,15 +65,23 @@ class _RawInstant(TypeDecorator[Any]):
         return None
 
 
-UNBOUNDED_START = -(2**62)
-UNBOUNDED_END = 2**62
 # Rows per INSERT on PostgreSQL: bounds the size of one statement's arrays.
 INSERT_CHUNK = 10_000
 
 
+Series = tuple[str, str]
+# Series per statement when reading timeline rows: bounds the bind parameters (two each).
+STATE_CHUNK = 500
+
+
 @dataclass(frozen=True, slots=True)
 class ObservationIn:
-    """One probe result on its way in, already validated."""
+    """One probe result on its way in, already validated.
+
+    With ``end_of_observation`` it is instead the mark of a runner that stopped cleanly at
+    ``observed_at`` (SLA-SEMANTICS §3.1): it ends the hold of the check's last result
+    there, and ``ok``, ``latency_ms`` and ``detail`` mean nothing.
+    """
 
     check: str
     location: str
@@ -69,6 +89,7 @@ class ObservationIn:
     ok: bool
     latency_ms: float | None = None
     detail: str | None = None
+    end_of_observation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +112,20 @@ class IngestResult:
     stored: int = 0
     duplicates: int = 0
     timelines_updated: int = 0
+    # Of ``stored``: observations that only extended their timeline's last segment, and
+    # end-of-observation marks.
+    extended: int = 0
+    marks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _TimelineState:
+    """What the fast path needs to know of a stored timeline, read in one statement."""
+
+    params: TimelineParams
+    last: TimedResult | None
+    last_mark_ms: int | None
+    tail: Segment | None
 
 
 def store_observations(
@@ -100,29 +135,80 @@ def store_observations(
     *,
     on_stored: Callable[[ObservationIn], None] | None = None,
 ) -> IngestResult:
-    """Insert new observations (duplicates ignored) and amend the affected timelines.
+    """Insert new observations and marks (duplicates ignored) and amend the timelines.
 
     ``params`` holds the confirmation parameters of every check in the catalog; the caller
     has validated that every observation names one of them. ``on_stored`` is called with
-    each observation actually inserted (not the duplicates), e.g. to count probes.
+    each observation actually inserted (not the duplicates, not the marks), e.g. to count
+    probes.
+
+    Most live results only extend their timeline's last segment (same state, no gap):
+    those of a whole batch are stored with a few set-based statements and no read of
+    observations. Every other (check, location) of the batch goes through the core's
+    recomputation of its affected range (:func:`update_timeline`). Both give the timeline
+    a full rebuild gives.
     """
     result = IngestResult(received=len(observations))
-    by_series: dict[tuple[str, str], dict[int, ObservationIn]] = defaultdict(dict)
+    results: dict[Series, dict[int, ObservationIn]] = defaultdict(dict)
+    marks: dict[Series, set[int]] = defaultdict(set)
     for item in observations:
-        by_series[(item.check, item.location)].setdefault(to_ms(item.observed_at), item)
-    for (check, location), items in sorted(by_series.items()):
-        # Keys already stored are found with one range scan of the primary key, so only
-        # new observations are inserted and only their span of the timeline is rebuilt.
-        stored = _stored_instants(session, check, location, min(items), max(items))
-        fresh = sorted(at_ms for at_ms in items if at_ms not in stored)
-        if not fresh:
+        series = (item.check, item.location)
+        at_ms = to_ms(item.observed_at)
+        if item.end_of_observation:
+            marks[series].add(at_ms)
             continue
-        _insert_rows(session, check, location, [(at_ms, items[at_ms]) for at_ms in fresh])
-        result.stored += len(fresh)
+        kept = results[series].get(at_ms)
+        # Two results for one instant in one batch: the failure wins, as in the core, so
+        # the outcome does not depend on their order.
+        if kept is None or (kept.ok and not item.ok):
+            results[series][at_ms] = item
+    every = sorted(set(results) | set(marks))
+    states = _timeline_states(session, every)
+    extended: dict[Series, Segment] = {}
+    for series in every:
+        state = states.get(series)
+        if series in marks or state is None or state.last is None or state.tail is None:
+            continue
+        if state.params != params[series[0]]:
+            continue
+        new = [TimedResult(at_ms, item.ok) for at_ms, item in sorted(results[series].items())]
+        tail = extends_tail(
+            state.tail, state.last, state.last_mark_ms, new, state.params.stale_after_ms
+        )
+        if tail is not None:
+            extended[series] = tail
+    if extended:
+        _extend_tails(session, extended, results)
+        for series in extended:
+            items = results[series]
+            result.stored += len(items)
+            result.extended += len(items)
+            result.timelines_updated += 1
+            if on_stored is not None:
+                for at_ms in sorted(items):
+                    on_stored(items[at_ms])
+    for series in every:
+        if series in extended:
+            continue
+        check, location = series
+        items = results.get(series, {})
+        fresh: list[int] = []
+        if items:
+            # Keys already stored are found with one range scan of the primary key, so only
+            # new observations are inserted and only their span of the timeline is rebuilt.
+            stored = _stored_instants(session, check, location, min(items), max(items))
+            fresh = sorted(at_ms for at_ms in items if at_ms not in stored)
+        fresh_marks = _store_marks(session, check, location, marks.get(series, set()))
+        if not fresh and not fresh_marks:
+            continue
+        _insert_rows(session, [(check, location, at_ms, items[at_ms]) for at_ms in fresh])
+        result.stored += len(fresh) + len(fresh_marks)
+        result.marks += len(fresh_marks)
         if on_stored is not None:
             for at_ms in fresh:
                 on_stored(items[at_ms])
-        update_timeline(session, check, location, fresh[0], fresh[-1], params[check])
+        instants = [*fresh, *fresh_marks]
+        update_timeline(session, check, location, min(instants), max(instants), params[check])
         result.timelines_updated += 1
     result.duplicates = result.received - result.stored
     return result
@@ -138,6 +224,10 @@ def _instant_ms(value: object) -> int:
     return to_ms(value if value.tzinfo is not None else value.replace(tzinfo=UTC))
 
 
+def _optional_ms(value: object) -> int | None:
+    return None if value is None else _instant_ms(value)
+
+
 def _epoch_ms(session: Session, column: Any) -> Any:
     """The instant column as something :func:`_instant_ms` turns into epoch ms cheaply.
 
@@ -148,6 +238,157 @@ def _epoch_ms(session: Session, column: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return cast(extract("epoch", column) * 1000, BigInteger)
     return type_coerce(column, _RawInstant())
+
+
+def _sqlite_instant(at_ms: int) -> str:
+    """The text form SQLAlchemy's SQLite DateTime writes and reads; sorting it sorts time."""
+    return from_ms(at_ms).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _timeline_states(session: Session, every: Sequence[Series]) -> dict[Series, _TimelineState]:
+    """The stored timeline rows of ``every`` series with their last segment, locked.
+
+    One statement per chunk; on PostgreSQL the rows are locked in key order (as
+    :func:`update_timeline` takes them), so concurrent writers queue instead of
+    deadlocking. Series without a row yet are absent.
+    """
+    tail_segment = aliased(CheckSegment)
+    last_start = (
+        select(func.max(tail_segment.start_at))
+        .where(
+            tail_segment.check == CheckTimeline.check,
+            tail_segment.location == CheckTimeline.location,
+        )
+        .scalar_subquery()
+    )
+    states: dict[Series, _TimelineState] = {}
+    for start in range(0, len(every), STATE_CHUNK):
+        chunk = every[start : start + STATE_CHUNK]
+        query = (
+            select(
+                CheckTimeline.check,
+                CheckTimeline.location,
+                CheckTimeline.confirm,
+                CheckTimeline.stale_after_ms,
+                _epoch_ms(session, CheckTimeline.last_observed_at),
+                CheckTimeline.last_ok,
+                _epoch_ms(session, CheckTimeline.last_mark_at),
+                _epoch_ms(session, CheckSegment.start_at),
+                _epoch_ms(session, CheckSegment.end_at),
+                CheckSegment.state,
+            )
+            .outerjoin(
+                CheckSegment,
+                and_(
+                    CheckSegment.check == CheckTimeline.check,
+                    CheckSegment.location == CheckTimeline.location,
+                    CheckSegment.start_at == last_start,
+                ),
+            )
+            .where(tuple_(CheckTimeline.check, CheckTimeline.location).in_(chunk))
+            .order_by(CheckTimeline.check, CheckTimeline.location)
+            .with_for_update(of=CheckTimeline)
+        )
+        for row in session.execute(query):
+            check, location, confirm, stale, last_at, last_ok, mark_at, start_at, end_at, state = (
+                row
+            )
+            last_ms = _optional_ms(last_at)
+            states[(check, location)] = _TimelineState(
+                params=TimelineParams(confirm, stale),
+                last=None if last_ms is None or last_ok is None else TimedResult(last_ms, last_ok),
+                last_mark_ms=_optional_ms(mark_at),
+                tail=None
+                if start_at is None
+                else Segment(_instant_ms(start_at), _instant_ms(end_at), CheckState(state)),
+            )
+    return states
+
+
+def _extend_tails(
+    session: Session,
+    extended: Mapping[Series, Segment],
+    results: Mapping[Series, Mapping[int, ObservationIn]],
+) -> None:
+    """Store observations that only extend their timeline's last segment, set-based.
+
+    Three statements for the whole batch whatever the number of checks: the observations,
+    the new ends of the last segments, the latest result on each timeline row.
+    """
+    rows: list[tuple[str, str, int, ObservationIn]] = []
+    latest: list[tuple[str, str, int, ObservationIn]] = []
+    for series in extended:
+        check, location = series
+        items = results[series]
+        instants = sorted(items)
+        rows.extend((check, location, at_ms, items[at_ms]) for at_ms in instants)
+        latest.append((check, location, instants[-1], items[instants[-1]]))
+    _insert_rows(session, rows)
+    connection = session.connection()
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if connection.dialect.name == "sqlite":
+            cursor.executemany(
+                'UPDATE check_segments SET end_at = ? WHERE "check" = ? AND location = ? '
+                "AND start_at = ?",
+                [
+                    (_sqlite_instant(tail.end_ms), check, location, _sqlite_instant(tail.start_ms))
+                    for (check, location), tail in extended.items()
+                ],
+            )
+            cursor.executemany(
+                "UPDATE check_timelines SET last_observed_at = ?, last_ok = ?, last_detail = ?, "
+                'last_latency_ms = ? WHERE "check" = ? AND location = ?',
+                [
+                    (_sqlite_instant(at_ms), item.ok, item.detail, item.latency_ms, check, location)
+                    for check, location, at_ms, item in latest
+                ],
+            )
+            return
+        cursor.execute(
+            _PG_EXTEND_TAILS,
+            (
+                [check for check, _ in extended],
+                [location for _, location in extended],
+                [tail.start_ms for tail in extended.values()],
+                [tail.end_ms for tail in extended.values()],
+            ),
+        )
+        cursor.execute(
+            _PG_LATEST,
+            (
+                [check for check, _, _, _ in latest],
+                [location for _, location, _, _ in latest],
+                [at_ms for _, _, at_ms, _ in latest],
+                [item.ok for _, _, _, item in latest],
+                [item.detail for _, _, _, item in latest],
+                [
+                    None if item.latency_ms is None else float(item.latency_ms)
+                    for _, _, _, item in latest
+                ],
+            ),
+        )
+    finally:
+        cursor.close()
+
+
+_PG_EXTEND_TAILS = (
+    "UPDATE check_segments AS segment "
+    "SET end_at = timestamptz 'epoch' + tail.end_ms * interval '1 millisecond' "
+    "FROM unnest(%b::text[], %b::text[], %b::int8[], %b::int8[]) "
+    'AS tail("check", location, start_ms, end_ms) '
+    'WHERE segment."check" = tail."check" AND segment.location = tail.location '
+    "AND segment.start_at = timestamptz 'epoch' + tail.start_ms * interval '1 millisecond'"
+)
+
+_PG_LATEST = (
+    "UPDATE check_timelines AS timeline "
+    "SET last_observed_at = timestamptz 'epoch' + latest.at_ms * interval '1 millisecond', "
+    "last_ok = latest.ok, last_detail = latest.detail, last_latency_ms = latest.latency_ms "
+    "FROM unnest(%b::text[], %b::text[], %b::int8[], %b::bool[], %b::text[], %b::float8[]) "
+    'AS latest("check", location, at_ms, ok, detail, latency_ms) '
+    'WHERE timeline."check" = latest."check" AND timeline.location = latest.location'
+)
 
 
 def _stored_instants(
@@ -162,22 +403,42 @@ def _stored_instants(
     return {_instant_ms(value) for (value,) in session.execute(query)}
 
 
-def _insert_rows(
-    session: Session, check: str, location: str, rows: list[tuple[int, ObservationIn]]
-) -> None:
+def _store_marks(session: Session, check: str, location: str, instants: set[int]) -> list[int]:
+    """Insert the end-of-observation marks not stored yet; returns their instants, sorted."""
+    if not instants:
+        return []
+    query = select(_epoch_ms(session, EndMark.at)).where(
+        EndMark.check == check,
+        EndMark.location == location,
+        EndMark.at >= from_ms(min(instants)),
+        EndMark.at <= from_ms(max(instants)),
+    )
+    stored = {_instant_ms(value) for (value,) in session.execute(query)}
+    fresh = sorted(instants - stored)
+    if fresh:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(
+            dialect.insert(EndMark).on_conflict_do_nothing(),
+            [{"check": check, "location": location, "at": from_ms(at_ms)} for at_ms in fresh],
+        )
+    return fresh
+
+
+def _insert_rows(session: Session, rows: list[tuple[str, str, int, ObservationIn]]) -> None:
+    if not rows:
+        return
     connection = session.connection()
     if connection.dialect.name == "sqlite":
-        # The text form SQLAlchemy's SQLite DateTime writes and reads; sorting it sorts time.
         values = [
             (
                 check,
                 location,
-                from_ms(at_ms).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),
+                _sqlite_instant(at_ms),
                 item.ok,
                 item.latency_ms,
                 item.detail,
             )
-            for at_ms, item in rows
+            for check, location, at_ms, item in rows
         ]
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -199,16 +460,16 @@ def _insert_rows(
             cursor.execute(
                 _PG_INSERT,
                 (
-                    check,
-                    location,
-                    [at_ms for at_ms, _ in chunk],
-                    [item.ok for _, item in chunk],
+                    [check for check, _, _, _ in chunk],
+                    [location for _, location, _, _ in chunk],
+                    [at_ms for _, _, at_ms, _ in chunk],
+                    [item.ok for _, _, _, item in chunk],
                     # One element type per array: an int among floats is refused.
                     [
                         None if item.latency_ms is None else float(item.latency_ms)
-                        for _, item in chunk
+                        for _, _, _, item in chunk
                     ],
-                    [item.detail for _, item in chunk],
+                    [item.detail for _, _, _, item in chunk],
                 ),
             )
     finally:
@@ -220,40 +481,40 @@ def _insert_rows(
 # (%b): psycopg dumps a list of thousands of values several times faster than as text.
 _PG_INSERT = (
     'INSERT INTO observations ("check", location, observed_at, ok, latency_ms, detail) '
-    "SELECT %s, %s, timestamptz 'epoch' + fresh.at_ms * interval '1 millisecond', "
+    "SELECT fresh.check, fresh.location, "
+    "timestamptz 'epoch' + fresh.at_ms * interval '1 millisecond', "
     "fresh.ok, fresh.latency_ms, fresh.detail "
-    "FROM unnest(%b::int8[], %b::bool[], %b::float8[], %b::text[]) "
-    "AS fresh(at_ms, ok, latency_ms, detail) "
+    "FROM unnest(%b::text[], %b::text[], %b::int8[], %b::bool[], %b::float8[], %b::text[]) "
+    'AS fresh("check", location, at_ms, ok, latency_ms, detail) '
     "ON CONFLICT DO NOTHING"
 )
 
 
 def _lock_timeline(
     session: Session, check: str, location: str, params: TimelineParams
-) -> CheckTimeline:
-    """Fetch (creating if needed) and lock the row that serialises this timeline's updates."""
+) -> TimelineParams:
+    """Lock (creating if needed) the row that serialises this timeline's updates; returns
+    the parameters the stored timeline was built with."""
     locked = (
-        select(CheckTimeline)
+        select(CheckTimeline.confirm, CheckTimeline.stale_after_ms)
         .where(CheckTimeline.check == check, CheckTimeline.location == location)
         .with_for_update()
     )
     # The row exists after a series' first batch: lock it in one round trip, and create it
     # only when missing. Two first batches racing both insert-or-ignore, then queue on the
     # same row lock.
-    row = session.execute(locked).scalar_one_or_none()
-    if row is not None:
-        return row
-    values = {
-        "check": check,
-        "location": location,
-        "confirm": params.confirm,
-        "stale_after_ms": params.stale_after_ms,
-    }
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(postgresql.insert(CheckTimeline).values(values).on_conflict_do_nothing())
-    else:
-        session.execute(sqlite.insert(CheckTimeline).values(values).on_conflict_do_nothing())
-    return session.execute(locked).scalar_one()
+    row = session.execute(locked).one_or_none()
+    if row is None:
+        values = {
+            "check": check,
+            "location": location,
+            "confirm": params.confirm,
+            "stale_after_ms": params.stale_after_ms,
+        }
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(dialect.insert(CheckTimeline).values(values).on_conflict_do_nothing())
+        row = session.execute(locked).one()
+    return TimelineParams(row.confirm, row.stale_after_ms)
 
 
 # LIMIT as a literal: a bound LIMIT keeps PostgreSQL from settling on a cheap generic plan.
@@ -270,13 +531,22 @@ def update_timeline(
     *,
     full: bool = False,
 ) -> None:
-    """Rebuild the segments that observations in [first_new_ms, last_new_ms] can affect."""
-    timeline = _lock_timeline(session, check, location, params)
-    if timeline.confirm != params.confirm or timeline.stale_after_ms != params.stale_after_ms:
+    """Amend the timeline for new observations or marks in [first_new_ms, last_new_ms].
+
+    The store only loads: the observations and marks between the neighbouring successes
+    (the boundaries of ``app.sla.timeline.affected_range``) and the segments that touch
+    them. The core computes the change (:func:`app.sla.timeline.amend`), which is then
+    written as is. ``full`` loads everything and rebuilds the whole timeline.
+    """
+    series = (CheckTimeline.check == check, CheckTimeline.location == location)
+    if _lock_timeline(session, check, location, params) != params:
         # The catalog changed how this check is confirmed: the whole history is relabelled.
         full = True
-        timeline.confirm = params.confirm
-        timeline.stale_after_ms = params.stale_after_ms
+        session.execute(
+            update(CheckTimeline)
+            .where(*series)
+            .values(confirm=params.confirm, stale_after_ms=params.stale_after_ms)
+        )
     same_series = and_(Observation.check == check, Observation.location == location)
     successes = and_(same_series, Observation.ok.is_(True))
     # One round trip for the neighbouring successes A and B and the latest observation,
@@ -297,6 +567,13 @@ def update_timeline(
         .limit(_ONE)
         .scalar_subquery()
     )
+    last_mark = (
+        select(EndMark.at)
+        .where(EndMark.check == check, EndMark.location == location)
+        .order_by(EndMark.at.desc())
+        .limit(_ONE)
+        .scalar_subquery()
+    )
     latest = (
         select(Observation.observed_at, Observation.ok, Observation.detail, Observation.latency_ms)
         .where(same_series)
@@ -304,54 +581,77 @@ def update_timeline(
         .limit(_ONE)
         .subquery()
     )
-    neighbours = session.execute(select(before, after, *latest.c).select_from(latest)).one_or_none()
+    neighbours = session.execute(
+        select(before, after, last_mark, *latest.c).select_from(latest)
+    ).one_or_none()
     range_start: int | None = None
     range_end: int | None = None
+    latest_values: dict[str, Any] = {}
     if neighbours is not None:
         # No row means no observation at all, hence no success on either side.
-        before_at, after_at, last_at, last_ok, last_detail, last_latency_ms = neighbours
+        before_at, after_at, mark_at, last_at, last_ok, last_detail, last_latency_ms = neighbours
         if not full:
             range_start = None if before_at is None else _instant_ms(before_at)
             range_end = None if after_at is None else _instant_ms(after_at)
-        timeline.last_observed_at = last_at
-        timeline.last_ok = last_ok
-        timeline.last_detail = last_detail
-        timeline.last_latency_ms = last_latency_ms
+        latest_values = {
+            "last_observed_at": last_at,
+            "last_ok": last_ok,
+            "last_detail": last_detail,
+            "last_latency_ms": last_latency_ms,
+            "last_mark_at": mark_at,
+        }
+    else:
+        latest_values = {"last_mark_at": session.execute(select(last_mark)).scalar_one_or_none()}
+    session.execute(update(CheckTimeline).where(*series).values(**latest_values))
 
     query = select(_epoch_ms(session, Observation.observed_at), Observation.ok).where(same_series)
+    mark_query = select(_epoch_ms(session, EndMark.at)).where(
+        EndMark.check == check, EndMark.location == location
+    )
+    segment_query = select(
+        _epoch_ms(session, CheckSegment.start_at),
+        _epoch_ms(session, CheckSegment.end_at),
+        CheckSegment.state,
+    ).where(CheckSegment.check == check, CheckSegment.location == location)
     if range_start is not None:
         query = query.where(Observation.observed_at >= from_ms(range_start))
+        mark_query = mark_query.where(EndMark.at >= from_ms(range_start))
+        segment_query = segment_query.where(CheckSegment.end_at >= from_ms(range_start))
     if range_end is not None:
         query = query.where(Observation.observed_at <= from_ms(range_end))
-    observed = [
-        TimedResult(_instant_ms(at), bool(ok))
-        for at, ok in session.execute(query.order_by(Observation.observed_at))
-    ]
-    rebuilt = build_segments(observed, params.confirm, params.stale_after_ms, until_ms=range_end)
-
-    low = UNBOUNDED_START if range_start is None else range_start
-    high = UNBOUNDED_END if range_end is None else range_end
-    segment_filter = [CheckSegment.check == check, CheckSegment.location == location]
-    if range_start is not None:
-        segment_filter.append(CheckSegment.end_at >= from_ms(range_start))
-    if range_end is not None:
-        segment_filter.append(CheckSegment.start_at <= from_ms(range_end))
-    # The segments the splice replaces are read by the DELETE that removes them. RETURNING
-    # has no order, and the splice expects the existing segments in time order.
-    removed = session.execute(
-        delete(CheckSegment)
-        .where(*segment_filter)
-        .returning(CheckSegment.start_at, CheckSegment.end_at, CheckSegment.state)
-    )
+        mark_query = mark_query.where(EndMark.at <= from_ms(range_end))
+        segment_query = segment_query.where(CheckSegment.start_at <= from_ms(range_end))
+    observed = [TimedResult(_instant_ms(at), bool(ok)) for at, ok in session.execute(query)]
+    marks = [_instant_ms(at) for (at,) in session.execute(mark_query)]
     existing = sorted(
         (
-            Segment(to_ms(start_at), to_ms(end_at), CheckState(state))
-            for start_at, end_at, state in removed
+            Segment(_instant_ms(start_at), _instant_ms(end_at), CheckState(state))
+            for start_at, end_at, state in session.execute(segment_query)
         ),
         key=lambda segment: segment.start_ms,
     )
-    spliced = splice_segments(existing, rebuilt, low, high)
-    if spliced:
+    if full:
+        first_new_ms, last_new_ms = UNBOUNDED_START, UNBOUNDED_END
+    change = amend(
+        existing,
+        observed,
+        marks,
+        first_new_ms,
+        last_new_ms,
+        params.confirm,
+        params.stale_after_ms,
+    )
+    if change.removed:
+        session.execute(
+            delete(CheckSegment).where(
+                CheckSegment.check == check,
+                CheckSegment.location == location,
+                CheckSegment.start_at.in_(
+                    [from_ms(segment.start_ms) for segment in change.removed]
+                ),
+            )
+        )
+    if change.added:
         session.execute(
             insert(CheckSegment),
             [
@@ -362,16 +662,20 @@ def update_timeline(
                     "end_at": from_ms(segment.end_ms),
                     "state": segment.state.value,
                 }
-                for segment in spliced
+                for segment in change.added
             ],
         )
 
 
 def rebuild_timelines(session: Session, params: Mapping[str, TimelineParams]) -> int:
     """Relabel every stored (check, location) from scratch, e.g. after a catalog change."""
-    series = session.execute(select(Observation.check, Observation.location).distinct()).all()
+    series = session.execute(
+        select(Observation.check, Observation.location)
+        .distinct()
+        .union(select(EndMark.check, EndMark.location).distinct())
+    ).all()
     rebuilt = 0
-    for check, location in series:
+    for check, location in sorted(series):
         if check in params:
             update_timeline(session, check, location, 0, 0, params[check], full=True)
             rebuilt += 1

@@ -92,6 +92,24 @@ class CheckTimeline(Base):
     last_ok: Mapped[bool | None] = mapped_column(Boolean)
     last_detail: Mapped[str | None] = mapped_column(String(DETAIL_MAX))
     last_latency_ms: Mapped[float | None] = mapped_column(Float)
+    # The latest end-of-observation mark: while it is at or after the last observation,
+    # a runner stopped and the timeline's last hold ended there.
+    last_mark_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EndMark(Base):
+    """A runner stopped cleanly at ``at`` (SLA-SEMANTICS §3.1): the hold of the check's
+    result before it ends there, and the time until the next observation is unknown.
+
+    Kept apart from observations: a mark is not a probe result, it may share its instant
+    with one, and the key makes re-sending harmless as for observations.
+    """
+
+    __tablename__ = "end_marks"
+
+    check: Mapped[str] = mapped_column(String(200), primary_key=True)
+    location: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
 
 
 class Exclusion(Base):
@@ -196,6 +214,7 @@ __all__ = [
     "Base",
     "CheckSegment",
     "CheckTimeline",
+    "EndMark",
     "Exclusion",
     "Observation",
     "ReportExport",

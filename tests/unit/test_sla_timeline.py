@@ -16,8 +16,10 @@ from app.sla.timeline import (
     Observation,
     Segment,
     Timeline,
+    amend,
     build_segments,
     check_timeline,
+    extends_tail,
     label_observations,
     observations_in_range,
     recompute_range,
@@ -207,3 +209,116 @@ def test_segments_are_sorted_disjoint_and_merged(
     timeline = check_timeline(segments, 0, 5000)
     assert not (timeline.up & timeline.down)
     assert timeline.up.measure() + timeline.down.measure() + timeline.unknown.measure() == 5000
+
+
+# -- end-of-observation marks (§3.1) -------------------------------------------------------
+
+
+def test_a_mark_ends_the_hold_and_the_time_until_the_next_observation_is_unknown() -> None:
+    observations = every_minute("..")
+    segments = build_segments(observations, 2, 3 * MINUTE, marks=[MINUTE + 20_000])
+    # Without the mark the last result would hold until 4 min (stale_after 3 min).
+    assert segments == [Segment(0, MINUTE + 20_000, UP)]
+    restarted = [*observations, Observation(10 * MINUTE, True)]
+    segments = build_segments(restarted, 2, 3 * MINUTE, marks=[MINUTE + 20_000])
+    assert segments == [Segment(0, MINUTE + 20_000, UP), Segment(10 * MINUTE, 13 * MINUTE, UP)]
+
+
+def test_a_mark_does_not_break_a_run_of_failures() -> None:
+    # A failure, a clean stop, a restart, a failure: still two consecutive failures.
+    observations = every_minute(".x", 0) + every_minute("x.", 10 * MINUTE)
+    segments = build_segments(observations, 2, 3 * MINUTE, marks=[MINUTE + 1])
+    assert segments == [
+        Segment(0, MINUTE, UP),
+        Segment(MINUTE, MINUTE + 1, DOWN),
+        Segment(10 * MINUTE, 11 * MINUTE, DOWN),
+        Segment(11 * MINUTE, 14 * MINUTE, UP),
+    ]
+
+
+def test_an_observation_at_the_instant_of_a_mark_holds_for_no_time() -> None:
+    observations = every_minute("...")
+    assert build_segments(observations, 2, 3 * MINUTE, marks=[2 * MINUTE]) == [
+        Segment(0, 2 * MINUTE, UP)
+    ]
+
+
+mark_sets = st.sets(st.integers(0, 450), max_size=4).map(lambda marks: {m * 10 + 5 for m in marks})
+
+
+@settings(max_examples=200)
+@given(observation_sets, mark_sets, st.data(), st.integers(1, 3), st.integers(1, 80))
+def test_amend_of_arrival_batches_equals_full_rebuild(
+    observations: list[Observation],
+    marks: set[int],
+    data: st.DataObject,
+    confirm: int,
+    stale_after_ms: int,
+) -> None:
+    items: list[Observation | int] = [*observations, *sorted(marks)]
+    batch_of = data.draw(st.lists(st.integers(0, 4), min_size=len(items), max_size=len(items)))
+    arrival = data.draw(st.permutations(range(5)))
+    known: list[Observation] = []
+    known_marks: set[int] = set()
+    segments: list[Segment] = []
+    for batch in arrival:
+        new = [item for item, owner in zip(items, batch_of, strict=True) if owner == batch]
+        if not new:
+            continue
+        instants = [item if isinstance(item, int) else item.at_ms for item in new]
+        known = sorted(
+            [*known, *(item for item in new if isinstance(item, Observation))],
+            key=lambda obs: obs.at_ms,
+        )
+        known_marks |= {item for item in new if isinstance(item, int)}
+        change = amend(
+            segments, known, known_marks, min(instants), max(instants), confirm, stale_after_ms
+        )
+        kept = [segment for segment in segments if segment not in change.removed]
+        segments = sorted([*kept, *change.added], key=lambda segment: segment.start_ms)
+        assert segments == build_segments(known, confirm, stale_after_ms, marks=known_marks)
+
+
+@settings(max_examples=300)
+@given(observation_sets, mark_sets, st.integers(1, 3), st.integers(1, 80), st.integers(1, 8))
+def test_extends_tail_agrees_with_the_rebuild_whenever_it_applies(
+    observations: list[Observation],
+    marks: set[int],
+    confirm: int,
+    stale_after_ms: int,
+    split: int,
+) -> None:
+    """Cut the set at some point: when the later results claim to extend the earlier
+    timeline's tail, the extended timeline is exactly the rebuild of everything."""
+    if len(observations) < 2:
+        return
+    cut = max(1, len(observations) - split)
+    known, new = observations[:cut], observations[cut:]
+    known_marks = {mark for mark in marks if mark <= known[-1].at_ms + stale_after_ms}
+    before = build_segments(known, confirm, stale_after_ms, marks=known_marks)
+    if not before:
+        return
+    tail = extends_tail(before[-1], known[-1], max(known_marks, default=None), new, stale_after_ms)
+    if tail is None:
+        return
+    assert [*before[:-1], tail] == build_segments(
+        observations, confirm, stale_after_ms, marks=known_marks
+    )
+
+
+def test_extends_tail_refuses_a_state_change_a_gap_and_a_stopped_runner() -> None:
+    known = every_minute("...")
+    tail = build_segments(known, 2, 3 * MINUTE)[-1]
+    later = every_minute("..", 3 * MINUTE)
+    assert extends_tail(tail, known[-1], None, later, 3 * MINUTE) == Segment(0, 7 * MINUTE, UP)
+    assert extends_tail(tail, known[-1], None, every_minute(".x", 3 * MINUTE), 3 * MINUTE) is None
+    assert extends_tail(tail, known[-1], None, every_minute(".", 6 * MINUTE), 3 * MINUTE) is None
+    assert extends_tail(tail, known[-1], 2 * MINUTE, later, 3 * MINUTE) is None
+    failing = every_minute(".xx")
+    down = build_segments(failing, 2, 3 * MINUTE)[-1]
+    assert extends_tail(down, failing[-1], None, every_minute("x", 3 * MINUTE), 3 * MINUTE) == (
+        Segment(MINUTE, 6 * MINUTE, DOWN)
+    )
+    pending = every_minute("..x")
+    blip = build_segments(pending, 2, 3 * MINUTE)[-1]
+    assert extends_tail(blip, pending[-1], None, every_minute("x", 3 * MINUTE), 3 * MINUTE) is None
