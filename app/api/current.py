@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.api.database import describe, is_unavailable
 from app.evaluation import EvaluationResult, evaluate_period, report_document
 from app.runtime import Runtime
 from app.sla import periods
@@ -238,9 +239,13 @@ class CurrentStateCache:
         while not self._stop.is_set():
             try:
                 self.refresh()
-            except Exception:
+            except Exception as error:
                 # Keep the last good snapshot; the staleness shows in
                 # kadou_sla_snapshot_age_seconds and the next round tries again.
                 self.refresh_errors += 1
-                log.exception("refreshing the current state failed")
+                if is_unavailable(error):
+                    # The database monitor logs the outage once; not a traceback a round.
+                    log.debug("current state not refreshed: %s", describe(error))
+                else:
+                    log.exception("refreshing the current state failed")
             self._stop.wait(interval_seconds)
