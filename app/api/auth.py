@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from app.api.context import ApiContext, api_context
 from app.api.problems import ApiProblem
-from app.store.tokens import Actor, Role, authenticate_cached
+from app.store.tokens import Actor, Role, authenticate_cached, recently_verified
 
 # Anonymous reader on a public-read server; never able to write.
 ANONYMOUS = Actor(name="anonymous", role=Role.VIEWER)
@@ -61,16 +62,26 @@ def verify_token(context: ApiContext, authorization: str | None) -> ApiProblem |
     return None
 
 
-def current_actor(
+async def current_actor(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> Actor | None:
-    """The token's actor; None when no token was sent. A bad token is always a 401."""
+    """The token's actor; None when no token was sent. A bad token is always a 401.
+
+    Async, so that a token found in the cache costs no trip through the thread pool; only
+    a lookup in the database runs in a worker thread.
+    """
     if credentials is None:
         if request.headers.get("authorization"):
             raise _unauthorized(BAD_SCHEME, invalid=True)
         return None
-    actor = _token_actor(api_context(request), credentials.credentials)
+    context = api_context(request)
+    secret = credentials.credentials
+    actor = recently_verified(
+        context.runtime.sessions, secret, ttl_seconds=context.runtime.settings.token_cache_seconds
+    )
+    if actor is None:
+        actor = await run_in_threadpool(_token_actor, context, secret)
     if actor is None:
         raise _unauthorized(BAD_TOKEN, invalid=True)
     return actor
@@ -84,7 +95,7 @@ def _role_names(roles: tuple[Role, ...]) -> str:
 def require(*roles: Role, public_read: bool = False) -> Callable[..., Actor]:
     """A dependency that admits the given roles (and anonymous readers when allowed)."""
 
-    def dependency(request: Request, actor: Actor | None = Depends(current_actor)) -> Actor:
+    async def dependency(request: Request, actor: Actor | None = Depends(current_actor)) -> Actor:
         public = public_read and api_context(request).runtime.settings.public_read
         if actor is None:
             if public:

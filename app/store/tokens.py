@@ -159,6 +159,15 @@ class VerifiedTokens:
 VERIFIED_TOKENS = VerifiedTokens()
 
 
+def recently_verified(
+    factory: sessionmaker[Session], secret: str, *, ttl_seconds: float
+) -> Actor | None:
+    """The actor of ``secret`` if it was verified within ``ttl_seconds``; never a query."""
+    if ttl_seconds <= 0:
+        return None
+    return VERIFIED_TOKENS.get(factory, hash_token(secret), ttl_seconds)
+
+
 def authenticate_cached(
     factory: sessionmaker[Session],
     secret: str,
