@@ -32,6 +32,7 @@ from app.sla import periods
 from app.sla.timeline import Timeline, check_timeline, service_at_location
 from app.store.exclusions import list_exclusions
 from app.store.models import Exclusion
+from app.store.monitor import describe, is_unavailable
 from app.store.runners import runner_heartbeats
 from app.store.segments import last_observations as read_last_observations
 from app.store.segments import segments_at
@@ -245,11 +246,15 @@ class CurrentStateCache:
         while not self._stop.is_set():
             try:
                 self.refresh()
-            except Exception:
+            except Exception as error:
                 # Keep the last good snapshot; the staleness shows in
                 # kadou_sla_snapshot_age_seconds and the next round tries again.
                 self.refresh_errors += 1
-                log.exception("refreshing the current state failed")
+                if is_unavailable(error):
+                    # The database monitor logs the outage once; not a traceback a round.
+                    log.debug("current state not refreshed: %s", describe(error))
+                else:
+                    log.exception("refreshing the current state failed")
             self._stop.wait(interval_seconds)
 
 

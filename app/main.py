@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
 from app.api import (
@@ -29,6 +30,7 @@ from app.api import (
 )
 from app.api.auth import reader
 from app.api.context import ApiContext
+from app.api.gate import RequestGate, on_database_error
 from app.current import CurrentStateCache
 from app.metrics import CONTENT_TYPE, MetricsExporter, record_probe
 from app.runtime import Runtime, open_runtime
@@ -129,6 +131,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        context.database.start()
         if metrics_refresh_seconds is not None:
             cache.start_refresher(metrics_refresh_seconds)
         exporter_task = (
@@ -144,6 +147,7 @@ def create_app(
             if exporter_task is not None:
                 exporter_task.cancel()
             await asyncio.to_thread(cache.stop_refresher)
+            context.database.stop()
 
     app = FastAPI(
         title="Kadou",
@@ -154,8 +158,12 @@ def create_app(
         responses=problems.COMMON_RESPONSES,
     )
     app.state.kadou = context
+    # Inside the catch-all that problems.install adds: sizes, tokens and the database's
+    # availability are settled before any body is read.
+    app.add_middleware(RequestGate)
     problems.install(app)
     app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(SQLAlchemyError, on_database_error)
     for router in (
         systems.router,
         availability.router,

@@ -8,17 +8,25 @@ naming the field and the fix.
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.errors import InvalidInput
 from app.store.ingest import ObservationIn
 from app.store.models import clip_detail
+from app.store.types import truncate_to_ms
 
 FIELDS = ("check", "location", "observed_at", "ok", "latency_ms", "detail")
 LOCATION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# No monitored system predates this, and a clock this far off is a broken clock.
+EARLIEST_OBSERVATION = datetime(2000, 1, 1, tzinfo=UTC)
+# Probe clocks drift a little ahead of the server's; more than this is a wrong clock or
+# zone, and an observation from the future would decide the state of times not yet seen.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+MAX_LATENCY_MS = 86_400_000  # one day: longer than any probe's timeout
 
 
 def _known_checks_hint(known: Mapping[str, object]) -> str:
@@ -28,8 +36,13 @@ def _known_checks_hint(known: Mapping[str, object]) -> str:
     return f"see `kadou catalog check` for the {len(names)} known checks"
 
 
-def parse_observation(item: Any, known_checks: Mapping[str, object], where: str) -> ObservationIn:
-    """One observation from decoded JSON; ``where`` prefixes errors ("line 12", "item 3")."""
+def parse_observation(
+    item: Any, known_checks: Mapping[str, object], where: str, *, now: datetime | None = None
+) -> ObservationIn:
+    """One observation from decoded JSON; ``where`` prefixes errors ("line 12", "item 3").
+
+    ``observed_at`` must lie in [2000-01-01, ``now`` + 10 min] (``now``: the wall clock).
+    """
     if not isinstance(item, dict):
         raise InvalidInput(f"{where}: expected a JSON object with {', '.join(FIELDS)}")
     unknown = [key for key in item if key not in FIELDS]
@@ -68,15 +81,26 @@ def parse_observation(item: Any, known_checks: Mapping[str, object], where: str)
             f"{where}: observed_at {raw_at!r} has no offset; add one, e.g. +09:00 or Z",
             field="observed_at",
         )
+    latest = (now or datetime.now(UTC)) + FUTURE_TOLERANCE
+    if not EARLIEST_OBSERVATION <= observed_at <= latest:
+        raise InvalidInput(
+            f"{where}: observed_at {raw_at!r} is outside 2000-01-01 to "
+            f"{latest.astimezone(UTC).isoformat(timespec='seconds')} (now + 10 min); "
+            "check the probe's clock and time zone",
+            field="observed_at",
+        )
     ok = item.get("ok")
     if not isinstance(ok, bool):
         raise InvalidInput(f"{where}: ok must be true or false, got {ok!r}", field="ok")
     latency = item.get("latency_ms")
     if latency is not None and (
-        isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0
+        isinstance(latency, bool)
+        or not isinstance(latency, int | float)
+        or not math.isfinite(latency)
+        or not 0 <= latency <= MAX_LATENCY_MS
     ):
         raise InvalidInput(
-            f"{where}: latency_ms must be a non-negative number of milliseconds or null, got {latency!r}",
+            f"{where}: latency_ms must be a non-negative number of milliseconds, at most {MAX_LATENCY_MS:,} (one day), or null, got {latency!r}",
             field="latency_ms",
         )
     detail = item.get("detail")
@@ -90,6 +114,28 @@ def parse_observation(item: Any, known_checks: Mapping[str, object], where: str)
         latency_ms=None if latency is None else float(latency),
         detail=clip_detail(detail),
     )
+
+
+def conflicting_duplicate(observations: Sequence[ObservationIn]) -> tuple[int, int] | None:
+    """The indexes of the first two observations of the same check, location and instant
+    (to the millisecond, the stored key) with different results, or None.
+
+    Storing keeps the first of a key and ignores re-sends, so a conflicting pair would be
+    resolved silently by arrival order; it is refused instead.
+    """
+    seen: dict[tuple[str, str, datetime], int] = {}
+    for index, observation in enumerate(observations):
+        key = (observation.check, observation.location, truncate_to_ms(observation.observed_at))
+        first = seen.setdefault(key, index)
+        if first != index and _outcome(observations[first]) != _outcome(observation):
+            return first, index
+    return None
+
+
+def _outcome(observation: ObservationIn) -> tuple[object, ...]:
+    # Whatever decides the state: the result, and an end-of-observation mark where the
+    # observation carries one.
+    return (observation.ok, getattr(observation, "end_of_observation", None))
 
 
 def iter_json_lines(

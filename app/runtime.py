@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.catalog import load_catalog
 from app.catalog.model import Catalog
 from app.settings import Settings, get_settings
-from app.store.db import make_engine, normalize_url, session_factory
+from app.store.db import DatabaseTimeouts, make_engine, normalize_url, session_factory
 from app.store.ingest import TimelineParams
 
 
@@ -59,7 +59,13 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url)
+        settings = self.settings
+        timeouts = DatabaseTimeouts(
+            connect=settings.db_connect_timeout_seconds,
+            pool=settings.db_pool_timeout_seconds,
+            statement=settings.db_statement_timeout_seconds,
+        )
+        return make_engine(settings.database_url, timeouts)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

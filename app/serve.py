@@ -2,7 +2,10 @@
 
 Refuses to start on a database whose schema is not current (exit status 2, one line that
 names ``kadou db upgrade``): serving old tables would fail on the first write, or worse,
-half-way through one. Uvicorn handles SIGTERM and SIGINT: it stops accepting connections,
+half-way through one. A database that cannot be reached is another matter: an orchestrator
+restarting Kadou during a database outage must not take it (and its probes) down for the
+rest of the outage, so it starts, answers ``/healthz``, and stays not ready (``/readyz``
+503) until the database answers; the database monitor keeps checking it. Uvicorn handles SIGTERM and SIGINT: it stops accepting connections,
 lets requests in flight finish, then the lifespan stops the probe runner, which flushes
 its last observations into the store.
 """
@@ -27,8 +30,14 @@ def _refuse(message: str) -> None:
     raise SystemExit(2)
 
 
+log = logging.getLogger("kadou")
+
+
 def ready_runtime() -> Runtime:
-    """The runtime, or exit 2 with one line when the catalog, database or schema is wrong."""
+    """The runtime, or exit 2 with one line when the catalog or the schema is wrong.
+
+    An unreachable database is logged (one line) and the runtime returned all the same.
+    """
     try:
         runtime = open_runtime()
     except (CatalogError, KadouError, ValueError) as error:
@@ -36,9 +45,15 @@ def ready_runtime() -> Runtime:
         raise  # unreachable: _refuse exits
     try:
         current, found, head = runtime.schema_is_current()
-    except Exception as error:  # any failure to connect is reported, never a traceback
-        _refuse(f"cannot open the database ({error.__class__.__name__}); check KADOU_DATABASE_URL")
-        raise
+    except Exception as error:  # unreachable: serve, not ready, until it answers
+        from app.store.monitor import describe
+
+        log.warning(
+            "cannot reach the database (%s); serving, not ready until it answers "
+            "(check KADOU_DATABASE_URL)",
+            describe(error),
+        )
+        return runtime
     if not current:
         _refuse(
             f"the database schema is at {found or 'nothing'}, Kadou needs {head}; "
@@ -51,10 +66,12 @@ def serve(host: str, port: int, *, with_probes: bool) -> None:
     """Run Kadou's HTTP service until SIGTERM/SIGINT."""
     from app.main import create_app
 
-    runtime = ready_runtime()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic tells at INFO which dialect it found, each time the schema is checked.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    runtime = ready_runtime()
     app = create_app(
         runtime,
         with_probes=with_probes,

@@ -45,6 +45,35 @@ class Settings(BaseSettings):
         description="How often `kadou serve` recomputes the SLA snapshot /metrics reads; "
         "as often as Prometheus scrapes is enough (tests shorten it to see changes at once)",
     )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted, in bytes; a larger one is refused with 413 "
+        "before it is read (a batch of 5,000 observations is about 1.5 MB)",
+    )
+    db_connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="How long opening a database connection may take"
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How long a request waits for a free database connection before a 503",
+    )
+    db_statement_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How long one SQL statement may run (or wait for a database that does not "
+        "answer) before it is cancelled",
+    )
+    token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="How long a verified API token is trusted without asking the database; a "
+        "revocation reaches other processes within this time (0: ask every time)",
+    )
     session_secret: str | None = Field(
         default=None,
         repr=False,

@@ -4,7 +4,9 @@
 
 1. A SQLite database with the default catalog and a month of sample data (`kadou sample`
    for the current month + `kadou import`), served by `app.serve.serve` (no probes).
-2. `wrk --latency` against GET /api/v1/systems and GET /metrics: requests/s and p99.
+2. `wrk --latency` against GET /api/v1/systems and GET /metrics, and /healthz as the
+   trivial endpoint they are compared with: requests/s and p99. `--token-cache-seconds 0`
+   verifies the token against the database on every request (as before the token cache).
 3. POST /api/v1/results batches (1,000 observations each, one client) into an empty SQLite
    database and, when reachable, an empty PostgreSQL database: observations stored per
    second, answered only after each commit.
@@ -15,6 +17,7 @@ Prints figures; asserts nothing about them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -163,6 +166,10 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--reads-only", action="store_true", help="skip the ingest runs")
+    parser.add_argument(
+        "--token-cache-seconds", type=float, default=None, help="KADOU_TOKEN_CACHE_SECONDS"
+    )
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package `wrk`)")
@@ -171,6 +178,8 @@ def main() -> None:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("KADOU_")}
     # The scheduled export would render last month's PDFs at start-up, during the runs.
     base_env["KADOU_REPORT_EXPORT"] = "false"
+    if options.token_cache_seconds is not None:
+        base_env["KADOU_TOKEN_CACHE_SECONDS"] = str(options.token_cache_seconds)
     env = {**base_env, "KADOU_DATABASE_URL": f"sqlite:///{work}/reads.db"}
     now = datetime.now(ZoneInfo("Asia/Tokyo"))
     month = f"{now.year:04d}-{now.month:02d}"
@@ -179,6 +188,15 @@ def main() -> None:
     sample = work / "sample.jsonl"
     began = time.perf_counter()
     print("  " + kadou(env, "sample", "--month", month, "--out", str(sample)), flush=True)
+    # The sample covers the whole month; observations from the future are refused.
+    cutoff = datetime.now(UTC)
+    with sample.open() as lines:
+        past = [
+            line
+            for line in lines
+            if datetime.fromisoformat(json.loads(line)["observed_at"]) <= cutoff
+        ]
+    sample.write_text("".join(past))
     print("  " + kadou(env, "import", str(sample)), f"({time.perf_counter() - began:.1f} s)")
     token = kadou(env, "token", "create", "--name", "bench-viewer", "--role", "viewer")
 
@@ -189,7 +207,7 @@ def main() -> None:
         print(
             f"\nwrk: {options.connections} connections, {options.duration} s each, one uvicorn worker"
         )
-        for path in ("/api/v1/systems", "/metrics"):
+        for path in ("/api/v1/systems", "/metrics", "/healthz"):
             rate, p99, errors = wrk(
                 server.base + path, token, options.duration, options.connections
             )
@@ -198,6 +216,9 @@ def main() -> None:
             )
     finally:
         server.stop()
+    if options.reads_only:
+        shutil.rmtree(work, ignore_errors=True)
+        return
 
     print(f"\ningest: {options.batches} batches of {options.batch_size} observations, one client")
     targets = [("SQLite", f"sqlite:///{work}/ingest.db")]

@@ -7,14 +7,15 @@ token that is sent is always checked, so a revoked token fails even on a public 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from app.api.context import ApiContext, api_context
 from app.api.problems import ApiProblem
-from app.store.tokens import Actor, Role, authenticate
+from app.store.tokens import Actor, Role, authenticate_cached, recently_verified
 
 # Anonymous reader on a public-read server; never able to write.
 ANONYMOUS = Actor(name="anonymous", role=Role.VIEWER)
@@ -28,27 +29,61 @@ def _unauthorized(detail: str, *, invalid: bool) -> ApiProblem:
 
 
 def _token_actor(context: ApiContext, secret: str) -> Actor | None:
-    with context.runtime.sessions() as session:
-        actor = authenticate(session, secret, now=context.now())
-        session.commit()  # writes only when last_used_at was due an update
-        return actor
+    runtime = context.runtime
+    return authenticate_cached(
+        runtime.sessions,
+        secret,
+        ttl_seconds=runtime.settings.token_cache_seconds,
+        now=context.now(),
+    )
 
 
-def current_actor(
+NO_TOKEN = (
+    "this needs a bearer token (Authorization: Bearer <token>); "
+    "create one with `kadou token create`"
+)
+BAD_SCHEME = "the Authorization header must be `Bearer <token>`"
+BAD_TOKEN = "the bearer token is unknown or revoked; create one with `kadou token create`"
+
+
+def verify_token(context: ApiContext, authorization: str | None) -> ApiProblem | None:
+    """The 401 for a request whose body is not read yet, or None when its token is valid.
+
+    Every API request that carries a body needs a token (reads never carry one), so this
+    runs before the body is read; the role is checked later, by the route.
+    """
+    if not authorization:
+        return _unauthorized(NO_TOKEN, invalid=False)
+    scheme, _, secret = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return _unauthorized(BAD_SCHEME, invalid=True)
+    if _token_actor(context, secret.strip()) is None:
+        return _unauthorized(BAD_TOKEN, invalid=True)
+    return None
+
+
+async def current_actor(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> Actor | None:
-    """The token's actor; None when no token was sent. A bad token is always a 401."""
+    """The token's actor; None when no token was sent. A bad token is always a 401.
+
+    Async, so that a token found in the cache costs no trip through the thread pool; only
+    a lookup in the database runs in a worker thread.
+    """
     if credentials is None:
         if request.headers.get("authorization"):
-            raise _unauthorized("the Authorization header must be `Bearer <token>`", invalid=True)
+            raise _unauthorized(BAD_SCHEME, invalid=True)
         return None
-    actor = _token_actor(api_context(request), credentials.credentials)
+    context = api_context(request)
+    secret = credentials.credentials
+    actor = recently_verified(
+        context.runtime.sessions, secret, ttl_seconds=context.runtime.settings.token_cache_seconds
+    )
     if actor is None:
-        raise _unauthorized(
-            "the bearer token is unknown or revoked; create one with `kadou token create`",
-            invalid=True,
-        )
+        actor = await run_in_threadpool(_token_actor, context, secret)
+    if actor is None:
+        raise _unauthorized(BAD_TOKEN, invalid=True)
     return actor
 
 
@@ -57,19 +92,15 @@ def _role_names(roles: tuple[Role, ...]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def require(*roles: Role, public_read: bool = False) -> Callable[..., Actor]:
+def require(*roles: Role, public_read: bool = False) -> Callable[..., Awaitable[Actor]]:
     """A dependency that admits the given roles (and anonymous readers when allowed)."""
 
-    def dependency(request: Request, actor: Actor | None = Depends(current_actor)) -> Actor:
+    async def dependency(request: Request, actor: Actor | None = Depends(current_actor)) -> Actor:
         public = public_read and api_context(request).runtime.settings.public_read
         if actor is None:
             if public:
                 return ANONYMOUS
-            raise _unauthorized(
-                "this needs a bearer token (Authorization: Bearer <token>); "
-                "create one with `kadou token create`",
-                invalid=False,
-            )
+            raise _unauthorized(NO_TOKEN, invalid=False)
         if actor.role in roles or public:
             return actor
         raise ApiProblem(

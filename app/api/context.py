@@ -1,9 +1,10 @@
-"""What every route needs, from ``app.state``: the runtime, the clock, the state cache."""
+"""What every route needs, from ``app.state``: the runtime, the clock, the state cache and
+whether the database answers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from fastapi import Request
 
 from app.current import CurrentStateCache
 from app.runtime import Runtime
+from app.store.monitor import DatabaseMonitor
 
 
 @dataclass
@@ -18,6 +20,10 @@ class ApiContext:
     runtime: Runtime
     clock: Callable[[], datetime]
     current: CurrentStateCache
+    database: DatabaseMonitor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.database = DatabaseMonitor(lambda: schema_problem(self.runtime))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -25,6 +31,17 @@ class ApiContext:
 
     def now(self) -> datetime:
         return self.clock()
+
+
+def schema_problem(runtime: Runtime) -> str | None:
+    """None when the database's schema is current, else what to do; raises if unreachable."""
+    current, found, head = runtime.schema_is_current()
+    if current:
+        return None
+    return (
+        f"the database schema is at {found or 'nothing'}, Kadou needs {head}; "
+        "run `kadou db upgrade`"
+    )
 
 
 def api_context(request: Request) -> ApiContext:

@@ -205,11 +205,24 @@ def install(app: FastAPI) -> None:
     app.add_middleware(CatchAllMiddleware)
 
 
-def _problem_response(description: str) -> dict[str, Any]:
-    return {
+def _problem_response(
+    description: str, headers: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "description": description,
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
 
 
 # Documented on every route, so clients (and schemathesis) know every answer's shape.
@@ -218,15 +231,27 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _problem_response("The token's role may not do this; the detail names the role needed"),
     422: _problem_response("Invalid input: `errors` names each field and what is expected"),
     500: _problem_response("Unexpected server error (logged; never a stack trace)"),
+    503: _problem_response(
+        "The database is unavailable or does not answer in time; retry after Retry-After",
+        _RETRY_AFTER,
+    ),
 }
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Extra documented problem answers for one route (404, 409, 413 …)."""
     descriptions = {
+        400: "The body cannot be read as the declared content type",
         404: "Unknown id; the detail lists the valid choices when they are few",
         409: "Conflicts with the current state (e.g. the window was removed)",
-        413: "The batch is too large; split it",
+        413: "The body is larger than the limit (KADOU_MAX_BODY_BYTES) or the batch holds "
+        "too many items; split it",
+        429: "Too many requests; retry after Retry-After",
         503: "Not ready (database unreachable or schema out of date)",
     }
-    return {status: _problem_response(descriptions[status]) for status in statuses}
+    return {
+        status: _problem_response(
+            descriptions[status], _RETRY_AFTER if status in (429, 503) else None
+        )
+        for status in statuses
+    }

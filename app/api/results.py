@@ -11,15 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from app.api.auth import prober
 from app.api.context import ApiContext, api_context
 from app.api.problems import ApiProblem, responses
 from app.errors import InvalidInput
 from app.metrics import record_probe
-from app.observations import LOCATION_PATTERN, parse_observation
+from app.observations import LOCATION_PATTERN, conflicting_duplicate, parse_observation
 from app.store.db import transaction
 from app.store.ingest import HeartbeatIn, ObservationIn, record_heartbeat, store_observations
 from app.store.tokens import Actor
@@ -42,9 +44,11 @@ class HeartbeatBody(BaseModel):
 class ResultsBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     observations: list[dict[str, Any]] = Field(
+        # Stated, not enforced by validation: a longer batch is a 413 (split it), not a 422.
+        json_schema_extra={"maxItems": MAX_BATCH},
         description=f"At most {MAX_BATCH} observations, each with the fields of a `kadou import`"
         " line: check (system/service/check), location, observed_at (ISO 8601 with offset),"
-        " ok (boolean), latency_ms (number or null), detail (string or null)"
+        " ok (boolean), latency_ms (number or null), detail (string or null)",
     )
     heartbeat: HeartbeatBody | None = None
 
@@ -74,30 +78,67 @@ def _heartbeat(body: HeartbeatBody) -> HeartbeatIn:
     )
 
 
-def parse_batch(items: list[dict[str, Any]], known_checks: dict[str, Any]) -> list[ObservationIn]:
+def parse_batch(
+    items: list[dict[str, Any]], known_checks: dict[str, Any], now: datetime
+) -> list[ObservationIn]:
     parsed = []
     for index, item in enumerate(items):
         where = f"observations[{index}]"
         try:
-            parsed.append(parse_observation(item, known_checks, where))
+            parsed.append(parse_observation(item, known_checks, where, now=now))
         except InvalidInput as error:
             field = f"{where}.{error.field}" if error.field else where
             message = error.message.removeprefix(f"{where}: ")
             raise InvalidInput(f"item {index}: {message}", field=field) from None
+    conflict = conflicting_duplicate(parsed)
+    if conflict is not None:
+        first, second = conflict
+        raise InvalidInput(
+            f"items {first} and {second} are the same observation (check, location, "
+            "observed_at) with different results; send one of them",
+            field=f"observations[{second}].ok",
+        )
     return parsed
+
+
+def _read_batch(raw: bytes) -> ResultsBatch:
+    try:
+        return ResultsBatch.model_validate_json(raw)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**detail, "loc": ("body", *detail["loc"])} for detail in error.errors()]
+        ) from None
+
+
+# The body is read by the route rather than declared as a parameter: FastAPI would decode
+# and validate it on the event loop, where a batch of several megabytes stalls every other
+# request (and /healthz) for as long as it takes. Here it is decoded in a worker thread.
+BATCH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ResultsBatch"}}},
+    }
+}
 
 
 @router.post(
     "/results",
     summary="Store a batch of observations from a probe agent (prober or admin)",
     response_model=ResultsStored,
-    responses=responses(413),
+    responses=responses(400, 413),
+    openapi_extra=BATCH_BODY,
 )
-def post_results(
-    batch: ResultsBatch,
+async def post_results(
+    request: Request,
     context: ApiContext = Depends(api_context),
     _actor: Actor = Depends(prober),
 ) -> ResultsStored:
+    raw = await request.body()
+    return await run_in_threadpool(_store_batch, raw, context)
+
+
+def _store_batch(raw: bytes, context: ApiContext) -> ResultsStored:
+    batch = _read_batch(raw)
     if len(batch.observations) > MAX_BATCH:
         raise ApiProblem(
             413,
@@ -106,7 +147,7 @@ def post_results(
             title="Batch too large",
         )
     runtime = context.runtime
-    observations = parse_batch(batch.observations, runtime.catalog.checks())
+    observations = parse_batch(batch.observations, runtime.catalog.checks(), context.now())
     heartbeat = _heartbeat(batch.heartbeat) if batch.heartbeat is not None else None
     stored: list[ObservationIn] = []
     with transaction(runtime.sessions) as session:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.store import audit
@@ -116,6 +119,77 @@ def authenticate(
     return actor_for_digest(session, hash_token(secret), touch=touch, now=now)
 
 
+class VerifiedTokens:
+    """Tokens verified in the last few seconds, so that a read costs no database round trip.
+
+    Only successful verifications are kept (a token created elsewhere works at once). A
+    revocation in this process empties the cache at once (``forget_all``); other processes
+    notice within the time to live. Entries are keyed by the session factory as well, so two
+    databases served by one process never share an entry.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[int, str], tuple[float, Actor]] = {}
+        # Bumped by every revocation: a verification that started before it must not
+        # put back what the revocation removed.
+        self.generation = 0
+
+    def get(self, factory: object, digest: str, ttl_seconds: float) -> Actor | None:
+        entry = self._entries.get((id(factory), digest))
+        if entry is None or self._clock() - entry[0] >= ttl_seconds:
+            return None
+        return entry[1]
+
+    def put(self, factory: object, digest: str, actor: Actor, generation: int) -> None:
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._entries) >= 10_000:  # bounded: stale entries are dropped wholesale
+                self._entries.clear()
+            self._entries[(id(factory), digest)] = (self._clock(), actor)
+
+    def forget_all(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+
+VERIFIED_TOKENS = VerifiedTokens()
+
+
+def recently_verified(
+    factory: sessionmaker[Session], secret: str, *, ttl_seconds: float
+) -> Actor | None:
+    """The actor of ``secret`` if it was verified within ``ttl_seconds``; never a query."""
+    if ttl_seconds <= 0:
+        return None
+    return VERIFIED_TOKENS.get(factory, hash_token(secret), ttl_seconds)
+
+
+def authenticate_cached(
+    factory: sessionmaker[Session],
+    secret: str,
+    *,
+    ttl_seconds: float,
+    now: datetime | None = None,
+) -> Actor | None:
+    """``authenticate`` through ``VERIFIED_TOKENS``: a database query at most once per TTL."""
+    digest = hash_token(secret)
+    if ttl_seconds > 0:
+        cached = VERIFIED_TOKENS.get(factory, digest, ttl_seconds)
+        if cached is not None:
+            return cached
+    generation = VERIFIED_TOKENS.generation
+    with factory() as session:
+        actor = actor_for_digest(session, digest, touch=True, now=now)
+        session.commit()  # writes only when last_used_at was due an update
+    if actor is not None and ttl_seconds > 0:
+        VERIFIED_TOKENS.put(factory, digest, actor, generation)
+    return actor
+
+
 def list_tokens(session: Session) -> list[ApiToken]:
     return list(session.execute(select(ApiToken).order_by(ApiToken.id)).scalars())
 
@@ -124,6 +198,10 @@ def _active(session: Session, name: str) -> ApiToken | None:
     return session.execute(
         select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
     ).scalar_one_or_none()
+
+
+def _forget_verified(_session: Session) -> None:
+    VERIFIED_TOKENS.forget_all()
 
 
 def revoke_token(session: Session, name: str, *, actor: str) -> ApiToken:
@@ -139,6 +217,10 @@ def revoke_token(session: Session, name: str, *, actor: str) -> ApiToken:
         raise NotFound(f"no token named {name!r} (tokens: {known})", field="name")
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
+        # Forget verified tokens now, and again once the revocation is committed: a
+        # verification running in between could otherwise cache the token afresh.
+        VERIFIED_TOKENS.forget_all()
+        event.listen(session, "after_commit", _forget_verified, once=True)
         audit.record(
             session,
             actor=actor,

@@ -48,7 +48,11 @@ def to_ms(value: datetime) -> int:
 
 
 def from_ms(ms: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    """The instant ``ms`` after the epoch; a ValueError (not an OverflowError) outside years 1–9999."""
+    try:
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    except OverflowError:
+        raise ValueError(f"{ms} ms after 1970 is outside the years 1 to 9999") from None
 
 
 def truncate_to_ms(value: datetime) -> datetime:
