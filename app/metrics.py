@@ -32,7 +32,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from app.current import STATES, UNKNOWN, CurrentState, CurrentStateCache
@@ -63,6 +63,56 @@ PROBE_OBSERVATIONS = Counter(
     (*PROBE_LABELS, "result"),
     registry=PROBE_REGISTRY,
 )
+
+
+class WriterCollector(Collector):
+    """The probe runner's writer of this process: backlog, drops, dead letters.
+
+    Read at scrape time from ``probes.sink.writer_statuses()`` (the embedded runner of
+    ``kadou serve``, or ``kadou probe``'s), so the figures are the writer's own counters and
+    nothing can drift between them and the logs.
+    """
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            from probes.sink import writer_statuses
+        except ImportError:  # an installation without the probes package
+            return
+        labels = ["writer"]
+        backlog = GaugeMetricFamily(
+            "kadou_writer_backlog",
+            "Observations probed but not yet stored: buffered, being stored, or spooled",
+            labels=labels,
+        )
+        spool_bytes = GaugeMetricFamily(
+            "kadou_writer_spool_bytes", "Bytes of observations waiting in the spool", labels=labels
+        )
+        held = GaugeMetricFamily(
+            "kadou_writer_held_batches",
+            "Spooled batches that failed on their own and are retried with back-off",
+            labels=labels,
+        )
+        dropped = CounterMetricFamily(
+            "kadou_writer_dropped",
+            "Observations lost because the spool was full or could not be written",
+            labels=labels,
+        )
+        dead_letter = CounterMetricFamily(
+            "kadou_agent_dead_letter",
+            "Observations the server refused for good (HTTP 4xx), set aside in the spool's "
+            "rejected/ directory with the server's reason",
+            labels=labels,
+        )
+        for status in writer_statuses():
+            backlog.add_metric([status.name], status.backlog)
+            spool_bytes.add_metric([status.name], status.spool_bytes)
+            held.add_metric([status.name], status.held_batches)
+            dropped.add_metric([status.name], status.dropped)
+            dead_letter.add_metric([status.name], status.dead_letter)
+        yield from (backlog, spool_bytes, held, dropped, dead_letter)
+
+
+PROBE_REGISTRY.register(WriterCollector())
 
 
 def _split_key(check_key: str) -> tuple[str, str, str]:
