@@ -57,6 +57,7 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
         yield
         return
     from app.store.sink import StoreSink
+    from probes.sink import BatchingWriter
 
     runtime = context.runtime
     location = runtime.settings.location
@@ -66,7 +67,12 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
 
     runner = ProbeRunner(
         list(runtime.catalog.checks().values()),
-        StoreSink(runtime.sessions, runtime.timeline_params),
+        # Spooled to disk like an agent's: a restart during a database outage loses nothing.
+        BatchingWriter(
+            StoreSink(runtime.sessions, runtime.timeline_params),
+            runtime.settings.spool_dir,
+            name="embedded",
+        ),
         location,
         on_result=on_result,
     )

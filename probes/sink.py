@@ -341,7 +341,19 @@ class BatchingWriter:
 
     def _open_spool(self) -> Spool:
         if self._spool_dir is not None:
-            return DiskSpool(self._spool_dir, max_bytes=self._spool_max_bytes)
+            try:
+                return DiskSpool(self._spool_dir, max_bytes=self._spool_max_bytes)
+            except OSError as error:
+                # Probing goes on (the results still reach a healthy sink); only a restart
+                # during an outage would lose what waits in memory, and the log says so.
+                log.error(
+                    "cannot use the spool directory %s (%s); keeping unsent results in "
+                    "memory, where a restart loses them: fix its permissions or set "
+                    "KADOU_SPOOL_DIR / --spool-dir",
+                    self._spool_dir,
+                    error,
+                )
+                self._spool_dir = None
         return MemorySpool(max_observations=self._memory_spool_max_observations)
 
     async def _run(self) -> None:
