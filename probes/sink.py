@@ -47,6 +47,9 @@ RESULTS_PATH = "/api/v1/results"
 DEFAULT_SPOOL_MAX_BYTES = 512 * 1024 * 1024
 # Used when there is no spool directory (the embedded store): failed batches wait in memory.
 DEFAULT_MEMORY_SPOOL_MAX_OBSERVATIONS = 200_000
+# Observations held in memory before the oldest go to the spool: a few seconds of a large
+# runner's results (10,000 checks every 10 s give 1,000 a second), a few megabytes.
+DEFAULT_MAX_BUFFERED = 10_000
 
 
 class SinkError(Exception):
@@ -225,10 +228,14 @@ class BatchingWriter:
         backoff_max_ms: int = 30_000,
         write_timeout_ms: int = 30_000,
         close_timeout_ms: int = 10_000,
+        max_buffered: int = DEFAULT_MAX_BUFFERED,
         name: str = "agent",
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if max_buffered < max_batch:
+            raise ValueError("max_buffered must be at least max_batch")
+        self.max_buffered = max_buffered
         self.name = name
         self._sink = sink
         self._spool_dir = spool_dir
@@ -256,6 +263,8 @@ class BatchingWriter:
         self._holds: dict[str, _Hold] = {}
         # Observations taken from the buffer by the running cycle and not yet stored.
         self._sending = 0
+        # The buffer overflowed into the spool and the backlog has not drained since.
+        self._falling_behind = False
         self.stats = WriterStats()
 
     # -- the runner's side -------------------------------------------------------------
@@ -264,6 +273,27 @@ class BatchingWriter:
         self._buffer.append(record)
         if len(self._buffer) >= self.max_batch:
             self._wake.set()
+            if len(self._buffer) > self.max_buffered and self._spool is not None:
+                self._overflow()
+
+    def _overflow(self) -> None:
+        """Storing falls behind: the oldest buffered batch goes to the spool.
+
+        Memory stays bounded whatever the sink's speed; the spool is delivered first, so
+        the order holds, and a full spool refuses (counted as dropped), never silently.
+        """
+        assert self._spool is not None
+        batch = SpooledBatch(observations=tuple(self._buffer[: self.max_batch]))
+        del self._buffer[: self.max_batch]
+        if not self._falling_behind:
+            self._falling_behind = True
+            log.warning(
+                "storing falls behind probing: more than %d results wait in memory; "
+                "spooling the oldest (see kadou_writer_backlog)",
+                self.max_buffered,
+            )
+        self._spool_batch(batch)
+        self._update_spool_gauges()
 
     def heartbeat(self, heartbeat: Heartbeat) -> None:
         """Send ``heartbeat`` with the next batch (only the latest pending one is kept)."""
@@ -403,6 +433,9 @@ class BatchingWriter:
                 self._spool_batch(unsent.popleft())
             self._sending = 0
             self._update_spool_gauges()
+            if self._falling_behind and not self._buffer and not self.stats.spooled_observations:
+                self._falling_behind = False
+                log.info("storing has caught up with probing; the spool is empty")
 
     async def _deliver(self, unsent: deque[SpooledBatch], *, force: bool) -> None:
         """Deliver the spool oldest first, then ``unsent``; stop when the sink is down.

@@ -25,7 +25,7 @@ def healthz() -> dict[str, str]:
     responses=responses(503),
     response_model=None,
 )
-def readyz(context: ApiContext = Depends(api_context)) -> Response | dict[str, str]:
+def readyz(context: ApiContext = Depends(api_context)) -> Response | dict[str, object]:
     try:
         current, found, head = context.runtime.schema_is_current()
     except Exception as error:  # any failure to reach the database means "not ready"
@@ -42,4 +42,27 @@ def readyz(context: ApiContext = Depends(api_context)) -> Response | dict[str, s
             "run `kadou db upgrade`",
             title="Not ready",
         )
-    return {"status": "ready", "schema": head or ""}
+    return {"status": "ready", "schema": head or "", "writers": _writers()}
+
+
+def _writers() -> list[dict[str, object]]:
+    """The probe runner's writer in this process: whether storing keeps up with probing.
+
+    Storing that falls behind does not make the service unready (it still answers, and its
+    results wait in the spool); it shows here, in ``kadou_writer_backlog`` and in the
+    generated ``KadouWriterBehind`` alert.
+    """
+    try:
+        from probes.sink import writer_statuses
+    except ImportError:  # installed without the probes package
+        return []
+    return [
+        {
+            "name": status.name,
+            "state": "behind" if status.behind else "keeping up",
+            "backlog": status.backlog,
+            "dropped": status.dropped,
+            "dead_letter": status.dead_letter,
+        }
+        for status in writer_statuses()
+    ]
