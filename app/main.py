@@ -30,7 +30,7 @@ from app.api import (
 from app.api.auth import reader
 from app.api.context import ApiContext
 from app.current import CurrentStateCache
-from app.metrics import CONTENT_TYPE, MetricsExporter, record_probe
+from app.metrics import CONTENT_TYPE, MetricsExporter, record_probe, record_retry
 from app.runtime import Runtime, open_runtime
 from app.store.tokens import Actor
 from app.web.routes import include_web
@@ -75,6 +75,9 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
         ),
         location,
         on_result=on_result,
+        on_retry=lambda check: record_retry(check.key, location),
+        # Checks failing before the restart are retried at once (retry_interval).
+        initial_failing=await asyncio.to_thread(runtime.failing_checks, context.clock()),
     )
     await runner.start()
     try:

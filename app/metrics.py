@@ -57,6 +57,13 @@ PROBE_DURATION = Histogram(
     buckets=PROBE_DURATION_BUCKETS,
     registry=PROBE_REGISTRY,
 )
+PROBE_RETRIES = Counter(
+    "kadou_probe_retries",
+    "Probes run every retry_interval (instead of every interval) because the check's last "
+    "probe failed; included in kadou_probe_observations_total",
+    PROBE_LABELS,
+    registry=PROBE_REGISTRY,
+)
 PROBE_OBSERVATIONS = Counter(
     "kadou_probe_observations",
     "Probes run by this process, by result (success or failure)",
@@ -128,6 +135,11 @@ def record_probe(check_key: str, location: str, ok: bool, duration_s: float) -> 
     PROBE_SUCCESS.labels(*labels).set(1 if ok else 0)
     PROBE_DURATION.labels(*labels).observe(max(0.0, duration_s))
     PROBE_OBSERVATIONS.labels(*labels, "success" if ok else "failure").inc()
+
+
+def record_retry(check_key: str, location: str) -> None:
+    """One probe on the retry cadence (``retry_interval``), for ``kadou_probe_retries_total``."""
+    PROBE_RETRIES.labels(*_split_key(check_key), location).inc()
 
 
 def _gauge(name: str, documentation: str, labels: Iterable[str]) -> GaugeMetricFamily:

@@ -173,7 +173,7 @@ async def main() -> None:
         upgrade(url)
         catalog = parse_catalog(catalog_text(args.checks), "bench")
         runtime = open_runtime(Settings(database_url=url), catalog=catalog)
-        sink = StoreSink(runtime)
+        sink = StoreSink(runtime.sessions, runtime.timeline_params)
         feed = Feed(args.checks)
         sustainable = await calibrate(sink, feed, args.calibrate)
         rate = sustainable * args.factor
