@@ -32,7 +32,7 @@ from app.api.auth import reader
 from app.api.context import ApiContext
 from app.api.gate import RequestGate, on_database_error
 from app.current import CurrentStateCache
-from app.metrics import CONTENT_TYPE, MetricsExporter, record_probe
+from app.metrics import CONTENT_TYPE, MetricsExporter, record_probe, record_retry
 from app.runtime import Runtime, open_runtime
 from app.store.tokens import Actor
 from app.web.headers import SecurityHeaders
@@ -60,6 +60,7 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
         yield
         return
     from app.store.sink import StoreSink
+    from probes.sink import BatchingWriter
 
     runtime = context.runtime
     location = runtime.settings.location
@@ -69,9 +70,17 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
 
     runner = ProbeRunner(
         list(runtime.catalog.checks().values()),
-        StoreSink(runtime.sessions, runtime.timeline_params),
+        # Spooled to disk like an agent's: a restart during a database outage loses nothing.
+        BatchingWriter(
+            StoreSink(runtime.sessions, runtime.timeline_params),
+            runtime.settings.spool_dir,
+            name="embedded",
+        ),
         location,
         on_result=on_result,
+        on_retry=lambda check: record_retry(check.key, location),
+        # Checks failing before the restart are retried at once (retry_interval).
+        initial_failing=await asyncio.to_thread(runtime.failing_checks, context.clock()),
     )
     await runner.start()
     try:

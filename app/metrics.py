@@ -32,7 +32,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from app.current import STATES, UNKNOWN, CurrentState, CurrentStateCache
@@ -57,12 +57,69 @@ PROBE_DURATION = Histogram(
     buckets=PROBE_DURATION_BUCKETS,
     registry=PROBE_REGISTRY,
 )
+PROBE_RETRIES = Counter(
+    "kadou_probe_retries",
+    "Probes run every retry_interval (instead of every interval) because the check's last "
+    "probe failed; included in kadou_probe_observations_total",
+    PROBE_LABELS,
+    registry=PROBE_REGISTRY,
+)
 PROBE_OBSERVATIONS = Counter(
     "kadou_probe_observations",
     "Probes run by this process, by result (success or failure)",
     (*PROBE_LABELS, "result"),
     registry=PROBE_REGISTRY,
 )
+
+
+class WriterCollector(Collector):
+    """The probe runner's writer of this process: backlog, drops, dead letters.
+
+    Read at scrape time from ``probes.sink.writer_statuses()`` (the embedded runner of
+    ``kadou serve``, or ``kadou probe``'s), so the figures are the writer's own counters and
+    nothing can drift between them and the logs.
+    """
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            from probes.sink import writer_statuses
+        except ImportError:  # an installation without the probes package
+            return
+        labels = ["writer"]
+        backlog = GaugeMetricFamily(
+            "kadou_writer_backlog",
+            "Observations probed but not yet stored: buffered, being stored, or spooled",
+            labels=labels,
+        )
+        spool_bytes = GaugeMetricFamily(
+            "kadou_writer_spool_bytes", "Bytes of observations waiting in the spool", labels=labels
+        )
+        held = GaugeMetricFamily(
+            "kadou_writer_held_batches",
+            "Spooled batches that failed on their own and are retried with back-off",
+            labels=labels,
+        )
+        dropped = CounterMetricFamily(
+            "kadou_writer_dropped",
+            "Observations lost because the spool was full or could not be written",
+            labels=labels,
+        )
+        dead_letter = CounterMetricFamily(
+            "kadou_agent_dead_letter",
+            "Observations the server refused for good (HTTP 4xx), set aside in the spool's "
+            "rejected/ directory with the server's reason",
+            labels=labels,
+        )
+        for status in writer_statuses():
+            backlog.add_metric([status.name], status.backlog)
+            spool_bytes.add_metric([status.name], status.spool_bytes)
+            held.add_metric([status.name], status.held_batches)
+            dropped.add_metric([status.name], status.dropped)
+            dead_letter.add_metric([status.name], status.dead_letter)
+        yield from (backlog, spool_bytes, held, dropped, dead_letter)
+
+
+PROBE_REGISTRY.register(WriterCollector())
 
 
 def _split_key(check_key: str) -> tuple[str, str, str]:
@@ -78,6 +135,11 @@ def record_probe(check_key: str, location: str, ok: bool, duration_s: float) -> 
     PROBE_SUCCESS.labels(*labels).set(1 if ok else 0)
     PROBE_DURATION.labels(*labels).observe(max(0.0, duration_s))
     PROBE_OBSERVATIONS.labels(*labels, "success" if ok else "failure").inc()
+
+
+def record_retry(check_key: str, location: str) -> None:
+    """One probe on the retry cadence (``retry_interval``), for ``kadou_probe_retries_total``."""
+    PROBE_RETRIES.labels(*_split_key(check_key), location).inc()
 
 
 def _gauge(name: str, documentation: str, labels: Iterable[str]) -> GaugeMetricFamily:

@@ -43,6 +43,9 @@ HEARTBEAT_STALE_AFTER_MS = 120_000
 # Prometheus scrapes Kadou every 15 s (deploy/prometheus/prometheus.yml); a counter needs a
 # few scrapes in a window before "no increase" means "no observation".
 SCRAPE_INTERVAL_MS = 15_000
+# How long the writer's backlog must stay non-empty before storing is said to fall behind:
+# a database restart or a short outage drains well within it.
+WRITER_BEHIND_FOR = "10m"
 # The lead time of the recovery alert: an open incident older than 75 % of its target.
 RECOVERY_WARNING_FRACTION = Decimal("0.75")
 
@@ -82,6 +85,9 @@ ALERT_NAMES = (
     "KadouRunnerHeartbeatStale",
     "KadouCheckNoObservations",
     "KadouMetricsAbsent",
+    "KadouWriterBehind",
+    "KadouWriterDropping",
+    "KadouAgentDeadLetter",
 )
 
 
@@ -155,6 +161,7 @@ class _RuleWriter:
             {"name": "kadou-slo-budget", "rules": self.budget_alerts()},
             {"name": "kadou-recovery", "rules": self.recovery_alerts()},
             {"name": "kadou-monitor", "rules": self.monitor_alerts()},
+            {"name": "kadou-writer", "rules": self.writer_alerts()},
         ]
 
     def sli_rules(self) -> list[dict[str, Any]]:
@@ -386,6 +393,60 @@ class _RuleWriter:
                         )
                     )
         return rules
+
+    def writer_alerts(self) -> list[dict[str, Any]]:
+        """The probe runner's writer: storing keeps up, nothing is dropped or refused.
+
+        Not per service: the writer serves every check of its process (``writer`` label:
+        ``embedded`` in ``kadou serve``, ``agent`` in ``kadou probe``).
+        """
+        labels = {"system": "kadou", "service": "probe-writer"}
+        return [
+            {
+                "alert": "KadouWriterBehind",
+                # Never empty for 10 minutes: storing is slower than probing (or failing).
+                "expr": f"min_over_time(kadou_writer_backlog[{WRITER_BEHIND_FOR}]) > 0\n",
+                "labels": {"severity": "ticket", **labels},
+                "annotations": {
+                    "summary": "Storing falls behind probing ({{ $labels.writer }} writer)",
+                    "description": (
+                        "{{ $value }} probe results of the {{ $labels.writer }} writer on "
+                        "{{ $labels.instance }} have waited to be stored for more than "
+                        f"{WRITER_BEHIND_FOR}: they are safe in its spool, but the timeline "
+                        "lags and the spool fills (then results are dropped)."
+                    ),
+                    "runbook_url": self.runbook("KadouWriterBehind"),
+                },
+            },
+            {
+                "alert": "KadouWriterDropping",
+                "expr": "increase(kadou_writer_dropped_total[5m]) > 0\n",
+                "labels": {"severity": "page", **labels},
+                "annotations": {
+                    "summary": "Probe results are being lost ({{ $labels.writer }} writer)",
+                    "description": (
+                        "The {{ $labels.writer }} writer on {{ $labels.instance }} dropped "
+                        "{{ $value }} probe results in 5m: its spool is full or cannot be "
+                        "written. That time will be unknown in the reports."
+                    ),
+                    "runbook_url": self.runbook("KadouWriterDropping"),
+                },
+            },
+            {
+                "alert": "KadouAgentDeadLetter",
+                "expr": "increase(kadou_agent_dead_letter_total[1h]) > 0\n",
+                "labels": {"severity": "ticket", **labels},
+                "annotations": {
+                    "summary": "The server refused probe results ({{ $labels.writer }} writer)",
+                    "description": (
+                        "{{ $value }} probe results of the {{ $labels.writer }} writer on "
+                        "{{ $labels.instance }} were refused for good in the last hour and set "
+                        "aside in its spool's rejected/ directory, with the server's reason."
+                    ),
+                    "runbook_url": self.runbook("KadouAgentDeadLetter"),
+                },
+            },
+        ]
 
     def _no_observation_alert(
         self, system_id: str, service_id: str, check_id: str, interval_ms: int, stale_ms: int

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from app.catalog.model import Catalog
 from app.settings import Settings, get_settings
 from app.store.db import DatabaseTimeouts, make_engine, normalize_url, session_factory
 from app.store.ingest import TimelineParams
+
+log = logging.getLogger(__name__)
 
 
 def migrations_directory() -> Path:
@@ -84,6 +88,26 @@ class Runtime:
             key: TimelineParams(check.confirm, check.stale_after_ms)
             for key, check in self.catalog.checks().items()
         }
+
+    def failing_checks(self, now: datetime) -> set[str]:
+        """Checks whose latest observation from this location failed (empty if unknown).
+
+        What the embedded runner retries at once after a restart. A database that cannot
+        answer yet (an outage) gives none: those checks then wait for their grid once.
+        """
+        from app.store.probe_state import failing_checks
+
+        checks = self.catalog.checks()
+        if not checks:
+            return set()
+        # Older than every check's staleness limit, a last result says nothing any more.
+        since = now - timedelta(milliseconds=max(c.stale_after_ms for c in checks.values()))
+        try:
+            with self.sessions() as session:
+                return failing_checks(session, self.settings.location, set(checks), since)
+        except Exception as error:
+            log.warning("cannot read the checks' last results (%s); starting on the grid", error)
+            return set()
 
     def schema_is_current(self) -> tuple[bool, str | None, str | None]:
         current = current_revision(self.engine)

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         default="00:10", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, reporting zone"
     )
     location: str = Field(default="local", description="Location name of the embedded probe runner")
+    spool_dir: Path = Field(
+        default=Path("var/spool/embedded"),
+        description="Where the embedded probe runner keeps results the database has not "
+        "taken yet (an outage, a restart in one, storing falling behind); relative to the "
+        "working directory, which is the data directory under systemd",
+    )
     metrics_refresh_seconds: float = Field(
         default=15.0,
         gt=0,

@@ -9,17 +9,27 @@ A tick only spawns a task and returns, so the scheduler never waits on a target.
 is its own task, bounded by the probe's own timeout (``run_probe`` enforces it) and by a
 concurrency semaphore; a check whose previous probe is still running skips the tick (and
 the skip is counted) rather than piling up connections to a target that hangs.
+
+While a check's last probe failed, it is probed every ``retry_interval`` instead (the grid's
+ticks are skipped meanwhile): a failure is confirmed or dismissed as a blip quickly, and the
+end of an outage is seen within ``retry_interval``. The first success puts it back on its
+grid. The next retry is planned only once the failed probe has finished, so there is never
+more than one probe of a check in flight. Which checks were failing survives a restart:
+the runner is given them (``initial_failing``: the embedded runner reads the store, an
+agent the state file it writes beside its spool on stop) and retries them at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
+import os
 import signal
 import socket
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +50,11 @@ ProbeFunction = Callable[[Check, ProbeContext], Awaitable[ProbeResult]]
 # Called with the check and its schedule lag in ms (actual start − scheduled time).
 LagCallback = Callable[[Check, float], None]
 ResultCallback = Callable[[Check, ProbeResult], None]
+# Called when a probe runs on the retry cadence rather than the grid (for the metrics).
+RetryCallback = Callable[[Check], None]
 
+# Beside an agent's spool: which checks were failing at its last stop (retry_interval).
+FAILING_STATE_FILE = "failing-checks.json"
 # Enough recent lags for percentiles in the benchmark and a debug endpoint, bounded.
 RECENT_LAGS = 20_000
 # Probes in flight at once. Each is a coroutine and a socket, so a thousand is cheap; fewer
@@ -87,6 +101,11 @@ class RunnerStats:
     ticks_missed: int = 0
     heartbeats: int = 0
     in_flight: int = 0  # a gauge
+    # Probes run every retry_interval because the check's last probe failed.
+    retry_probes: int = 0
+    # Grid ticks not probed because the check was on its retry cadence.
+    ticks_retrying: int = 0
+    retrying: int = 0  # a gauge: checks whose last probe failed
 
 
 class ProbeRunner:
@@ -105,6 +124,8 @@ class ProbeRunner:
         probe: ProbeFunction = run_probe,
         context: ProbeContext | None = None,
         stop_grace_ms: int = 5_000,
+        initial_failing: Collection[str] = (),
+        on_retry: RetryCallback | None = None,
     ) -> None:
         keys = [check.key for check in checks]
         if any(not key for key in keys):
@@ -133,6 +154,11 @@ class ProbeRunner:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._scheduler: AsyncIOScheduler | None = None
         self._stopping = False
+        self._on_retry = on_retry
+        # Checks whose last probe failed, each with its next retry.
+        self._retrying: dict[str, asyncio.Handle | None] = {
+            key: None for key in initial_failing if key in self.checks and self._retries(key)
+        }
 
     async def start(self) -> None:
         await self.writer.start()
@@ -166,6 +192,15 @@ class ProbeRunner:
         scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
         scheduler.start()
         self._scheduler = scheduler
+        if self._retrying:
+            # Failing when the last run stopped: in question now, so probed at once.
+            log.info(
+                "%d checks were failing at the last stop; probing them now", len(self._retrying)
+            )
+            loop = asyncio.get_running_loop()
+            for key in self._retrying:
+                self._retrying[key] = loop.call_soon(self._retry_tick, key)
+            self.stats.retrying = len(self._retrying)
         # The first heartbeat at once: the runner is alive from now, not an interval later.
         await self._beat()
         log.info(
@@ -181,6 +216,9 @@ class ProbeRunner:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        for handle in self._retrying.values():
+            if handle is not None:
+                handle.cancel()
         pending = list(self._in_flight.values())
         if pending:
             _, still_running = await asyncio.wait(pending, timeout=self._stop_grace_s)
@@ -207,24 +245,70 @@ class ProbeRunner:
         offset_ms = schedule_offset_ms(check_key, interval_ms)
         # The grid point this tick belongs to (the latest at or before now).
         scheduled_ms = now_ms - (now_ms - offset_ms) % interval_ms
+        if check_key in self._retrying:
+            # On its retry cadence until it succeeds; the grid would only add probes.
+            self.stats.ticks_retrying += 1
+            return
         if check_key in self._in_flight:
             self.stats.ticks_skipped += 1
             log.debug("%s: previous probe still running, tick skipped", check_key)
             return
-        task = asyncio.create_task(self._run_one(check, scheduled_ms), name=f"probe {check_key}")
-        self._in_flight[check_key] = task
+        self._spawn(check, scheduled_ms, retry=False)
+
+    def _spawn(self, check: Check, scheduled_ms: int, *, retry: bool) -> None:
+        task = asyncio.create_task(
+            self._run_one(check, scheduled_ms, retry=retry), name=f"probe {check.key}"
+        )
+        self._in_flight[check.key] = task
         self.stats.in_flight = len(self._in_flight)
-        task.add_done_callback(lambda _: self._finished(check_key))
+        task.add_done_callback(lambda _: self._finished(check.key))
+
+    def _retries(self, check_key: str) -> bool:
+        check = self.checks[check_key]
+        return check.retry_interval_ms < check.interval_ms
+
+    def _retry_tick(self, check_key: str) -> None:
+        if self._stopping or check_key not in self._retrying:
+            return
+        if check_key in self._in_flight:
+            # The failed probe's task has not been reaped yet (its retry was due at once).
+            self._retrying[check_key] = asyncio.get_running_loop().call_soon(
+                self._retry_tick, check_key
+            )
+            return
+        self._retrying[check_key] = None
+        self._spawn(self.checks[check_key], _to_ms(self._clock()), retry=True)
+
+    def _plan_retry(self, check: Check, result: ProbeResult, started_ms: int) -> None:
+        """After a probe: retry a failure after retry_interval; a success goes back to the grid."""
+        if result.ok or not self._retries(check.key):
+            handle = self._retrying.pop(check.key, None)
+            if handle is not None:
+                handle.cancel()
+            self.stats.retrying = len(self._retrying)
+            return
+        if self._stopping:
+            self._retrying[check.key] = None  # still failing: remembered for the next start
+            return
+        loop = asyncio.get_running_loop()
+        due_ms = started_ms + check.retry_interval_ms
+        delay_s = max(0, due_ms - _to_ms(self._clock())) / 1000
+        self._retrying[check.key] = loop.call_later(delay_s, self._retry_tick, check.key)
+        self.stats.retrying = len(self._retrying)
 
     def _finished(self, check_key: str) -> None:
         self._in_flight.pop(check_key, None)
         self.stats.in_flight = len(self._in_flight)
 
-    async def _run_one(self, check: Check, scheduled_ms: int) -> None:
+    async def _run_one(self, check: Check, scheduled_ms: int, *, retry: bool = False) -> None:
         async with self._slots:
             started = self._clock()
             started_ms = _to_ms(started)
             self.stats.probes_started += 1
+            if retry:
+                self.stats.retry_probes += 1
+                if self._on_retry is not None:
+                    self._on_retry(check)
             lag_ms = float(max(0, started_ms - scheduled_ms))
             self.recent_lags_ms.append(lag_ms)
             if self._on_schedule_lag is not None:
@@ -242,11 +326,17 @@ class ProbeRunner:
                 detail=None if result.ok else result.detail,
             )
         )
+        self._plan_retry(check, result, started_ms)
         if self._on_result is not None:
             try:
                 self._on_result(check, result)
             except Exception:
                 log.exception("on_result callback failed for %s", check.key)
+
+    @property
+    def failing_checks(self) -> list[str]:
+        """Checks whose last probe failed (on the retry cadence), for the next start."""
+        return sorted(self._retrying)
 
     async def _beat(self) -> None:
         self.stats.heartbeats += 1
@@ -297,6 +387,7 @@ async def run_probe_agent(
         max_concurrency=max_concurrency,
         heartbeat_interval_ms=heartbeat_interval_ms,
         on_result=on_result,
+        initial_failing=read_failing_checks(spool_dir),
     )
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -311,5 +402,36 @@ async def run_probe_agent(
         log.info("stopping: flushing observations")
     finally:
         await runner.stop()
+        write_failing_checks(spool_dir, runner.failing_checks)
         for signum in installed:
             loop.remove_signal_handler(signum)
+
+
+def read_failing_checks(spool_dir: Path) -> list[str]:
+    """The checks that were failing when the agent last stopped (beside its spool).
+
+    A crash leaves the state of the stop before it (or none): those checks then wait for
+    their grid once, as they would without retries.
+    """
+    path = spool_dir / FAILING_STATE_FILE
+    try:
+        keys = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as error:
+        log.warning("ignoring %s (%s): failing checks wait for their grid once", path, error)
+        return []
+    if not isinstance(keys, list):
+        return []
+    return [key for key in keys if isinstance(key, str)]
+
+
+def write_failing_checks(spool_dir: Path, keys: Sequence[str]) -> None:
+    path = spool_dir / FAILING_STATE_FILE
+    try:
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(list(keys)), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        log.warning("cannot keep the failing checks in %s (%s)", path, error)

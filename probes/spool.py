@@ -5,7 +5,8 @@ to a temporary name, fsync'd, renamed, and the directory fsync'd: a file either 
 or does not exist, so a crash or power cut never leaves half a batch. Its lines are the
 observations in the ``kadou import`` form, plus at most one ``{"heartbeat": {...}}`` line.
 The file name carries the order and the observation count, so reopening a large spool
-reads no file.
+reads no file. Batches are independent: any of them can be delivered (and removed) while an
+older one waits, so one batch the server keeps failing on never holds back the rest.
 
 When full, the spool refuses the new batch (the caller logs and counts it): dropping the
 oldest silently would hide an outage's beginning, the part an SLA report needs most.
@@ -18,7 +19,6 @@ import json
 import logging
 import os
 import re
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -46,14 +46,22 @@ class Spool(Protocol):
     @property
     def observations(self) -> int: ...
 
-    def append(self, batch: SpooledBatch) -> bool:
-        """Keep ``batch`` after the others; False (nothing kept) when full."""
+    def append(self, batch: SpooledBatch) -> str | None:
+        """Keep ``batch`` after the others and return its id; None (nothing kept) when full."""
+        ...
+
+    def ids(self) -> list[str]:
+        """The spooled batches' ids, oldest first (a snapshot: appending does not change it)."""
+        ...
+
+    def load(self, spool_id: str) -> SpooledBatch | None:
+        """The batch ``spool_id``; None when it is gone or unreadable (then set aside)."""
         ...
 
     def oldest(self) -> SpooledBatch | None: ...
 
     def remove(self, batch: SpooledBatch) -> None:
-        """Forget ``batch`` (the oldest), delivered."""
+        """Forget ``batch`` (any spooled one), delivered."""
         ...
 
     def reject(self, batch: SpooledBatch, *, reason: str) -> str:
@@ -113,7 +121,8 @@ class DiskSpool:
         self.rejected_directory = directory / REJECTED_DIR
         self.max_bytes = max_bytes
         directory.mkdir(parents=True, exist_ok=True)
-        self._files: deque[_SpoolFile] = deque()
+        # By name; names sort in arrival order and dicts keep insertion order.
+        self._files: dict[str, _SpoolFile] = {}
         self._bytes = 0
         self._observations = 0
         self._next_sequence = 1
@@ -132,7 +141,7 @@ class DiskSpool:
                 )
             )
         for sequence, spool_file in sorted(entries):
-            self._files.append(spool_file)
+            self._files[spool_file.name] = spool_file
             self._bytes += spool_file.size
             self._observations += spool_file.observations
             self._next_sequence = sequence + 1
@@ -149,35 +158,44 @@ class DiskSpool:
     def batches(self) -> int:
         return len(self._files)
 
-    def append(self, batch: SpooledBatch) -> bool:
+    def append(self, batch: SpooledBatch) -> str | None:
         payload = encode_batch(batch)
         if self._bytes + len(payload) > self.max_bytes:
-            return False
+            return None
         name = f"{self._next_sequence:012d}-{len(batch.observations)}.jsonl"
         _write_durably(self.directory / name, payload)
         self._next_sequence += 1
-        self._files.append(_SpoolFile(name, len(payload), len(batch.observations)))
+        self._files[name] = _SpoolFile(name, len(payload), len(batch.observations))
         self._bytes += len(payload)
         self._observations += len(batch.observations)
-        return True
+        return name
+
+    def ids(self) -> list[str]:
+        return list(self._files)
+
+    def load(self, spool_id: str) -> SpooledBatch | None:
+        spool_file = self._files.get(spool_id)
+        if spool_file is None:
+            return None
+        path = self.directory / spool_file.name
+        try:
+            return decode_batch(path.read_text(encoding="utf-8"), spool_id=spool_file.name)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Someone edited or truncated it by hand; keep it for a human, move on.
+            log.error("spool file %s is unreadable (%s); moving it to %s/", path, exc, REJECTED_DIR)
+            self._set_aside(spool_file, reason=f"unreadable spool file: {exc}")
+            return None
 
     def oldest(self) -> SpooledBatch | None:
-        while self._files:
-            head = self._files[0]
-            path = self.directory / head.name
-            try:
-                return decode_batch(path.read_text(encoding="utf-8"), spool_id=head.name)
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                # Someone edited or truncated it by hand; keep it for a human, move on.
-                log.error(
-                    "spool file %s is unreadable (%s); moving it to %s/", path, exc, REJECTED_DIR
-                )
-                self._set_aside(head, reason=f"unreadable spool file: {exc}")
+        for spool_id in self.ids():
+            batch = self.load(spool_id)
+            if batch is not None:
+                return batch
         return None
 
     def remove(self, batch: SpooledBatch) -> None:
-        head = self._pop(batch)
-        (self.directory / head.name).unlink(missing_ok=True)
+        spool_file = self._pop(batch)
+        (self.directory / spool_file.name).unlink(missing_ok=True)
 
     def reject(self, batch: SpooledBatch, *, reason: str) -> str:
         if batch.spool_id is not None:
@@ -191,15 +209,15 @@ class DiskSpool:
         return str(target)
 
     def _pop(self, batch: SpooledBatch) -> _SpoolFile:
-        if not self._files or self._files[0].name != batch.spool_id:
-            raise ValueError(f"{batch.spool_id} is not the oldest spooled batch")
-        head = self._files.popleft()
-        self._bytes -= head.size
-        self._observations -= head.observations
-        return head
+        spool_file = self._files.pop(batch.spool_id or "", None)
+        if spool_file is None:
+            raise ValueError(f"{batch.spool_id} is not a spooled batch")
+        self._bytes -= spool_file.size
+        self._observations -= spool_file.observations
+        return spool_file
 
     def _set_aside(self, spool_file: _SpoolFile, *, reason: str) -> str:
-        if self._files and self._files[0] is spool_file:
+        if spool_file.name in self._files:
             self._pop(SpooledBatch(observations=(), spool_id=spool_file.name))
         self.rejected_directory.mkdir(exist_ok=True)
         target = self.rejected_directory / spool_file.name
@@ -213,7 +231,7 @@ class MemorySpool:
 
     def __init__(self, *, max_observations: int) -> None:
         self.max_observations = max_observations
-        self._batches: deque[SpooledBatch] = deque()
+        self._batches: dict[str, SpooledBatch] = {}
         self._observations = 0
         self._bytes = 0
         self._next_sequence = 1
@@ -226,24 +244,29 @@ class MemorySpool:
     def observations(self) -> int:
         return self._observations
 
-    def append(self, batch: SpooledBatch) -> bool:
+    def append(self, batch: SpooledBatch) -> str | None:
         if self._observations + len(batch.observations) > self.max_observations:
-            return False
+            return None
         spooled = SpooledBatch(batch.observations, batch.heartbeat, str(self._next_sequence))
         self._next_sequence += 1
-        self._batches.append(spooled)
+        self._batches[str(spooled.spool_id)] = spooled
         self._observations += len(batch.observations)
         # An estimate, for the gauge only.
         self._bytes += 160 * len(batch.observations)
-        return True
+        return spooled.spool_id
+
+    def ids(self) -> list[str]:
+        return list(self._batches)
+
+    def load(self, spool_id: str) -> SpooledBatch | None:
+        return self._batches.get(spool_id)
 
     def oldest(self) -> SpooledBatch | None:
-        return self._batches[0] if self._batches else None
+        return next(iter(self._batches.values()), None)
 
     def remove(self, batch: SpooledBatch) -> None:
-        if not self._batches or self._batches[0].spool_id != batch.spool_id:
-            raise ValueError(f"{batch.spool_id} is not the oldest spooled batch")
-        self._batches.popleft()
+        if self._batches.pop(batch.spool_id or "", None) is None:
+            raise ValueError(f"{batch.spool_id} is not a spooled batch")
         self._observations -= len(batch.observations)
         self._bytes -= 160 * len(batch.observations)
 

@@ -31,7 +31,7 @@ async def healthz() -> dict[str, str]:
     responses=responses(503),
     response_model=None,
 )
-async def readyz(context: ApiContext = Depends(api_context)) -> Response | dict[str, str]:
+async def readyz(context: ApiContext = Depends(api_context)) -> Response | dict[str, object]:
     readiness = await run_in_threadpool(context.database.readiness)
     if not readiness.ready:
         return problem(
@@ -40,4 +40,31 @@ async def readyz(context: ApiContext = Depends(api_context)) -> Response | dict[
             title="Not ready",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-    return {"status": "ready", "schema": head_revision(context.runtime.settings.database_url) or ""}
+    return {
+        "status": "ready",
+        "schema": head_revision(context.runtime.settings.database_url) or "",
+        "writers": _writers(),
+    }
+
+
+def _writers() -> list[dict[str, object]]:
+    """The probe runner's writer in this process: whether storing keeps up with probing.
+
+    Storing that falls behind does not make the service unready (it still answers, and its
+    results wait in the spool); it shows here, in ``kadou_writer_backlog`` and in the
+    generated ``KadouWriterBehind`` alert.
+    """
+    try:
+        from probes.sink import writer_statuses
+    except ImportError:  # installed without the probes package
+        return []
+    return [
+        {
+            "name": status.name,
+            "state": "behind" if status.behind else "keeping up",
+            "backlog": status.backlog,
+            "dropped": status.dropped,
+            "dead_letter": status.dead_letter,
+        }
+        for status in writer_statuses()
+    ]

@@ -47,7 +47,9 @@ CHECK_KEYS: dict[str, tuple[str, ...]] = {
     "tcp": ("host", "port"),
     "tls": ("host", "port", "server_name", "min_days_left", "verify_tls"),
 }  # fmt: skip
-CHECK_COMMON_KEYS = ("id", "type", "interval", "timeout", "confirm", "stale_after")
+CHECK_COMMON_KEYS = (
+    "id", "type", "interval", "timeout", "confirm", "stale_after", "retry_interval",
+)  # fmt: skip
 NAME_KEYS = ("ja", "en")
 JSON_FIELD_KEYS = ("path", "equals")
 BASIC_AUTH_KEYS = ("username", "password")
@@ -56,6 +58,7 @@ _YAML_KEY_OF_FIELD = {
     "interval_ms": "interval",
     "timeout_ms": "timeout",
     "stale_after_ms": "stale_after",
+    "retry_interval_ms": "retry_interval",
     "recovery_target_ms": "recovery_target",
 }
 # Top-level keys starting with this are ignored: a place to define YAML anchors.
@@ -506,7 +509,7 @@ class _Builder:
         check_id = self._id(path, check)
         model_input: dict[str, Any] = {}
         for key, value in check.items():
-            if key in ("interval", "timeout", "stale_after"):
+            if key in ("interval", "timeout", "stale_after", "retry_interval"):
                 model_input[f"{key}_ms"] = self._duration_ms((*path, key), value)
             elif key == "json_field" and isinstance(value, dict):
                 self._check_keys((*path, key), value, JSON_FIELD_KEYS)

@@ -1,7 +1,7 @@
 """A readable account of a loaded catalog, for ``kadou catalog check``.
 
 It shows what Kadou understood, not what was written: resolved defaults (stale_after,
-inherited recovery targets, 24x7) appear explicitly, so a reviewer can catch a surprise
+retry_interval, inherited recovery targets, 24x7) appear explicitly, so a reviewer can catch a surprise
 before it turns into a wrong availability figure.
 """
 
@@ -26,6 +26,12 @@ def _format_name(name: LocalizedName) -> str:
 
 def _format_recovery(recovery_target_ms: int | None) -> str:
     return "none" if recovery_target_ms is None else format_duration(recovery_target_ms)
+
+
+def _format_retry(retry_interval_ms: int, interval_ms: int) -> str:
+    if retry_interval_ms >= interval_ms:
+        return "no faster retry"
+    return f"retry every {format_duration(retry_interval_ms)} while failing"
 
 
 def describe_check(check: HttpCheck | TcpCheck | TlsCheck) -> str:
@@ -71,6 +77,7 @@ def catalog_summary(catalog: Catalog) -> str:
                     f"    check {check.id} [{check.type}] {describe_check(check)}: "
                     f"every {format_duration(check.interval_ms)}, "
                     f"timeout {format_duration(check.timeout_ms)}, confirm {check.confirm}, "
-                    f"stale after {format_duration(check.stale_after_ms)}"
+                    f"stale after {format_duration(check.stale_after_ms)}, "
+                    f"{_format_retry(check.retry_interval_ms, check.interval_ms)}"
                 )
     return "\n".join(lines)

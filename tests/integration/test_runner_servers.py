@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 
 Handler = Callable[[str, str, dict[str, str], bytes], Awaitable[tuple[int, bytes] | None]]
 
-REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 422: "Unprocessable", 503: "Busy"}
+REASONS = {
+    200: "OK",
+    401: "Unauthorized",
+    404: "Not Found",
+    422: "Unprocessable",
+    500: "Internal Server Error",
+    503: "Busy",
+}
 
 
 def free_port() -> int:
@@ -98,7 +105,8 @@ class ResultsReceiver:
     """The remote Kadou's results endpoint, deduping as the real one does."""
 
     token: str = "agent-token"
-    # "accept", "busy" (503) or "reject-check:<key>" (422 for batches holding that check).
+    # "accept", "busy" (503), "reject-check:<key>" (422 for batches holding that check) or
+    # "crash-check:<key>" (500 for batches holding that check, as a server bug would).
     mode: str = "accept"
     stored: dict[tuple[str, str, str], dict[str, object]] = field(default_factory=dict)
     # Keys in the order they were first stored.
@@ -126,6 +134,11 @@ class ResultsReceiver:
                 self.refused_posts += 1
                 problem = {"title": "unknown check", "detail": f"no check {bad_check} here"}
                 return 422, json.dumps(problem).encode()
+        if self.mode.startswith("crash-check:"):
+            bad_check = self.mode.split(":", 1)[1]
+            if any(item["check"] == bad_check for item in observations):
+                self.refused_posts += 1
+                return 500, b'{"title": "Internal Server Error"}'
         for item in observations:
             key = (item["check"], item["location"], item["observed_at"])
             if key in self.stored:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from test_runner_servers import ResultsReceiver, TinyHttpServer, free_port, probe_target
 
 from app.catalog.model import HttpCheck
+from app.metrics import PROBE_REGISTRY
 from probes.base import Check, ProbeResult
 from probes.runner import ProbeRunner
 from probes.sink import BatchingWriter, HttpPushSink, ObservationRecord
@@ -152,6 +156,8 @@ async def test_permanent_rejection_is_set_aside_and_reported(
                 writer.add(record("sim/unknown/http", 5))
                 await writer.flush()  # rejected straight away, never spooled
                 writer.add(record("sim/good/http", 6))
+                await writer.start()  # now scraped as this process's writer
+                assert dead_letter_metric() == 2
                 await writer.aclose()
     finally:
         await receiver.stop()
@@ -203,3 +209,68 @@ async def test_a_full_spool_refuses_new_batches_and_says_so(
     # The oldest were kept (an outage's start matters most); the newest were refused.
     assert [int(key[2][17:19]) for key in receiver.arrival_order] == list(range(20))
     assert writer.stats.spooled_observations == 0
+
+
+async def test_a_poison_batch_does_not_hold_back_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A batch the server keeps failing on (HTTP 500) waits alone; later batches get through."""
+    receiver = ResultsReceiver(mode="busy")
+    server = await receiver.start()
+    spool_dir = tmp_path / "spool"
+    try:
+        async with HttpPushSink(server.base_url, receiver.token) as sink:
+            writer = fast_writer(sink, spool_dir)
+            # Spooled during an outage: the poison batch first, then a good one.
+            writer.add(record("sim/poison/http", 1))
+            await writer.flush()
+            writer.add(record("sim/good/http", 2))
+            await writer.flush()
+            assert len(spooled_files(spool_dir)) == 2
+
+            # The server is back, but fails on every batch holding the poison check.
+            receiver.mode = "crash-check:sim/poison/http"
+            await writer.start()
+            with caplog.at_level(logging.WARNING, logger="probes.sink"):
+                for second in range(3, 9):
+                    writer.add(record("sim/good/http", second))
+                    await wait_until(lambda n=second: ("sim/good/http", n) in stored(receiver))
+            # Retried with back-off (more than once, far fewer times than the cycles run).
+            retries = receiver.refused_posts
+            assert retries >= 2
+            assert len(spooled_files(spool_dir)) == 1
+            held = [entry for entry in caplog.records if "holding it back" in entry.getMessage()]
+            assert len(held) == 1 and "HTTP 500" in held[0].getMessage()
+
+            # Once the server is fixed, the held batch is delivered too.
+            receiver.mode = "accept"
+            await wait_until(lambda: ("sim/poison/http", 1) in stored(receiver))
+            await writer.aclose()
+    finally:
+        await receiver.stop()
+
+    assert not spooled_files(spool_dir)
+    assert receiver.duplicates == 0
+    good = [int(key[2][17:19]) for key in receiver.arrival_order if key[0] == "sim/good/http"]
+    assert good == list(range(2, 9))
+
+
+def stored(receiver: ResultsReceiver) -> set[tuple[str, int]]:
+    return {(check, int(observed_at[17:19])) for check, _, observed_at in receiver.stored}
+
+
+async def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def dead_letter_metric() -> float:
+    text = generate_latest(PROBE_REGISTRY).decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "kadou_agent_dead_letter_total":
+                return sample.value
+    raise AssertionError("kadou_agent_dead_letter_total is not exported")

@@ -323,3 +323,28 @@ def test_late_observations_keep_the_latest_on_the_timeline_row(
         (t + 10 * minute, t + 15 * minute, "up"),
         (t + 20 * minute, t + 23 * minute, "blip"),
     ]
+
+
+def test_failing_checks_are_those_whose_latest_observation_failed(migrated_url: str) -> None:
+    from app.store.db import make_engine, session_factory, transaction
+    from app.store.models import Observation
+    from app.store.probe_state import failing_checks
+
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    sessions = session_factory(make_engine(migrated_url))
+    history = {
+        "a/b/down": [True, False, False],
+        "a/b/recovered": [False, True],
+        "a/b/up": [True, True],
+        "a/b/other-location": [True],
+    }
+    with transaction(sessions) as session:
+        for check, results in history.items():
+            for n, ok in enumerate(results):
+                session.add(Observation(check=check, location="tokyo", observed_at=t0 + timedelta(seconds=n), ok=ok, latency_ms=1.0, detail=None))  # fmt: skip
+        session.add(Observation(check="a/b/other-location", location="osaka", observed_at=t0 + timedelta(seconds=5), ok=False, latency_ms=None, detail="x"))  # fmt: skip
+    with sessions() as session:
+        found = failing_checks(session, "tokyo", set(history), t0)
+        assert found == {"a/b/down"}
+        assert failing_checks(session, "tokyo", {"a/b/up"}, t0) == set()
+        assert failing_checks(session, "tokyo", set(history), t0 + timedelta(minutes=1)) == set()

@@ -80,5 +80,8 @@ def test_summary_shows_what_was_understood() -> None:
     for check in catalog.checks().values():
         assert isinstance(check, HttpCheck)
         assert check.url in summary
-    assert "every 30s, timeout 10s, confirm 2, stale after 1m30s" in summary
+    assert (
+        "every 30s, timeout 10s, confirm 2, stale after 1m30s, retry every 5s while failing"
+        in summary
+    )
     assert "hours 24x7" in summary

@@ -94,6 +94,7 @@ def test_base_catalog_maps_yaml_keys_to_model_fields() -> None:
     assert isinstance(check, HttpCheck)
     assert (check.interval_ms, check.timeout_ms, check.confirm) == (60_000, 10_000, 2)
     assert check.stale_after_ms == 3 * 60_000  # default: 3 x interval
+    assert check.retry_interval_ms == 5_000  # default: 5 s, never above the interval
     assert check.key == "info-network/main/http"
     assert main.system_id == "info-network"
     assert main.key == "info-network/main"
@@ -106,6 +107,7 @@ def test_base_catalog_maps_yaml_keys_to_model_fields() -> None:
     tcp, tls = batch.checks
     assert isinstance(tcp, TcpCheck) and isinstance(tls, TlsCheck)
     assert (tcp.host, tcp.port, tcp.stale_after_ms) == ("127.0.0.1", 5432, 600_000)
+    assert tcp.retry_interval_ms == 5_000
     assert (tls.port, tls.interval_ms, tls.stale_after_ms) == (443, 3_600_000, 10_800_000)
     assert batch.core is False
     assert set(catalog.checks()) == {
@@ -297,6 +299,9 @@ ERROR_CASES = [
      "systems[0].services[0].checks[0].timeout", "shorter than the interval"),
     ("stale_after below interval", "stale_after: 10m", "stale_after: 30s", "stale_after: 30s",
      "systems[0].services[1].checks[0].stale_after", "at least the interval"),
+    ("retry_interval above interval", "stale_after: 10m", "retry_interval: 2m",
+     "retry_interval: 2m", "systems[0].services[1].checks[0].retry_interval",
+     "must not be longer than the interval"),
     ("url scheme", "url: https://example.org/records", "url: ftp://example.org/records",
      "ftp://", "systems[1].services[0].checks[0].url", "http:// or https://"),
     ("port range", "port: 5432", "port: 70000", "port: 70000",
@@ -386,3 +391,18 @@ def test_an_error_in_a_merged_value_names_the_line_where_it_is_written() -> None
     text = text.replace("            url: http://127.0.0.1:8081/x\n", "            timeout: 5y\n")
     error = load_error(text)
     assert error.line == line_of(text, "timeout: 5y")
+
+
+def test_retry_interval_is_read_and_never_above_the_interval() -> None:
+    catalog = parse_catalog(replace_once(BASE, "stale_after: 10m", "retry_interval: 15s"), "c")
+    assert catalog.service("info-network", "batch").checks[0].retry_interval_ms == 15_000
+    # Shorter intervals than the 5 s default: the default follows the interval.
+    fast = replace_once(
+        BASE,
+        "            interval: 1m\n            timeout: 5s",
+        "            interval: 3s\n            timeout: 1s",
+    )
+    assert (
+        parse_catalog(fast, "c").service("info-network", "batch").checks[0].retry_interval_ms
+        == 3_000
+    )
