@@ -129,11 +129,14 @@ def evaluate_period(
     systems = [s for s in catalog.systems if system_ids is None or s.id in system_ids]
     check_keys = [check.key for s in systems for service in s.services for check in service.checks]
     evaluated_end = period.evaluated_end_ms(cutoff_ms)
+    # To the period's end, not to now: windows planned later in a running period take their
+    # time out of its error budget from the start (SLA-SEMANTICS §5). The report lists the
+    # ones that began by the cut-off, as before.
     exclusions = list_exclusions(
-        session,
-        start=from_ms(period.start_ms),
-        end=from_ms(max(evaluated_end, period.start_ms + 1)),
+        session, start=from_ms(period.start_ms), end=from_ms(period.end_ms)
     )
+    listed_until = max(evaluated_end, period.start_ms + 1)
+    listed = [row for row in exclusions if to_ms(row.starts_at) < listed_until]
     margin = INITIAL_MARGIN_MS
     for _ in range(MAX_WIDENINGS):
         data_start = period.start_ms - margin
@@ -154,7 +157,7 @@ def evaluate_period(
         if not truncated or (earliest > data_start and data_end >= cutoff_ms):
             break
         margin *= 4
-    return EvaluationResult(period, now, evaluations, exclusions)
+    return EvaluationResult(period, now, evaluations, listed)
 
 
 # --- the document -------------------------------------------------------------------------

@@ -174,7 +174,8 @@ def sla_families(state: CurrentState) -> list[Metric]:
     )
     remaining = _gauge(
         "kadou_sla_error_budget_remaining_seconds",
-        "Allowed downtime left this month (may be negative); absent while undefined",
+        "The month's error budget, taken on its whole scheduled time from the 1st, minus the "
+        "downtime so far (may be negative); absent while undefined",
         sla_labels,
     )
     incident_open = _gauge(

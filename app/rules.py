@@ -34,8 +34,9 @@ from app.catalog.model import Catalog, Service, System
 from app.catalog.summary import format_target
 
 DEFAULT_RUNBOOK_URL = "deploy/RUNBOOK.md"
-# The budget period of the SRE workbook's burn-rate table. The monthly report uses the
-# calendar month; 30 days keeps the alert thresholds the same in every month.
+# The budget period of the SRE workbook's burn-rate table. The monthly report's budget is
+# the calendar month's (the whole month's from the 1st, SLA-SEMANTICS §5); 30 days keeps
+# the alert thresholds the same in every month.
 BUDGET_PERIOD_MS = 30 * 86_400_000
 # A location whose runners have all been silent this long is not probing (the runner sends
 # a heartbeat every 10 s, remote agents with every batch).
@@ -230,8 +231,8 @@ class _RuleWriter:
                     f"over the last {short_window} too. The threshold is "
                     f"{_decimal_text(burn.factor)} x the error budget of "
                     f"{_percent_text(budget_ratio)} (target {format_target(service.target)}); "
-                    f"at that rate the 30-day budget of {format_duration(budget_ms)} is gone "
-                    f"in {exhausted_in}."
+                    f"at that rate a 30-day month's budget of {format_duration(budget_ms)}, "
+                    f"all of it there from the 1st, is gone in {exhausted_in}."
                 ),
                 "runbook_url": self.runbook(burn.alert),
             },
@@ -265,10 +266,11 @@ class _RuleWriter:
                 "summary": f"{scope} has used up its error budget for {{{{ $labels.period }}}}",
                 "description": (
                     f"{name} ({scope}): downtime in {{{{ $labels.period }}}} so far exceeds "
-                    f"the month-to-date error budget ({_percent_text(1 - target)} of the known "
-                    f"scheduled time, target {format_target(target)}) by "
-                    f"{{{{ $value | humanizeDuration }}}}. Month-to-date availability is "
-                    f"below target."
+                    f"the whole month's error budget ({_percent_text(1 - target)} of the "
+                    f"month's scheduled time less the time without data, target "
+                    f"{format_target(target)}) by {{{{ $value | humanizeDuration }}}}. The "
+                    f"month misses its target even if nothing else goes down, unless an "
+                    f"exclusion window is added."
                 ),
                 "runbook_url": self.runbook(alert),
             },

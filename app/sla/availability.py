@@ -41,25 +41,61 @@ class Schedule:
     operating: IntervalSet
     planned_excluded: IntervalSet
     disaster_excluded: IntervalSet
+    # The scheduled time of the whole period, ``S_P`` of §5, when the window stops before
+    # the period's end (a month to date): operating hours and the exclusion windows known
+    # now, up to the period's end. None when the window is the whole period (S_P = S).
+    period_scheduled: IntervalSet | None = None
 
     @property
     def excluded(self) -> IntervalSet:
         return self.planned_excluded | self.disaster_excluded
 
+    @property
+    def whole_period_scheduled(self) -> IntervalSet:
+        """``S_P``: the scheduled time of the whole period, the error budget's base (§5)."""
+        return self.scheduled if self.period_scheduled is None else self.period_scheduled
+
+    def clip(self, start_ms: int, end_ms: int) -> Schedule:
+        """The part of the schedule inside ``[start_ms, end_ms)`` (e.g. one day)."""
+        return Schedule(
+            scheduled=self.scheduled.clip(start_ms, end_ms),
+            operating=self.operating.clip(start_ms, end_ms),
+            planned_excluded=self.planned_excluded.clip(start_ms, end_ms),
+            disaster_excluded=self.disaster_excluded.clip(start_ms, end_ms),
+            period_scheduled=(
+                None
+                if self.period_scheduled is None
+                else self.period_scheduled.clip(start_ms, end_ms)
+            ),
+        )
+
 
 def service_schedule(
-    operating: IntervalSet, exclusions: Sequence[ExclusionWindow], start_ms: int, end_ms: int
+    operating: IntervalSet,
+    exclusions: Sequence[ExclusionWindow],
+    start_ms: int,
+    end_ms: int,
+    period_end_ms: int | None = None,
 ) -> Schedule:
-    """The schedule of one service over ``[start_ms, end_ms)`` (§4)."""
-    operating = operating.clip(start_ms, end_ms)
+    """The schedule of one service over ``[start_ms, end_ms)`` (§4).
+
+    With ``period_end_ms`` beyond ``end_ms`` (a period still running), the schedule also
+    carries the whole period's scheduled time ``[start_ms, period_end_ms)``, for the error
+    budget (§5); ``operating`` must then cover the period to its end.
+    """
     by_kind = union_by_kind(exclusions)
     planned, disaster = by_kind[ExclusionKind.PLANNED], by_kind[ExclusionKind.DISASTER]
+    period_scheduled = None
+    if period_end_ms is not None and period_end_ms > end_ms:
+        period_scheduled = operating.clip(start_ms, period_end_ms) - (planned | disaster)
+    operating = operating.clip(start_ms, end_ms)
     disaster_excluded = operating & disaster
     return Schedule(
         scheduled=operating - (planned | disaster),
         operating=operating,
         planned_excluded=(operating & planned) - disaster,
         disaster_excluded=disaster_excluded,
+        period_scheduled=period_scheduled,
     )
 
 
@@ -77,11 +113,18 @@ def system_schedule(core_schedules: Sequence[Schedule]) -> Schedule:
     disaster_excluded = excluded & IntervalSet.union_all(
         schedule.disaster_excluded for schedule in core_schedules
     )
+    running = any(schedule.period_scheduled is not None for schedule in core_schedules)
     return Schedule(
         scheduled=scheduled,
         operating=operating,
         planned_excluded=excluded - disaster_excluded,
         disaster_excluded=disaster_excluded,
+        # The system is scheduled whenever a core service is, to the period's end too.
+        period_scheduled=(
+            IntervalSet.union_all(s.whole_period_scheduled for s in core_schedules)
+            if running
+            else None
+        ),
     )
 
 
@@ -157,25 +200,36 @@ def compute_figures(
     scheduled time outside the timeline's window. When nothing is scheduled, or nothing
     scheduled has data (``S - U = 0``), availability, ``met`` and the budgets are ``None``
     under every policy: a month with no data is never shown as 100 % (nor as 0 %).
+
+    The error budget is taken on the whole period's scheduled time ``S_P`` (the schedule's
+    ``whole_period_scheduled``), not on the time elapsed: on the 1st of a month it is
+    already the month's, and it shrinks only by downtime and unknown time. Every other
+    figure stays to the evaluated window.
     """
     scheduled = schedule.scheduled
     downtime = timeline.down & scheduled
     unknown = scheduled - timeline.up - downtime
     s_ms, d_ms, u_ms = scheduled.measure(), downtime.measure(), unknown.measure()
     known_ms = s_ms - u_ms
+    period_s_ms = schedule.whole_period_scheduled.measure()
 
     availability: Fraction | None = None
     budget: Fraction | None = None
     remaining: Fraction | None = None
     if known_ms > 0:
+        # The budget's base is the availability's denominator taken over the whole period:
+        # S_P - U when unknown time is left out, S_P when it counts as up or down.
         if policy is UnknownPolicy.EXCLUDE:
             denominator, good_ms = known_ms, known_ms - d_ms
+            budget_base_ms = period_s_ms - u_ms
         elif policy is UnknownPolicy.UP:
             denominator, good_ms = s_ms, s_ms - d_ms
+            budget_base_ms = period_s_ms
         else:
             denominator, good_ms = s_ms, known_ms - d_ms
+            budget_base_ms = period_s_ms
         availability = Fraction(good_ms, denominator)
-        budget = (1 - target) * denominator
+        budget = (1 - target) * budget_base_ms
         spent_ms = d_ms + u_ms if policy is UnknownPolicy.DOWN else d_ms
         remaining = budget - spent_ms
     coverage = Fraction(known_ms, s_ms) if s_ms > 0 else None

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.sla.availability import AvailabilityFigures, Schedule, compute_figures
+from app.sla.availability import AvailabilityFigures, compute_figures
 from app.sla.evaluate import Evaluation
 from app.sla.intervals import IntervalSet
 from app.sla.periods import Period
@@ -62,13 +62,9 @@ def state_strip(evaluation: Evaluation) -> list[StripRun]:
 
 def figures_for(evaluation: Evaluation, start_ms: int, end_ms: int) -> AvailabilityFigures:
     """The §5 figures of the part ``[start_ms, end_ms)`` of an evaluation (e.g. one day)."""
-    schedule = evaluation.schedule
-    part = Schedule(
-        scheduled=schedule.scheduled.clip(start_ms, end_ms),
-        operating=schedule.operating.clip(start_ms, end_ms),
-        planned_excluded=schedule.planned_excluded.clip(start_ms, end_ms),
-        disaster_excluded=schedule.disaster_excluded.clip(start_ms, end_ms),
-    )
+    # A part still running (today) gets its whole scheduled time as its budget's base, as
+    # the period does (§5).
+    part = evaluation.schedule.clip(start_ms, end_ms)
     figures = evaluation.figures
     return compute_figures(
         part, evaluation.timeline.clip(start_ms, end_ms), figures.target, figures.policy

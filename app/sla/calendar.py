@@ -35,16 +35,33 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 
 
+# Kadou's one conversion between epoch milliseconds and datetimes: the store, the API, the
+# pages and the reports all use these two functions (the store re-exports them).
+
+
 def to_ms(instant: datetime) -> int:
-    """Epoch milliseconds of an aware datetime (exact: no float on the way)."""
+    """Epoch milliseconds of an aware datetime (exact: no float on the way).
+
+    Finer parts are floored, so an instant and its millisecond compare the same way.
+    """
     if instant.tzinfo is None:
         raise ValueError(f"naive datetime {instant!r}: give it a time zone")
     return (instant - _EPOCH) // _ONE_MS
 
 
 def from_ms(at_ms: int, tz: tzinfo = UTC) -> datetime:
-    """The aware datetime of epoch milliseconds, in ``tz``."""
-    return (_EPOCH + timedelta(milliseconds=at_ms)).astimezone(tz)
+    """The aware datetime of epoch milliseconds, in ``tz``.
+
+    An instant a calendar cannot show (outside the years 1 to 9999, in UTC or in ``tz``) is
+    a ``ValueError`` saying so, not an ``OverflowError`` from deep inside ``datetime``.
+    """
+    try:
+        instant = _EPOCH + timedelta(milliseconds=at_ms)
+        return instant if tz is UTC else instant.astimezone(tz)
+    except OverflowError as error:
+        raise ValueError(
+            f"{at_ms} ms since 1970-01-01 UTC is outside the years 1 to 9999 that a date can show"
+        ) from error
 
 
 def local_wall_ms(day: date, minute: int, tz: ZoneInfo) -> int:

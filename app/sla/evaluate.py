@@ -57,7 +57,8 @@ class ServiceInput:
     check_keys: tuple[str, ...]  # every check of the service
     # (check_key, location) -> merged segments covering at least the data window.
     segments: Mapping[SegmentKey, Sequence[Segment]]
-    # The windows that apply to this service, system-wide ones included.
+    # The windows that apply to this service, system-wide ones included, known now to the
+    # period's end: those still ahead in a running period shape its error budget (§5).
     exclusions: Sequence[ExclusionWindow]
 
 
@@ -137,8 +138,13 @@ def _evaluate_service(
     start_ms, end_ms = window
     data_timeline = service_timeline(service, *data_window)
     timeline = data_timeline.clip(start_ms, end_ms)
-    operating = operating_intervals(service.hours, start_ms, end_ms, ZoneInfo(period.timezone))
-    schedule = service_schedule(operating, service.exclusions, start_ms, end_ms)
+    # Operating hours to the period's end even while it runs: the error budget is taken on
+    # the whole period's scheduled time (§5).
+    period_end_ms = max(end_ms, period.end_ms)
+    operating = operating_intervals(
+        service.hours, start_ms, period_end_ms, ZoneInfo(period.timezone)
+    )
+    schedule = service_schedule(operating, service.exclusions, start_ms, end_ms, period_end_ms)
     figures = compute_figures(schedule, timeline, service.target, service.policy)
     recovery_target_ms = (
         service.recovery_target_ms

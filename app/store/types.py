@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+# One ms <-> datetime conversion for all of Kadou, the SLA core's; the store's callers keep
+# importing it from here.
+from app.sla.calendar import from_ms as from_ms
+from app.sla.calendar import to_ms as to_ms
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -37,22 +42,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-def to_ms(value: datetime) -> int:
-    """Milliseconds since the epoch; exact for the millisecond-resolution instants we keep."""
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}")
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
-
-
-def from_ms(ms: int) -> datetime:
-    """The instant ``ms`` after the epoch; a ValueError (not an OverflowError) outside years 1–9999."""
-    try:
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
-    except OverflowError:
-        raise ValueError(f"{ms} ms after 1970 is outside the years 1 to 9999") from None
 
 
 def truncate_to_ms(value: datetime) -> datetime:

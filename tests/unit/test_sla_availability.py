@@ -81,6 +81,37 @@ def test_three_unknown_policies() -> None:
         assert figures.insufficient_data
 
 
+def test_budget_of_a_running_period_under_each_unknown_policy() -> None:
+    # The window is [0, 1000) of a period [0, 4000): the budget's base is the whole period,
+    # less unknown time where unknown time is left out; everything else stays to the window.
+    schedule = service_schedule(IntervalSet.span(0, 4000), [], 0, 1000, period_end_ms=4000)
+    assert schedule.scheduled == IntervalSet.span(0, 1000)
+    assert schedule.whole_period_scheduled == IntervalSet.span(0, 4000)
+    observed = timeline(0, 1000, down=[(100, 110)], unknown=[(500, 600)])
+    expected = {
+        UnknownPolicy.EXCLUDE: (Fraction(890, 900), Fraction(3900), 10),
+        UnknownPolicy.UP: (Fraction(990, 1000), Fraction(4000), 10),
+        UnknownPolicy.DOWN: (Fraction(890, 1000), Fraction(4000), 110),
+    }
+    for policy, (availability, base, spent_ms) in expected.items():
+        figures = compute_figures(schedule, observed, Fraction(1, 2), policy)
+        assert figures.availability == availability, policy
+        assert figures.error_budget_ms == base / 2
+        assert figures.error_budget_remaining_ms == base / 2 - spent_ms
+        assert (figures.scheduled_ms, figures.downtime_ms, figures.unknown_ms) == (1000, 10, 100)
+    # An ended period, or a window up to the period's end, has S_P = S.
+    assert service_schedule(IntervalSet.span(0, 4000), [], 0, 4000, 4000).period_scheduled is None
+
+
+def test_whole_period_schedule_removes_windows_still_ahead() -> None:
+    windows = [ExclusionWindow(2000, 2500, PLANNED), ExclusionWindow(3000, 3100, DISASTER)]
+    schedule = service_schedule(IntervalSet.span(0, 4000), windows, 0, 1000, period_end_ms=4000)
+    assert schedule.planned_excluded == IntervalSet() == schedule.disaster_excluded
+    assert schedule.whole_period_scheduled == IntervalSet([(0, 2000), (2500, 3000), (3100, 4000)])
+    assert schedule.clip(0, 500).whole_period_scheduled == IntervalSet.span(0, 500)
+    assert schedule.clip(900, 2100).whole_period_scheduled == IntervalSet.span(900, 2000)
+
+
 @pytest.mark.parametrize("policy", list(UnknownPolicy))
 def test_no_data_is_never_100_percent(policy: UnknownPolicy) -> None:
     figures = compute_figures(

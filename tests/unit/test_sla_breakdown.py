@@ -61,3 +61,22 @@ def test_daily_figures_add_up_to_the_month() -> None:
     assert tuesday is not None and tuesday.downtime_ms == 10 * MINUTE
     assert wednesday is not None and wednesday.scheduled_ms == 0
     assert wednesday.availability is None
+
+
+def test_days_of_a_running_month_take_their_budget_on_the_whole_day() -> None:
+    period = month(2026, 10, "Asia/Tokyo")
+    now = jst(2026, 10, 4, 6)  # the morning of Sunday the 4th
+    log = probe_log(period.start_ms, now)
+    segments = {("http", "tokyo"): build_segments(log, 2, 3 * MINUTE)}
+    planned = ExclusionWindow(jst(2026, 10, 4, 20), jst(2026, 10, 4, 22), ExclusionKind.PLANNED)
+    [evaluation, _] = evaluate(
+        [system(service(segments, exclusions=[planned]))], period, now, period.start_ms, now
+    )
+    by_label = {day.label: f for day, f in daily_figures(evaluation, days_of(period))}
+    ended, today = by_label["2026-10-03"], by_label["2026-10-04"]
+    assert ended is not None and ended.error_budget_ms == 24 * HOUR / 1000
+    # Six hours so far, but the budget of today's 22 scheduled hours (the window is known).
+    assert today is not None and today.scheduled_ms == 6 * HOUR
+    assert today.error_budget_ms == 22 * HOUR / 1000
+    assert by_label["2026-10-05"] is None
+    assert evaluation.figures.error_budget_ms == (31 * 24 - 2) * HOUR / 1000

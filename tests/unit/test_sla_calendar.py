@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.sla.calendar import OperatingHours, from_ms, operating_intervals, to_ms
 from app.sla.intervals import IntervalSet
@@ -106,3 +110,39 @@ def test_leap_day_off_only_in_leap_years() -> None:
     assert operating_intervals(leap_day_off, common.start_ms, common.end_ms, TOKYO).measure() == (
         28 * DAY
     )
+
+
+# -- the one ms <-> datetime conversion ---------------------------------------------------
+
+
+@settings(max_examples=200)
+@given(st.integers(to_ms(datetime(1, 1, 2, tzinfo=UTC)), to_ms(datetime(9999, 12, 30, tzinfo=UTC))))
+def test_ms_and_datetimes_round_trip_exactly(at_ms: int) -> None:
+    assert to_ms(from_ms(at_ms)) == at_ms
+    assert to_ms(from_ms(at_ms, TOKYO)) == at_ms
+    assert from_ms(at_ms).tzinfo is UTC
+    assert from_ms(at_ms, TOKYO).utcoffset() == from_ms(at_ms).astimezone(TOKYO).utcoffset()
+
+
+def test_to_ms_floors_sub_millisecond_parts_and_refuses_naive_datetimes() -> None:
+    assert to_ms(datetime(1970, 1, 1, 0, 0, 0, 999, tzinfo=UTC)) == 0
+    assert to_ms(datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)) == -1
+    with pytest.raises(ValueError, match="naive datetime"):
+        to_ms(datetime(2026, 10, 1))
+
+
+def test_from_ms_beyond_the_calendar_is_a_clear_value_error() -> None:
+    last_instant = to_ms(datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC))
+    assert from_ms(last_instant).year == 9999
+    for at_ms in (last_instant + 1, 10**18, -(10**18)):
+        with pytest.raises(ValueError, match="outside the years 1 to 9999"):
+            from_ms(at_ms)
+    # 9999-12-31 20:00 UTC exists, but not in Tokyo (it would be year 10000 there).
+    with pytest.raises(ValueError, match="outside the years 1 to 9999"):
+        from_ms(to_ms(datetime(9999, 12, 31, 20, tzinfo=UTC)), TOKYO)
+
+
+def test_the_store_uses_the_cores_conversion() -> None:
+    from app.store import types
+
+    assert types.from_ms is from_ms and types.to_ms is to_ms

@@ -9,6 +9,7 @@ from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -245,6 +246,102 @@ def test_operating_hours_and_dates_off_through_evaluate() -> None:
     assert figures.downtime_ms == 30 * MINUTE
     # Incidents are listed whether or not they fell in scheduled time.
     assert [i.downtime_ms for i in service_evaluation.incidents] == [0, 30 * MINUTE, 0]
+
+
+# -- the error budget of a running period (§5: S_P) --------------------------------------
+
+FOUR_NINES = Fraction(Decimal("0.9999"))
+
+
+@pytest.mark.parametrize(
+    ("year", "number", "target", "budget_ms"),
+    [
+        (2026, 10, THREE_NINES, 2_678_400),  # 31 days at 99.9 %: 44.64 min
+        (2026, 11, THREE_NINES, 2_592_000),  # 30 days: 43.2 min
+        (2026, 11, FOUR_NINES, 259_200),  # 259.2 s
+        (2026, 10, FOUR_NINES, 267_840),  # 267.84 s
+    ],
+)
+def test_budget_is_the_whole_months_from_its_first_minute(
+    year: int, number: int, target: Fraction, budget_ms: int
+) -> None:
+    period = month(year, number, "Asia/Tokyo")
+    inputs = [system(service({("http", "tokyo"): always_up(period)}, target=target))]
+    for cutoff in (period.start_ms + MINUTE, period.start_ms + DAY, period.end_ms - MINUTE):
+        [evaluation, whole_system] = run(inputs, period, cutoff_ms=cutoff)
+        # Month-to-date figures stay to now; only the budget is the whole month's.
+        assert evaluation.figures.scheduled_ms == cutoff - period.start_ms
+        assert evaluation.figures.availability == 1
+        assert evaluation.figures.error_budget_ms == Fraction(budget_ms)
+        assert evaluation.figures.error_budget_remaining_ms == Fraction(budget_ms)
+        # The system's own target is 99.9 %.
+        assert whole_system.figures.error_budget_ms == Fraction(period.duration_ms, 1000)
+    [ended, _] = run(inputs, period)
+    assert ended.figures.error_budget_ms == Fraction(budget_ms)
+
+
+def test_budget_shrinks_only_by_downtime_and_unknown_time() -> None:
+    period = month(2026, 10, "Asia/Tokyo")
+    failing = IntervalSet.span(jst(2026, 10, 4, 2, 30), jst(2026, 10, 4, 2, 50))  # 20 min
+    # Observations at 11:57 and then 12:30: unknown 12:00-12:30 (stale after 180 s).
+    silent = IntervalSet.span(jst(2026, 10, 15, 11, 57) + 1, jst(2026, 10, 15, 12, 30))
+    observations = probe_log(period.start_ms, period.end_ms, failing=failing, silent=silent)
+    inputs = [system(service({("http", "tokyo"): segments_of(observations)}))]
+
+    def budget_at(cutoff: int) -> tuple[Fraction | None, Fraction | None]:
+        [evaluation, _] = run(inputs, period, cutoff_ms=cutoff)
+        return evaluation.figures.error_budget_ms, evaluation.figures.error_budget_remaining_ms
+
+    whole_month_ms = 31 * DAY // 1000
+    assert budget_at(jst(2026, 10, 2)) == (whole_month_ms, whole_month_ms)
+    # Downtime spends the budget; the budget itself stays.
+    assert budget_at(jst(2026, 10, 10)) == (whole_month_ms, whole_month_ms - 20 * MINUTE)
+    # Unknown time leaves the budget's base (as it leaves the availability's).
+    budget = Fraction(31 * DAY - 30 * MINUTE, 1000)
+    assert budget_at(jst(2026, 10, 20)) == (budget, budget - 20 * MINUTE)
+    assert budget_at(period.end_ms + DAY) == (budget, budget - 20 * MINUTE)
+
+
+def test_budget_of_a_running_month_counts_its_later_windows_and_operating_hours() -> None:
+    # Weekdays 08:30-21:00 JST, closed 12-29..01-03: 20 weekdays of 12.5 h in December
+    # 2026. A planned window on the 21st (2 h inside the hours) is known from the 1st.
+    hours = OperatingHours(
+        weekly={weekday: ((510, 1260),) for weekday in range(5)},
+        dates_off=(((12, 29), (1, 3)),),
+    )
+    period = month(2026, 12, "Asia/Tokyo")
+    planned = ExclusionWindow(jst(2026, 12, 21, 10), jst(2026, 12, 21, 12), ExclusionKind.PLANNED)
+    inputs = [
+        system(service({("http", "tokyo"): always_up(period)}, hours=hours, exclusions=[planned]))
+    ]
+    scheduled_ms = 20 * (12 * HOUR + 30 * MINUTE) - 2 * HOUR
+    [first_morning, _] = run(inputs, period, cutoff_ms=jst(2026, 12, 1, 9, 30))
+    assert first_morning.figures.scheduled_ms == HOUR
+    assert first_morning.figures.planned_excluded_ms == 0  # the window is still ahead
+    assert first_morning.figures.error_budget_ms == Fraction(scheduled_ms, 1000)
+    [ended, _] = run(inputs, period)
+    assert ended.figures.scheduled_ms == scheduled_ms
+    assert ended.figures.error_budget_ms == first_morning.figures.error_budget_ms
+
+
+def test_system_budget_is_taken_on_its_core_services_whole_period() -> None:
+    # Two core services, one open mornings and one afternoons: the system is scheduled
+    # when either is, over the whole month, whatever the hour of the cut-off. (A budget
+    # needs some scheduled time with data, as availability does: hence 13:00, not 06:00.)
+    period = month(2026, 10, "Asia/Tokyo")
+    mornings = OperatingHours(weekly={day: ((0, 720),) for day in range(7)})
+    afternoons = OperatingHours(weekly={day: ((720, 1440),) for day in range(7)})
+    inputs = [
+        system(
+            service({("http", "t"): always_up(period)}, service_id="am", hours=mornings),
+            service({("http", "t"): always_up(period)}, service_id="pm", hours=afternoons),
+        )
+    ]
+    morning, afternoon, whole_system = run(inputs, period, cutoff_ms=jst(2026, 10, 1, 13))
+    assert morning.figures.error_budget_ms == afternoon.figures.error_budget_ms
+    assert morning.figures.error_budget_ms == Fraction(31 * DAY // 2, 1000)
+    assert whole_system.figures.scheduled_ms == 13 * HOUR
+    assert whole_system.figures.error_budget_ms == Fraction(31 * DAY, 1000)
 
 
 # -- locations, checks, blips -----------------------------------------------------------
