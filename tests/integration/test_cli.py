@@ -41,6 +41,7 @@ def line(check: str = "jpki/main/http", **overrides: object) -> str:
         (line(ok="yes"), "line 3: ok must be true or false"),
         (line(latency_ms=-1), "line 3: latency_ms must be a non-negative number"),
         (line(colour="red"), "line 3: unknown field 'colour'"),
+        (line(end_of_observation=True), "line 3: an end-of-observation mark carries no 'ok'"),
         ("{not json", "line 3: not valid JSON"),
     ],
 )

@@ -185,11 +185,21 @@ async def test_sigterm_flushes_pending_observations(tmp_path: Path) -> None:
 
     assert agent.returncode == 0, stderr.decode()[-2000:]
     assert b"flushed" in stdout
+    results = [item for item in receiver.stored.values() if "end_of_observation" not in item]
+    marks = [item for item in receiver.stored.values() if "end_of_observation" in item]
     # Every request the target answered became an observation at the receiver.
-    assert len(receiver.stored) == target.requests
+    assert len(results) == target.requests
     assert receiver.duplicates == 0
-    assert all(item["ok"] is True for item in receiver.stored.values())
+    assert all(item["ok"] is True for item in results)
     assert {item["location"] for item in receiver.stored.values()} == {"osaka"}
+    # A clean stop sends one end-of-observation mark per check, at the instant it stopped,
+    # after every result.
+    assert sorted(str(mark["check"]) for mark in marks) == [f"sim/svc-{n}/http" for n in range(5)]
+    assert all(set(mark) == {"check", "location", "observed_at", "end_of_observation"}
+               for mark in marks)  # fmt: skip
+    assert len({mark["observed_at"] for mark in marks}) == 1
+    stopped_at = datetime.fromisoformat(str(marks[0]["observed_at"]))
+    assert all(datetime.fromisoformat(str(item["observed_at"])) <= stopped_at for item in results)
     assert receiver.heartbeats and receiver.heartbeats[-1]["location"] == "osaka"
     # Nothing left behind in the spool: it was all delivered.
     assert not list((tmp_path / "spool").glob("*.jsonl"))
