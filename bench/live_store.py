@@ -8,13 +8,19 @@ Each flush is stored as the embedded runner's sink stores it: one transaction wi
 the whole run, and every result flips its check's state with probability ``--flip-rate``
 (outages starting and ending, blips), so both the fast path and the recomputation run.
 
+With ``--shape api`` each flush is instead what ``POST /api/v1/results`` does with an
+agent's batch of that shape, minus HTTP: decode the JSON body, validate every item
+(``parse_batch``), store in one transaction with the heartbeat, count the probes for
+``/metrics``. Encoding the body (the agent's work) is not measured.
+
 The first interval (which creates every timeline) is not measured. Printed: this
-process's CPU time per stored observation (the figure to keep under 0.5 ms), wall time
-per observation, and on PostgreSQL the server backend's CPU per observation (read from
-/proc, same machine). Run it against another checkout with ``PYTHONPATH`` to compare:
+process's CPU time per stored observation spent storing (the figure to keep under
+0.5 ms), wall time per observation, and on PostgreSQL the server backend's CPU per
+observation (read from /proc, same machine). Run it against another checkout with
+``PYTHONPATH`` to compare:
 
     python bench/live_store.py
-    python bench/live_store.py --checks 2000 --flushes 100 --backends postgres
+    python bench/live_store.py --checks 2000 --flushes 100 --backends postgres --shape api
 
 Prints figures; asserts nothing.
 """
@@ -22,6 +28,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import tempfile
@@ -87,7 +94,12 @@ def server_cpu_seconds(name: str | None) -> float:
     return total / CLOCK_TICKS
 
 
-def run(backend: str, checks: int, interval_s: int, flushes: int, flip_rate: float) -> None:
+def run(
+    backend: str, checks: int, interval_s: int, flushes: int, flip_rate: float, shape: str
+) -> None:
+    from app.api.results import parse_batch
+    from app.metrics import record_probe
+
     rng = random.Random(7)
     names = [f"bench/svc{i // 10}/check{i}" for i in range(checks)]
     stale_after_ms = 3 * interval_s * 1000
@@ -103,7 +115,7 @@ def run(backend: str, checks: int, interval_s: int, flushes: int, flip_rate: flo
             engine = make_engine(url)
             sessions = session_factory(engine)
 
-            def flush(second: int) -> tuple[int, int]:
+            def flush(second: int) -> tuple[int, int, float]:
                 window_start = second * 1000
                 batch = []
                 for name in names:
@@ -128,37 +140,66 @@ def run(backend: str, checks: int, interval_s: int, flushes: int, flip_rate: flo
                             None if ok else "status 503",
                         )
                     )
-                with transaction(sessions) as session:
-                    result = store_observations(session, batch, params)
-                    record_heartbeat(
-                        session,
-                        HeartbeatIn(
-                            "bench-runner",
-                            "tokyo",
-                            T0 + timedelta(seconds=second + 1),
-                            interval_s * 1000,
-                        ),
+                heartbeat = HeartbeatIn(
+                    "bench-runner", "tokyo", T0 + timedelta(seconds=second + 1), interval_s * 1000
+                )
+                if shape == "sink":
+                    began = time.process_time()
+                    with transaction(sessions) as session:
+                        result = store_observations(session, batch, params)
+                        record_heartbeat(session, heartbeat)
+                    return (
+                        result.stored,
+                        getattr(result, "extended", 0),
+                        time.process_time() - began,
                     )
-                return result.stored, getattr(result, "extended", 0)
+                # The agent's body, as probes.sink.HttpPushSink sends it.
+                body = json.dumps(
+                    {
+                        "observations": [
+                            {
+                                "check": o.check,
+                                "location": o.location,
+                                "observed_at": o.observed_at.isoformat(timespec="milliseconds"),
+                                "ok": o.ok,
+                                "latency_ms": o.latency_ms,
+                                "detail": o.detail,
+                            }
+                            for o in batch
+                        ]
+                    }
+                )
+                began = time.process_time()
+                document = json.loads(body)
+                items = parse_batch(document["observations"], params)
+                stored: list[ObservationIn] = []
+                with transaction(sessions) as session:
+                    result = store_observations(session, items, params, on_stored=stored.append)
+                    record_heartbeat(session, heartbeat)
+                for item in sorted(stored, key=lambda observation: observation.observed_at):
+                    record_probe(
+                        item.check, item.location, item.ok, (item.latency_ms or 0.0) / 1000
+                    )
+                return result.stored, getattr(result, "extended", 0), time.process_time() - began
 
             for second in range(interval_s):  # every timeline created: not measured
                 flush(second)
             stored = extended = 0
+            cpu = 0.0
             server_before = server_cpu_seconds(pg_name)
-            cpu_before = time.process_time()
             wall_before = time.perf_counter()
             for second in range(interval_s, interval_s + flushes):
-                count, fast = flush(second)
+                count, fast, spent = flush(second)
                 stored += count
                 extended += fast
-            cpu = time.process_time() - cpu_before
+                cpu += spent
             wall = time.perf_counter() - wall_before
             server = server_cpu_seconds(pg_name) - server_before
             server_part = (
                 f", server {server * 1000 / stored:.3f} ms/obs" if pg_name is not None else ""
             )
             print(
-                f"{backend:<8} {checks} checks every {interval_s}s, {flushes} flushes of "
+                f"{backend:<8} {shape:<4} {checks} checks every {interval_s}s, {flushes} flushes of "
                 f"~{stored // flushes} results: {stored:,} stored "
                 f"({extended / stored:.0%} extending a segment); "
                 f"CPU {cpu * 1000 / stored:.3f} ms/obs, wall {wall * 1000 / stored:.3f} ms/obs"
@@ -177,9 +218,13 @@ def main() -> None:
     parser.add_argument("--flushes", type=int, default=60, help="measured one-second flushes")
     parser.add_argument("--flip-rate", type=float, default=0.002)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--shape", default="sink,api", help="sink (embedded runner), api (POST /results), or both"
+    )
     args = parser.parse_args()
-    for backend in args.backends.split(","):
-        run(backend, args.checks, args.interval, args.flushes, args.flip_rate)
+    for shape in args.shape.split(","):
+        for backend in args.backends.split(","):
+            run(backend, args.checks, args.interval, args.flushes, args.flip_rate, shape)
 
 
 if __name__ == "__main__":
