@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.runtime import upgrade
+from app.runtime import downgrade, upgrade
 from app.sla.timeline import Observation as TimedResult
 from app.sla.timeline import build_segments
 from app.store.db import make_engine, session_factory, transaction
@@ -309,4 +309,21 @@ def test_concurrent_writers_of_the_same_checks_end_with_the_full_rebuild(
     assert errors == []
     for (check, location), results in truth.items():
         assert stored_segments(factory, location, check) == rebuilt(results, set(), params[check])
+    engine.dispose()
+
+
+def test_the_marks_migration_goes_down_and_up_again(database_url: str) -> None:
+    engine = make_engine(database_url)
+
+    def schema() -> tuple[bool, bool]:
+        inspector = inspect(engine)
+        columns = {column["name"] for column in inspector.get_columns("check_timelines")}
+        return "end_marks" in inspector.get_table_names(), "last_mark_at" in columns
+
+    upgrade(database_url)
+    assert schema() == (True, True)
+    downgrade(database_url, "0001")
+    assert schema() == (False, False)
+    upgrade(database_url)
+    assert schema() == (True, True)
     engine.dispose()
