@@ -19,7 +19,9 @@ from app.store.ingest import ObservationIn
 from app.store.models import clip_detail
 from app.store.types import truncate_to_ms
 
-FIELDS = ("check", "location", "observed_at", "ok", "latency_ms", "detail")
+FIELDS = ("check", "location", "observed_at", "ok", "latency_ms", "detail", "end_of_observation")
+# A runner's clean stop (SLA-SEMANTICS §3.1) carries no result.
+MARK_FIELDS = ("check", "location", "observed_at", "end_of_observation")
 LOCATION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # No monitored system predates this, and a clock this far off is a broken clock.
 EARLIEST_OBSERVATION = datetime(2000, 1, 1, tzinfo=UTC)
@@ -89,6 +91,21 @@ def parse_observation(
             "check the probe's clock and time zone",
             field="observed_at",
         )
+    end_of_observation = item.get("end_of_observation", False)
+    if not isinstance(end_of_observation, bool):
+        raise InvalidInput(
+            f"{where}: end_of_observation must be true or false, got {end_of_observation!r}",
+            field="end_of_observation",
+        )
+    if end_of_observation:
+        extra = [key for key in item if key not in MARK_FIELDS]
+        if extra:
+            raise InvalidInput(
+                f"{where}: an end-of-observation mark carries no {extra[0]!r}; "
+                f"send only {', '.join(MARK_FIELDS)}",
+                field=extra[0],
+            )
+        return ObservationIn(check, location, observed_at, False, end_of_observation=True)
     ok = item.get("ok")
     if not isinstance(ok, bool):
         raise InvalidInput(f"{where}: ok must be true or false, got {ok!r}", field="ok")

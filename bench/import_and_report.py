@@ -10,12 +10,18 @@ changes, not the number of observations:
     python bench/import_and_report.py --interval 10
     python bench/import_and_report.py --interval 1 --backends sqlite
 
+Besides wall time, storing is measured in CPU time (this process, and on PostgreSQL the
+server backends, read from /proc on the same machine): on a busy machine wall time says
+more about the neighbours than about Kadou. ``--days 3`` gives a shorter run with the
+same per-day shape.
+
 Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -35,6 +41,28 @@ from app.store.ingest import TimelineParams, store_observations
 from app.store.models import CheckSegment, Observation
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(name: str | None) -> float:
+    """CPU time so far of the PostgreSQL backends serving the bench database."""
+    if name is None:
+        return 0.0
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    total = 0
+    with admin.connect() as connection:
+        pids = connection.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}
+        ).scalars()
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    admin.dispose()
+    return total / CLOCK_TICKS
 
 
 def database(backend: str, workdir: str) -> tuple[str, str | None]:
@@ -73,6 +101,8 @@ def run(backend: str, interval_s: int, locations: int, days: int, reports: int) 
             total = 0
             import_seconds = 0.0
             store_seconds = 0.0
+            store_cpu = 0.0
+            server_cpu = 0.0
             for day in range(days):
                 day_start = start + timedelta(days=day)
                 records = list(
@@ -86,14 +116,18 @@ def run(backend: str, interval_s: int, locations: int, days: int, reports: int) 
                         seed=day,
                     )
                 )
+                server_before = server_cpu_seconds(pg_name)
                 began = time.perf_counter()
                 batch = [parse_observation(r, checks, "bench") for r in records]
                 parsed = time.perf_counter()
+                cpu_before = time.process_time()
                 with transaction(sessions) as session:
                     store_observations(session, batch, params)
                 import_seconds += time.perf_counter() - began
                 # Storage alone (with the commit), without validating the records.
                 store_seconds += time.perf_counter() - parsed
+                store_cpu += time.process_time() - cpu_before
+                server_cpu += server_cpu_seconds(pg_name) - server_before
                 total += len(records)
             with sessions() as session:
                 segments = session.scalar(select(func.count()).select_from(CheckSegment))
@@ -111,7 +145,10 @@ def run(backend: str, interval_s: int, locations: int, days: int, reports: int) 
                 f"{backend:<8} interval {interval_s:>2}s  {locations} locations  {days} days: "
                 f"{stored:,} observations imported in {import_seconds:.1f} s "
                 f"= {total / import_seconds:,.0f} obs/s "
-                f"(storing alone {total / store_seconds:,.0f} obs/s); {segments:,} segments; "
+                f"(storing alone {total / store_seconds:,.0f} obs/s; CPU "
+                f"{store_cpu * 1e6 / total:.1f} µs/obs"
+                + (f" + server {server_cpu * 1e6 / total:.1f} µs/obs" if pg_name else "")
+                + f"); {segments:,} segments; "
                 f"monthly report (7 services + 5 systems) median {statistics.median(timings) * 1000:.0f} ms "
                 f"(min {min(timings) * 1000:.0f}, max {max(timings) * 1000:.0f}); "
                 f"info-network/main {info['availability_display']}",

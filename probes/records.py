@@ -25,7 +25,13 @@ def _parse_instant(text: str, field: str) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class ObservationRecord:
-    """One probe result as it leaves the probe runner (and as ``kadou import`` reads it)."""
+    """One probe result as it leaves the probe runner (and as ``kadou import`` reads it).
+
+    With ``end_of_observation`` it is instead the mark a runner sends per check when it
+    stops cleanly: ``observed_at`` is the instant it stopped, and the result fields are
+    unused (it travels as ``{"check", "location", "observed_at", "end_of_observation":
+    true}``).
+    """
 
     check: str  # check key "system/service/check"
     location: str
@@ -33,8 +39,20 @@ class ObservationRecord:
     ok: bool
     latency_ms: float | None
     detail: str | None  # why it failed; None when ok
+    end_of_observation: bool = False
+
+    @classmethod
+    def end_mark(cls, check: str, location: str, stopped_at: datetime) -> ObservationRecord:
+        return cls(check, location, stopped_at, False, None, None, end_of_observation=True)
 
     def to_json(self) -> dict[str, object]:
+        if self.end_of_observation:
+            return {
+                "check": self.check,
+                "location": self.location,
+                "observed_at": _iso(self.observed_at),
+                "end_of_observation": True,
+            }
         return {
             "check": self.check,
             "location": self.location,
@@ -46,6 +64,12 @@ class ObservationRecord:
 
     @classmethod
     def from_json(cls, fields: dict[str, object]) -> ObservationRecord:
+        if fields.get("end_of_observation") is True:
+            return cls.end_mark(
+                str(fields["check"]),
+                str(fields["location"]),
+                _parse_instant(str(fields["observed_at"]), "observed_at"),
+            )
         latency_ms = fields.get("latency_ms")
         detail = fields.get("detail")
         return cls(

@@ -213,6 +213,7 @@ class ProbeRunner:
     async def stop(self) -> None:
         """No new probes; wait briefly for those in flight; flush the writer."""
         self._stopping = True
+        started = self._scheduler is not None
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
@@ -227,6 +228,13 @@ class ProbeRunner:
             if still_running:
                 await asyncio.gather(*still_running, return_exceptions=True)
                 log.warning("cancelled %d probes still running at stop", len(still_running))
+        # A clean stop ends the holds of this runner's results now (SLA-SEMANTICS §3.1):
+        # from here its checks are unknown, not up for stale_after more. The marks go the
+        # results' way (batched, spooled if the server is unreachable).
+        if started:
+            stopped_at = self._clock()
+            for key in self.checks:
+                self.writer.add(ObservationRecord.end_mark(key, self.location, stopped_at))
         # Alive up to this last flush, not only up to the last periodic beat.
         await self._beat()
         await self.writer.aclose()

@@ -48,7 +48,9 @@ class ResultsBatch(BaseModel):
         json_schema_extra={"maxItems": MAX_BATCH},
         description=f"At most {MAX_BATCH} observations, each with the fields of a `kadou import`"
         " line: check (system/service/check), location, observed_at (ISO 8601 with offset),"
-        " ok (boolean), latency_ms (number or null), detail (string or null)",
+        " ok (boolean), latency_ms (number or null), detail (string or null); or an"
+        " end-of-observation mark of a runner that stopped cleanly: check, location,"
+        " observed_at (the instant it stopped) and end_of_observation: true, without ok",
     )
     heartbeat: HeartbeatBody | None = None
 

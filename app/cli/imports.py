@@ -41,9 +41,13 @@ def import_observations(
                 total.stored += result.stored
                 total.duplicates += result.duplicates
                 total.timelines_updated += result.timelines_updated
+                total.marks += result.marks
 
     guarded(run)
+    marks = ""
+    if total.marks:
+        marks = f" and {total.marks} end-of-observation mark{'s' if total.marks > 1 else ''}"
     typer.echo(
-        f"imported {total.stored} observations ({total.duplicates} duplicates skipped, "
-        f"{total.timelines_updated} timeline updates)"
+        f"imported {total.stored - total.marks} observations{marks} "
+        f"({total.duplicates} duplicates skipped, {total.timelines_updated} timeline updates)"
     )

@@ -248,10 +248,14 @@ def _sqlite_instant(at_ms: int) -> str:
 def _timeline_states(session: Session, every: Sequence[Series]) -> dict[Series, _TimelineState]:
     """The stored timeline rows of ``every`` series with their last segment, locked.
 
-    One statement per chunk; on PostgreSQL the rows are locked in key order (as
-    :func:`update_timeline` takes them), so concurrent writers queue instead of
-    deadlocking. Series without a row yet are absent.
+    On PostgreSQL the rows are first locked, in key order, by a statement of their own:
+    concurrent writers of the same series queue instead of deadlocking, and the read that
+    follows (a new statement, so a new snapshot) sees what the writer before committed.
+    Locked in the same statement, the joined last segment could be the one from before
+    that writer's commit. Every series of the batch is locked before any observation is
+    inserted, in both paths. Series without a row yet are absent.
     """
+    postgres = session.get_bind().dialect.name == "postgresql"
     tail_segment = aliased(CheckSegment)
     last_start = (
         select(func.max(tail_segment.start_at))
@@ -264,6 +268,14 @@ def _timeline_states(session: Session, every: Sequence[Series]) -> dict[Series, 
     states: dict[Series, _TimelineState] = {}
     for start in range(0, len(every), STATE_CHUNK):
         chunk = every[start : start + STATE_CHUNK]
+        wanted = tuple_(CheckTimeline.check, CheckTimeline.location).in_(chunk)
+        if postgres:
+            session.execute(
+                select(CheckTimeline.check)
+                .where(wanted)
+                .order_by(CheckTimeline.check, CheckTimeline.location)
+                .with_for_update()
+            )
         query = (
             select(
                 CheckTimeline.check,
@@ -285,9 +297,7 @@ def _timeline_states(session: Session, every: Sequence[Series]) -> dict[Series, 
                     CheckSegment.start_at == last_start,
                 ),
             )
-            .where(tuple_(CheckTimeline.check, CheckTimeline.location).in_(chunk))
-            .order_by(CheckTimeline.check, CheckTimeline.location)
-            .with_for_update(of=CheckTimeline)
+            .where(wanted)
         )
         for row in session.execute(query):
             check, location, confirm, stale, last_at, last_ok, mark_at, start_at, end_at, state = (

@@ -41,6 +41,8 @@ class ObservationLike(Protocol):
     def latency_ms(self) -> float | None: ...
     @property
     def detail(self) -> str | None: ...
+    @property
+    def end_of_observation(self) -> bool: ...
 
 
 class HeartbeatLike(Protocol):
@@ -73,6 +75,7 @@ class StoreSink:
                 ok=record.ok,
                 latency_ms=record.latency_ms,
                 detail=clip_detail(record.detail),
+                end_of_observation=record.end_of_observation,
             )
             # A check removed from the catalog while its probe was in flight has no
             # timeline parameters any more; its last results are of no use.

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from app.api.results import MAX_BATCH
 from app.main import create_app
-from app.store.models import Observation, RunnerHeartbeat
+from app.store.models import CheckSegment, Observation, RunnerHeartbeat
 from tests.support.api import Api, add_tokens, make_runtime, migrate, observation, open_api, series
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -89,6 +89,8 @@ def test_the_stored_batch_shows_in_the_current_state(api: Api) -> None:
         ({"ok": "true"}, "observations[7].ok", "true or false"),
         ({"latency_ms": -1}, "observations[7].latency_ms", "non-negative"),
         ({"colour": "red"}, "observations[7].colour", "unknown field"),
+        ({"end_of_observation": "yes"}, "observations[7].end_of_observation", "true or false"),
+        ({"end_of_observation": True}, "observations[7].ok", "mark carries no 'ok'"),
     ],
 )
 def test_one_bad_item_rejects_the_whole_batch_naming_index_and_field(
@@ -103,6 +105,32 @@ def test_one_bad_item_rejects_the_whole_batch_naming_index_and_field(
     assert words in problem["errors"][0]["message"]
     assert "item 7" in problem["detail"]
     assert stored_count(api) == 0
+
+
+def test_an_end_of_observation_mark_ends_the_hold_and_is_idempotent(api: Api) -> None:
+    start = NOW - timedelta(hours=2)
+    items = series(CHECK, start, start + timedelta(minutes=10), timedelta(minutes=1))
+    stopped_at = start + timedelta(minutes=9, seconds=20)
+    mark = {
+        "check": CHECK,
+        "location": "tokyo",
+        "observed_at": stopped_at.isoformat(),
+        "end_of_observation": True,
+    }
+    first = api.post("/api/v1/results", {"observations": [mark, *items]}, "prober")
+    assert first.status_code == 200, first.text
+    assert first.json() == {"received": 11, "stored": 11, "duplicates": 0, "heartbeat": False}
+    again = api.post("/api/v1/results", {"observations": [mark]}, "prober")
+    assert again.json() == {"received": 1, "stored": 0, "duplicates": 1, "heartbeat": False}
+    # The mark is no observation, and the last result holds until it, not for stale_after.
+    assert stored_count(api) == 10
+    with api.runtime.sessions() as session:
+        segments = session.execute(
+            select(CheckSegment.start_at, CheckSegment.end_at, CheckSegment.state)
+        ).all()
+    assert [tuple(row) for row in segments] == [
+        (start.astimezone(UTC), stopped_at.astimezone(UTC), "up")
+    ]
 
 
 def test_a_bad_heartbeat_rejects_the_batch(api: Api) -> None:

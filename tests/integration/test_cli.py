@@ -41,6 +41,7 @@ def line(check: str = "jpki/main/http", **overrides: object) -> str:
         (line(ok="yes"), "line 3: ok must be true or false"),
         (line(latency_ms=-1), "line 3: latency_ms must be a non-negative number"),
         (line(colour="red"), "line 3: unknown field 'colour'"),
+        (line(end_of_observation=True), "line 3: an end-of-observation mark carries no 'ok'"),
         ("{not json", "line 3: not valid JSON"),
     ],
 )
@@ -77,6 +78,24 @@ def test_import_from_stdin_and_report_one_service(kadou: KadouCli) -> None:
     assert [s["service"] for s in report["services"]] == ["main"] and report["systems"] == []
     assert report["services"][0]["downtime_seconds"] == 0  # one failure is a blip
     assert report["services"][0]["blips"] == 1
+
+
+def test_import_an_end_of_observation_mark(kadou: KadouCli) -> None:
+    lines = [line(observed_at=f"2026-10-01T00:{m:02d}:00+09:00") for m in range(10)]
+    mark = {
+        "check": "jpki/main/http",
+        "location": "tokyo",
+        "observed_at": "2026-10-01T00:09:20+09:00",
+        "end_of_observation": True,
+    }
+    output = kadou("import", "-", input="\n".join([*lines, json.dumps(mark)]))
+    assert output.startswith("imported 10 observations and 1 end-of-observation mark (")
+    report = json.loads(
+        kadou("report", "--month", "2026-10", "--system", "jpki", "--format", "json")
+    )
+    service = report["services"][0]
+    # Observed from 00:00 until the runner stopped at 00:09:20, not for stale_after more.
+    assert service["scheduled_seconds"] - service["unknown_seconds"] == 560
 
 
 def test_exclusions_from_the_command_line(kadou: KadouCli) -> None:

@@ -87,11 +87,13 @@ async def test_200_hanging_targets_do_not_delay_a_healthy_check() -> None:
         await runner.stop()
         await target.stop()
 
-    healthy_times = sorted(
-        record.observed_at for record in sink.observations if record.check == healthy.key
-    )
+    # The clean stop added one end-of-observation mark per check after the results.
+    marks = [record for record in sink.observations if record.end_of_observation]
+    assert len(marks) == 201
+    results = [record for record in sink.observations if not record.end_of_observation]
+    healthy_times = sorted(record.observed_at for record in results if record.check == healthy.key)
     assert len(healthy_times) >= 7
-    assert all(record.ok for record in sink.observations if record.check == healthy.key), (
+    assert all(record.ok for record in results if record.check == healthy.key), (
         "the healthy target failed"
     )
     gaps_ms = [
@@ -103,9 +105,7 @@ async def test_200_hanging_targets_do_not_delay_a_healthy_check() -> None:
     assert max(gaps_ms) < healthy_interval_ms * 1.5, gaps_ms
     assert min(gaps_ms) > healthy_interval_ms * 0.5, gaps_ms
     # The hanging ones really hung; no probe started late by as much as an interval.
-    hanging_details = [
-        record.detail for record in sink.observations if record.check.startswith("hanging/")
-    ]
+    hanging_details = [record.detail for record in results if record.check.startswith("hanging/")]
     assert len(hanging_details) >= 200 * 3
     assert set(hanging_details) == {"timeout"}
     assert max(runner.recent_lags_ms) < healthy_interval_ms
@@ -185,11 +185,21 @@ async def test_sigterm_flushes_pending_observations(tmp_path: Path) -> None:
 
     assert agent.returncode == 0, stderr.decode()[-2000:]
     assert b"flushed" in stdout
+    results = [item for item in receiver.stored.values() if "end_of_observation" not in item]
+    marks = [item for item in receiver.stored.values() if "end_of_observation" in item]
     # Every request the target answered became an observation at the receiver.
-    assert len(receiver.stored) == target.requests
+    assert len(results) == target.requests
     assert receiver.duplicates == 0
-    assert all(item["ok"] is True for item in receiver.stored.values())
+    assert all(item["ok"] is True for item in results)
     assert {item["location"] for item in receiver.stored.values()} == {"osaka"}
+    # A clean stop sends one end-of-observation mark per check, at the instant it stopped,
+    # after every result.
+    assert sorted(str(mark["check"]) for mark in marks) == [f"sim/svc-{n}/http" for n in range(5)]
+    assert all(set(mark) == {"check", "location", "observed_at", "end_of_observation"}
+               for mark in marks)  # fmt: skip
+    assert len({mark["observed_at"] for mark in marks}) == 1
+    stopped_at = datetime.fromisoformat(str(marks[0]["observed_at"]))
+    assert all(datetime.fromisoformat(str(item["observed_at"])) <= stopped_at for item in results)
     assert receiver.heartbeats and receiver.heartbeats[-1]["location"] == "osaka"
     # Nothing left behind in the spool: it was all delivered.
     assert not list((tmp_path / "spool").glob("*.jsonl"))

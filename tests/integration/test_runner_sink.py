@@ -112,8 +112,11 @@ async def test_outage_and_restarts_lose_nothing_and_keep_the_order(tmp_path: Pat
         await target.stop()
 
     assert len(produced) > produced_before_recovery
-    # Everything, once: every probe made is stored, and none was sent twice.
-    assert len(receiver.stored) == len(produced)
+    marks = [key for key, item in receiver.stored.items() if "end_of_observation" in item]
+    # Everything, once: every probe made is stored, and none was sent twice; each of the
+    # three clean stops sent one end-of-observation mark per check.
+    assert len(receiver.stored) - len(marks) == len(produced)
+    assert len(marks) == 3 * len(checks)
     assert receiver.duplicates == 0
     assert not spooled_files(spool_dir)
     # In order: per check by observed_at, and all the outage's observations before any newer.
@@ -126,7 +129,7 @@ async def test_outage_and_restarts_lose_nothing_and_keep_the_order(tmp_path: Pat
     first_new = next(n for n, at in enumerate(arrivals) if at >= before_recovery)
     assert all(at < before_recovery for at in arrivals[:first_new])
     assert all(at >= before_recovery for at in arrivals[first_new:])
-    assert first_new == produced_before_recovery
+    assert first_new == produced_before_recovery + 2 * len(checks)
     # Heartbeats from the outage were delivered too: the server learns the agent was alive.
     heartbeat_times = [datetime.fromisoformat(str(beat["at"])) for beat in receiver.heartbeats]
     assert any(at < before_recovery for at in heartbeat_times)
