@@ -31,6 +31,7 @@ from app.api import (
 from app.api.auth import reader
 from app.api.context import ApiContext
 from app.api.gate import RequestGate, on_database_error
+from app.api.params import reject_unknown_query
 from app.current import CurrentStateCache
 from app.metrics import CONTENT_TYPE, MetricsExporter, record_probe, record_retry
 from app.runtime import Runtime, open_runtime
@@ -181,7 +182,7 @@ def create_app(
         audit.router,
         reports.router,
     ):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query)])
     app.include_router(health.router)
     include_web(app, runtime, session_secret=runtime.settings.session_secret)
 

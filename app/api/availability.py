@@ -16,12 +16,14 @@ from app.store.tokens import Actor
 
 router = APIRouter(tags=["availability"])
 
-MONTH = Query(None, description="YYYY-MM, e.g. 2026-10", examples=["2026-10"])
-FISCAL_YEAR = Query(None, description="Fiscal year (April to March): 2026 or FY2026")
-START = Query(None, description="ISO 8601; without offset the reporting time zone applies")
-END = Query(None, description="ISO 8601, exclusive; with start")
-SYSTEM = Query(None, description="Only this system id")
-SERVICE = Query(None, description="Only this service id (with system)")
+MONTH = Query(None, max_length=16, description="YYYY-MM, e.g. 2026-10", examples=["2026-10"])
+FISCAL_YEAR = Query(None, max_length=16, description="Fiscal year (April to March): 2026 or FY2026")
+START = Query(
+    None, max_length=64, description="ISO 8601; without offset the reporting time zone applies"
+)
+END = Query(None, max_length=64, description="ISO 8601, exclusive; with start")
+SYSTEM = Query(None, max_length=100, description="Only this system id")
+SERVICE = Query(None, max_length=100, description="Only this service id (with system)")
 
 
 @router.get(
@@ -61,7 +63,7 @@ def availability(
     responses=responses(404),
 )
 def incidents(
-    month: str | None = Query(None, description="YYYY-MM; default: this month"),
+    month: str | None = Query(None, max_length=16, description="YYYY-MM; default: this month"),
     system: str | None = SYSTEM,
     service: str | None = SERVICE,
     open: bool = Query(False, description="Only ongoing incidents"),

@@ -36,15 +36,23 @@ Kind = Literal["planned", "disaster"]
 # Bounded so an absurd id is a 422, not an integer the database driver cannot bind.
 ExclusionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The window's id")]
 TIME_HELP = "ISO 8601; without offset the reporting time zone applies"
+# A reason is printed in reports and the audit log: a paragraph, not a document.
+REASON_MAX = 2000
 
 
 class ExclusionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    scope: str = Field(description="A system id, or system/service", examples=["info-network"])
+    scope: str = Field(
+        max_length=201, description="A system id, or system/service", examples=["info-network"]
+    )
     kind: Kind = Field(description="planned (計画停止) or disaster (災害による停止)")
     start: datetime = Field(description=TIME_HELP)
     end: datetime = Field(description=TIME_HELP + "; exclusive")
-    reason: str = Field(min_length=1, description="Why the service stops; printed in reports")
+    reason: str = Field(
+        min_length=1,
+        max_length=REASON_MAX,
+        description="Why the service stops; printed in reports",
+    )
     retroactive: bool = Field(
         default=False, description="Admin only: register a planned window that already started"
     )
@@ -52,16 +60,25 @@ class ExclusionCreate(BaseModel):
 
 class ExclusionChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    change_reason: str = Field(min_length=1, description="Why the window changes (audit log)")
+    change_reason: str = Field(
+        min_length=1, max_length=REASON_MAX, description="Why the window changes (audit log)"
+    )
     kind: Kind | None = None
     start: datetime | None = Field(default=None, description=TIME_HELP)
     end: datetime | None = Field(default=None, description=TIME_HELP)
-    reason: str | None = Field(default=None, description="A new reason text for the window")
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=REASON_MAX,
+        description="A new reason text for the window",
+    )
 
 
 class ExclusionRemoval(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, description="Why the window is removed (audit log)")
+    reason: str = Field(
+        min_length=1, max_length=REASON_MAX, description="Why the window is removed (audit log)"
+    )
 
 
 def _existing(context: ApiContext, exclusion_id: int) -> None:
@@ -116,6 +133,7 @@ def get_exclusion(
     "/exclusions",
     status_code=201,
     summary="Register a planned or disaster window (operator; disaster and retroactive: admin)",
+    responses=responses(400, 404, 409, 413),
 )
 def create_exclusion(
     body: ExclusionCreate,
@@ -141,7 +159,7 @@ def create_exclusion(
 @router.patch(
     "/exclusions/{exclusion_id}",
     summary="Change a window; needs change_reason (past time: admin only)",
-    responses=responses(404, 409),
+    responses=responses(400, 404, 409, 413),
 )
 def change_exclusion(
     exclusion_id: ExclusionId,
@@ -172,16 +190,19 @@ def change_exclusion(
 @router.delete(
     "/exclusions/{exclusion_id}",
     summary="Remove a window (admin); the reason goes in the query or a JSON body",
-    responses=responses(404, 409),
+    responses=responses(400, 404, 409, 413),
 )
 def delete_exclusion(
     exclusion_id: ExclusionId,
-    reason: str | None = Query(None, description="Why the window is removed (audit log)"),
+    reason: str | None = Query(
+        None, max_length=REASON_MAX, description="Why the window is removed (audit log)"
+    ),
     body: ExclusionRemoval | None = Body(None),
     context: ApiContext = Depends(api_context),
     actor: Actor = Depends(admin),
 ) -> dict[str, Any]:
-    removal_reason = reason if reason is not None else (body.reason if body else None)
+    # An empty ?reason= does not hide a reason given in the body.
+    removal_reason = reason if reason and reason.strip() else (body.reason if body else None)
     if removal_reason is None or not removal_reason.strip():
         raise InvalidInput(
             'a removal needs a reason: ?reason=... or a JSON body {"reason": "..."}',

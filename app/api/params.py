@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from app.catalog.model import Catalog
 from app.errors import InvalidInput, NotFound
@@ -95,3 +100,37 @@ def check_scope(catalog: Catalog, system: str | None, service: str | None) -> No
             f"unknown service {service!r} of {system}; choose one of {', '.join(service_ids)}",
             field="service",
         )
+
+
+_KNOWN_QUERY: dict[int, frozenset[str]] = {}
+
+
+def _declared_query(dependant: Dependant) -> Iterator[str]:
+    for param in dependant.query_params:
+        yield param.alias
+    for dependency in dependant.dependencies:
+        yield from _declared_query(dependency)
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    names = _KNOWN_QUERY.get(id(route))
+    if names is None:
+        names = frozenset(_declared_query(route.dependant))
+        _KNOWN_QUERY[id(route)] = names
+    return names
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A 422 for a query parameter the route does not have: a misspelt ``?montn=2026-10``
+    would otherwise be ignored and answer for another period than the one asked."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route)
+    for name in request.query_params:
+        if name not in known:
+            choices = ", ".join(sorted(known)) or "none"
+            raise InvalidInput(
+                f"unknown query parameter {name!r}; this endpoint takes: {choices}",
+                field=name or "query",
+            )

@@ -19,8 +19,8 @@ from app.store.tokens import Actor
 
 router = APIRouter(tags=["reports"])
 
-FORMAT = Query("pdf", description=f"One of {', '.join(FORMATS)}")
-LANG = Query("ja", description="ja or en")
+FORMAT = Query("pdf", max_length=16, description=f"One of {', '.join(FORMATS)}")
+LANG = Query("ja", max_length=8, description="ja or en")
 FILE_RESPONSES = {
     200: {
         "content": {content_type(fmt).split(";")[0]: {} for fmt in FORMATS},
@@ -81,7 +81,9 @@ async def _render(
     responses=FILE_RESPONSES,
 )
 async def monthly_report(
-    month: str | None = Query(None, description="YYYY-MM; default: this month to date"),
+    month: str | None = Query(
+        None, max_length=16, description="YYYY-MM; default: this month to date"
+    ),
     format: str = FORMAT,
     lang: str = LANG,
     context: ApiContext = Depends(api_context),
@@ -101,12 +103,21 @@ async def monthly_report(
     responses=FILE_RESPONSES,
 )
 async def fiscal_year_report(
-    year: str = Query(..., description="Fiscal year: 2026 or FY2026 (April 2026 to March 2027)"),
+    year: str = Query(
+        ...,
+        max_length=16,
+        description="Fiscal year: 2026 or FY2026 (April 2026 to March 2027)",
+    ),
     format: str = FORMAT,
     lang: str = LANG,
     context: ApiContext = Depends(api_context),
     _actor: Actor = Depends(reader),
 ) -> Response:
     _check(format, lang)
-    period = resolve_period(context.runtime.timezone, context.now(), fiscal_year=year)
+    if not year.strip():
+        raise InvalidInput("give the fiscal year, e.g. year=2026 or year=FY2026", field="year")
+    try:
+        period = resolve_period(context.runtime.timezone, context.now(), fiscal_year=year)
+    except InvalidInput as error:  # the shared parser names it fiscal_year; here it is year
+        raise InvalidInput(error.message, field="year") from None
     return await _render(context, "fiscal_year", str(period.start().year), format, lang)
