@@ -323,7 +323,8 @@ class ProbeRunner:
                 observed_at=datetime.fromtimestamp(started_ms / 1000, tz=UTC),
                 ok=result.ok,
                 latency_ms=round(result.latency_ms, 3),
-                detail=None if result.ok else result.detail,
+                # A success keeps its warnings (shown on the pages; never downtime).
+                detail=result.detail if not result.ok else _warning_detail(result.warnings),
             )
         )
         self._plan_retry(check, result, started_ms)
@@ -351,6 +352,10 @@ class ProbeRunner:
 
     def _on_missed(self, event: JobExecutionEvent) -> None:
         self.stats.ticks_missed += 1
+
+
+def _warning_detail(warnings: Sequence[str]) -> str | None:
+    return "warning: " + "; ".join(warnings) if warnings else None
 
 
 def _as_writer(target: ObservationWriter | ObservationSink) -> ObservationWriter:
