@@ -378,6 +378,7 @@ async def run_probe_agent(
     heartbeat_interval_ms: int = 10_000,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     on_result: ResultCallback | None = None,
+    on_retry: RetryCallback | None = None,
 ) -> None:
     """Run every check of ``catalog`` from ``location`` until SIGTERM/SIGINT, then flush.
 
@@ -392,6 +393,7 @@ async def run_probe_agent(
         max_concurrency=max_concurrency,
         heartbeat_interval_ms=heartbeat_interval_ms,
         on_result=on_result,
+        on_retry=on_retry,
         initial_failing=read_failing_checks(spool_dir),
     )
     loop = asyncio.get_running_loop()
