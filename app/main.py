@@ -33,7 +33,13 @@ from app.api.context import ApiContext
 from app.api.gate import RequestGate, on_database_error
 from app.api.params import reject_unknown_query
 from app.current import CurrentStateCache
-from app.metrics import CONTENT_TYPE, MetricsExporter, record_probe, record_retry
+from app.metrics import (
+    CONTENT_TYPE,
+    MetricsExporter,
+    record_probe,
+    record_retry,
+    record_warnings,
+)
 from app.runtime import Runtime, open_runtime
 from app.store.tokens import Actor
 from app.web.headers import SecurityHeaders
@@ -68,6 +74,7 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
 
     def on_result(check: Any, result: Any) -> None:
         record_probe(check.key, location, result.ok, result.latency_ms / 1000)
+        record_warnings(check.key, location, result.warnings, result.measurements)
 
     runner = ProbeRunner(
         list(runtime.catalog.checks().values()),

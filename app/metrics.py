@@ -21,7 +21,7 @@ while they are undefined (nothing scheduled or no data yet: SLA-SEMANTICS §5).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -61,6 +61,19 @@ PROBE_RETRIES = Counter(
     "kadou_probe_retries",
     "Probes run every retry_interval (instead of every interval) because the check's last "
     "probe failed; included in kadou_probe_observations_total",
+    PROBE_LABELS,
+    registry=PROBE_REGISTRY,
+)
+PROBE_WARNING = Gauge(
+    "kadou_probe_warning",
+    "Whether the last probe of the check from this location succeeded with a warning "
+    "(certificate expiring soon, slow answer): 1, else 0. Never downtime",
+    PROBE_LABELS,
+    registry=PROBE_REGISTRY,
+)
+TLS_CERT_SECONDS_LEFT = Gauge(
+    "kadou_tls_cert_seconds_left",
+    "Seconds until the certificate the TLS check saw expires (negative: expired)",
     PROBE_LABELS,
     registry=PROBE_REGISTRY,
 )
@@ -135,6 +148,17 @@ def record_probe(check_key: str, location: str, ok: bool, duration_s: float) -> 
     PROBE_SUCCESS.labels(*labels).set(1 if ok else 0)
     PROBE_DURATION.labels(*labels).observe(max(0.0, duration_s))
     PROBE_OBSERVATIONS.labels(*labels, "success" if ok else "failure").inc()
+
+
+def record_warnings(
+    check_key: str, location: str, warnings: Sequence[str], measurements: Mapping[str, float]
+) -> None:
+    """A probe's warnings and the certificate's days left (the embedded runner's probes)."""
+    labels = (*_split_key(check_key), location)
+    PROBE_WARNING.labels(*labels).set(1 if warnings else 0)
+    days_left = measurements.get("cert_days_left")
+    if days_left is not None:
+        TLS_CERT_SECONDS_LEFT.labels(*labels).set(days_left * 86_400)
 
 
 def record_retry(check_key: str, location: str) -> None:

@@ -47,6 +47,8 @@ SCRAPE_INTERVAL_MS = 15_000
 # How long the writer's backlog must stay non-empty before storing is said to fall behind:
 # a database restart or a short outage drains well within it.
 WRITER_BEHIND_FOR = "10m"
+# A slow answer now and then is noise; one that lasts is worth a ticket.
+WARNING_FOR = "15m"
 # The lead time of the recovery alert: an open incident older than 75 % of its target.
 RECOVERY_WARNING_FRACTION = Decimal("0.75")
 
@@ -89,6 +91,8 @@ ALERT_NAMES = (
     "KadouWriterBehind",
     "KadouWriterDropping",
     "KadouAgentDeadLetter",
+    "KadouTlsCertExpiringSoon",
+    "KadouCheckDegraded",
 )
 
 
@@ -163,6 +167,7 @@ class _RuleWriter:
             {"name": "kadou-recovery", "rules": self.recovery_alerts()},
             {"name": "kadou-monitor", "rules": self.monitor_alerts()},
             {"name": "kadou-writer", "rules": self.writer_alerts()},
+            {"name": "kadou-warnings", "rules": self.warning_alerts()},
         ]
 
     def sli_rules(self) -> list[dict[str, Any]]:
@@ -446,6 +451,63 @@ class _RuleWriter:
                         "aside in its spool's rejected/ directory, with the server's reason."
                     ),
                     "runbook_url": self.runbook("KadouAgentDeadLetter"),
+                },
+            },
+        ]
+
+    def warning_alerts(self) -> list[dict[str, Any]]:
+        """Degraded but answering: warnings, which never count as downtime (no budget burns).
+
+        The probe decides what is a warning (``kadou_probe_warning``), with each check's own
+        threshold from the catalog (``min_days_left``, ``slow_after``); a condition the
+        catalog declares a failure makes the probe fail instead, and the availability
+        alerts see it.
+        """
+        probe_labels = "system, service, check, location"
+        # The series' own system and service, spelled out as every Kadou alert carries them.
+        labels = {
+            "severity": "ticket",
+            "system": "{{ $labels.system }}",
+            "service": "{{ $labels.service }}",
+        }
+        return [
+            {
+                "alert": "KadouTlsCertExpiringSoon",
+                "expr": (
+                    f"kadou_tls_cert_seconds_left / 86400 and on ({probe_labels}) "
+                    "(kadou_probe_warning == 1)\n"
+                ),
+                "labels": labels,
+                "annotations": {
+                    "summary": (
+                        "The certificate of {{ $labels.system }}/{{ $labels.service }} expires soon"
+                    ),
+                    "description": (
+                        "Check {{ $labels.system }}/{{ $labels.service }}/{{ $labels.check }} "
+                        'sees a certificate that expires in {{ $value | printf "%.1f" }} days '
+                        "(from {{ $labels.location }}), within its min_days_left. The service "
+                        "still answers: this is a warning, not downtime. Renew it."
+                    ),
+                    "runbook_url": self.runbook("KadouTlsCertExpiringSoon"),
+                },
+            },
+            {
+                "alert": "KadouCheckDegraded",
+                # Every other warning (a slow answer); the TLS one has its own alert above.
+                "expr": (
+                    f"(kadou_probe_warning == 1) unless on ({probe_labels}) "
+                    "kadou_tls_cert_seconds_left\n"
+                ),
+                "for": WARNING_FOR,
+                "labels": labels,
+                "annotations": {
+                    "summary": ("{{ $labels.system }}/{{ $labels.service }} answers, but degraded"),
+                    "description": (
+                        "Check {{ $labels.system }}/{{ $labels.service }}/{{ $labels.check }} "
+                        "has succeeded with a warning (slower than its slow_after) from "
+                        f"{{{{ $labels.location }}}} for {WARNING_FOR}. A warning, not downtime."
+                    ),
+                    "runbook_url": self.runbook("KadouCheckDegraded"),
                 },
             },
         ]

@@ -39,6 +39,9 @@ class ProbeResult:
     detail: str | None = None
     # A few named numbers, e.g. {"status_code": 200.0} or {"cert_days_left": 41.2}.
     measurements: Mapping[str, float] = field(default_factory=dict)
+    # "Degraded but answering" ("cert expires in 10 days", "slow: 2.3 s > 2 s"): shown and
+    # alerted on, never downtime. A condition the catalog declares a failure is a failure.
+    warnings: tuple[str, ...] = ()
 
 
 def kadou_version() -> str:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 
+from app.catalog.durations import format_duration
 from probes.base import Check, ProbeContext, ProbeResult, describe_error, elapsed_ms
 from probes.http import probe_http
 from probes.tcp import probe_tcp
@@ -36,8 +38,22 @@ async def run_probe(check: Check, ctx: ProbeContext) -> ProbeResult:
         return ProbeResult(False, 0.0, f"unknown check type {check.type!r}")
     try:
         async with asyncio.timeout(check.timeout_ms / 1000.0):
-            return await probe(check, ctx)
+            result = await probe(check, ctx)
     except TimeoutError:
         return ProbeResult(False, elapsed_ms(started), "timeout")
     except Exception as exc:
         return ProbeResult(False, elapsed_ms(started), describe_error(exc))
+    return _judge_latency(check, result)
+
+
+def _judge_latency(check: Check, result: ProbeResult) -> ProbeResult:
+    """A success slower than ``slow_after``: a warning, or a failure if the catalog says so."""
+    if not result.ok or check.slow_after_ms is None or result.latency_ms <= check.slow_after_ms:
+        return result
+    slow = (
+        f"slow: {format_duration(round(result.latency_ms))} > "
+        f"{format_duration(check.slow_after_ms)}"
+    )
+    if check.slow_is_failure:
+        return replace(result, ok=False, detail=slow)
+    return replace(result, warnings=(*result.warnings, slow))

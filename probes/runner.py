@@ -331,7 +331,8 @@ class ProbeRunner:
                 observed_at=datetime.fromtimestamp(started_ms / 1000, tz=UTC),
                 ok=result.ok,
                 latency_ms=round(result.latency_ms, 3),
-                detail=None if result.ok else result.detail,
+                # A success keeps its warnings (shown on the pages; never downtime).
+                detail=result.detail if not result.ok else _warning_detail(result.warnings),
             )
         )
         self._plan_retry(check, result, started_ms)
@@ -361,6 +362,10 @@ class ProbeRunner:
         self.stats.ticks_missed += 1
 
 
+def _warning_detail(warnings: Sequence[str]) -> str | None:
+    return "warning: " + "; ".join(warnings) if warnings else None
+
+
 def _as_writer(target: ObservationWriter | ObservationSink) -> ObservationWriter:
     if isinstance(target, BatchingWriter):
         return target
@@ -381,6 +386,7 @@ async def run_probe_agent(
     heartbeat_interval_ms: int = 10_000,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     on_result: ResultCallback | None = None,
+    on_retry: RetryCallback | None = None,
 ) -> None:
     """Run every check of ``catalog`` from ``location`` until SIGTERM/SIGINT, then flush.
 
@@ -395,6 +401,7 @@ async def run_probe_agent(
         max_concurrency=max_concurrency,
         heartbeat_interval_ms=heartbeat_interval_ms,
         on_result=on_result,
+        on_retry=on_retry,
         initial_failing=read_failing_checks(spool_dir),
     )
     loop = asyncio.get_running_loop()

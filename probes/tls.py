@@ -1,5 +1,9 @@
 """TLS probe: handshake, then how many days the peer certificate has left.
 
+An expired certificate (or one that does not verify) is a failure. One that expires within
+``min_days_left`` days is a warning: every client is still served, so it must not cost the
+service its availability; ``expiring_is_failure: true`` in the catalog makes it a failure.
+
 The certificate is read as DER and parsed with ``cryptography`` because the standard
 library only decodes a peer certificate it has verified; with ``verify_tls: false`` (an
 internal CA we do not trust here) we still want its expiry.
@@ -41,6 +45,9 @@ async def probe_tls(check: TlsCheck, ctx: ProbeContext) -> ProbeResult:
     if days_left <= 0:
         return ProbeResult(False, latency_ms, "cert expired", measurements)
     if days_left < check.min_days_left:
-        detail = f"cert expires in {math.floor(days_left)} days"
-        return ProbeResult(False, latency_ms, detail, measurements)
+        expiring = f"cert expires in {math.floor(days_left)} days"
+        if check.expiring_is_failure:
+            return ProbeResult(False, latency_ms, expiring, measurements)
+        # Every client is still served: a renewal reminder, not an outage.
+        return ProbeResult(True, latency_ms, None, measurements, warnings=(expiring,))
     return ProbeResult(True, latency_ms, None, measurements)

@@ -45,10 +45,11 @@ CHECK_KEYS: dict[str, tuple[str, ...]] = {
         "verify_tls", "new_connection", "basic_auth",
     ),
     "tcp": ("host", "port"),
-    "tls": ("host", "port", "server_name", "min_days_left", "verify_tls"),
+    "tls": ("host", "port", "server_name", "min_days_left", "expiring_is_failure", "verify_tls"),
 }  # fmt: skip
 CHECK_COMMON_KEYS = (
     "id", "type", "interval", "timeout", "confirm", "stale_after", "retry_interval",
+    "slow_after", "slow_is_failure",
 )  # fmt: skip
 NAME_KEYS = ("ja", "en")
 JSON_FIELD_KEYS = ("path", "equals")
@@ -59,6 +60,7 @@ _YAML_KEY_OF_FIELD = {
     "timeout_ms": "timeout",
     "stale_after_ms": "stale_after",
     "retry_interval_ms": "retry_interval",
+    "slow_after_ms": "slow_after",
     "recovery_target_ms": "recovery_target",
 }
 # Top-level keys starting with this are ignored: a place to define YAML anchors.
@@ -509,7 +511,7 @@ class _Builder:
         check_id = self._id(path, check)
         model_input: dict[str, Any] = {}
         for key, value in check.items():
-            if key in ("interval", "timeout", "stale_after", "retry_interval"):
+            if key in ("interval", "timeout", "stale_after", "retry_interval", "slow_after"):
                 model_input[f"{key}_ms"] = self._duration_ms((*path, key), value)
             elif key == "json_field" and isinstance(value, dict):
                 self._check_keys((*path, key), value, JSON_FIELD_KEYS)

@@ -93,6 +93,10 @@ class _CheckBase(BaseModel):
     # this often instead of every interval: outages are confirmed and seen to end sooner.
     # Resolved on validation when not given: 5 s, or the interval when that is shorter.
     retry_interval_ms: int = 0
+    # A success slower than this carries a warning ("degraded but answering"), which never
+    # counts as downtime, unless slow_is_failure says the catalog wants it to.
+    slow_after_ms: int | None = Field(default=None, gt=0)
+    slow_is_failure: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -137,6 +141,25 @@ class _CheckBase(BaseModel):
                 f"than the interval ({format_duration(interval_ms)})"
             )
         return retry_interval_ms
+
+    @field_validator("slow_after_ms")
+    @classmethod
+    def _slow_below_timeout(cls, slow_after_ms: int | None, info: ValidationInfo) -> int | None:
+        # At or past the timeout a probe has already failed: the warning could never show.
+        timeout_ms = info.data.get("timeout_ms")
+        if slow_after_ms is not None and timeout_ms is not None and slow_after_ms >= timeout_ms:
+            raise ValueError(
+                f"slow_after ({format_duration(slow_after_ms)}) must be shorter than the "
+                f"timeout ({format_duration(timeout_ms)})"
+            )
+        return slow_after_ms
+
+    @field_validator("slow_is_failure")
+    @classmethod
+    def _slow_needs_threshold(cls, slow_is_failure: bool, info: ValidationInfo) -> bool:
+        if slow_is_failure and info.data.get("slow_after_ms") is None:
+            raise ValueError("slow_is_failure needs slow_after (the latency that is too slow)")
+        return slow_is_failure
 
     @field_validator("stale_after_ms")
     @classmethod
@@ -197,8 +220,10 @@ class TlsCheck(_CheckBase):
     host: str = Field(min_length=1)
     port: Port = 443
     server_name: str | None = None
-    # The check fails when the certificate expires within this many days.
+    # A certificate that expires within this many days is a warning (not downtime)...
     min_days_left: int = Field(default=14, ge=0)
+    # ...unless the catalog explicitly makes it a failure.
+    expiring_is_failure: bool = False
     verify_tls: bool = True
 
 

@@ -113,12 +113,25 @@ def probe_command(
     spool_dir: Annotated[
         Path, typer.Option(help="Unsent results are kept here until delivered")
     ] = Path("var/spool"),
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve this runner's own /metrics (probes, retries, writer backlog, dead "
+            "letters) on this port",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address the --metrics-port listens on")
+    ] = "127.0.0.1",
     level: LogLevel = "INFO",
     library_level: LibraryLogLevel = "WARNING",
 ) -> None:
     """Run the probe runner alone: into the database, or as a remote agent with --push."""
     import asyncio
 
+    from probes.base import Check, ProbeResult
     from probes.runner import run_probe_agent
     from probes.sink import HttpPushSink, ObservationSink
 
@@ -126,6 +139,24 @@ def probe_command(
     settings = get_settings()
     where = location or settings.location
     catalog = guarded(lambda: load_catalog(settings.catalog))
+    on_result = None
+    on_retry = None
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from app.metrics import PROBE_REGISTRY, record_probe, record_retry, record_warnings
+
+        try:
+            start_http_server(metrics_port, metrics_host, registry=PROBE_REGISTRY)
+        except OSError as error:
+            fail(f"--metrics-port: cannot listen on {metrics_host}:{metrics_port} ({error})")
+
+        def on_result(check: Check, result: ProbeResult) -> None:
+            record_probe(check.key, where, result.ok, result.latency_ms / 1000)
+            record_warnings(check.key, where, result.warnings, result.measurements)
+
+        def on_retry(check: Check) -> None:
+            record_retry(check.key, where)
 
     async def run() -> None:
         sink: ObservationSink
@@ -135,12 +166,16 @@ def probe_command(
             rt = open_runtime(settings, catalog=catalog)
             require_schema(rt)
             sink = StoreSink(rt.sessions, rt.timeline_params)
-            await run_probe_agent(catalog, where, sink, spool_dir)
+            await run_probe_agent(
+                catalog, where, sink, spool_dir, on_result=on_result, on_retry=on_retry
+            )
             return
         if not token:
             fail("--push needs --token or KADOU_AGENT_TOKEN (a token with the prober role)")
         async with HttpPushSink(push, token) as push_sink:
-            await run_probe_agent(catalog, where, push_sink, spool_dir)
+            await run_probe_agent(
+                catalog, where, push_sink, spool_dir, on_result=on_result, on_retry=on_retry
+            )
 
     asyncio.run(run())
 

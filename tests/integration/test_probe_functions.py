@@ -382,9 +382,32 @@ async def test_tls_days_left_and_threshold(ten_day_certificate: SelfSignedCertif
         truth = (ten_day_certificate.not_after - datetime.now(UTC)).total_seconds() / 86_400
         assert passing.measurements["cert_days_left"] == pytest.approx(truth, abs=0.01)
 
-        failing = await run_probe(tls_check(recorder.port, min_days_left=14), ctx)
+        assert passing.warnings == ()
+
+        # Expiring soon is a warning, not a failure: the service still answers everyone.
+        expiring = await run_probe(tls_check(recorder.port, min_days_left=14), ctx)
+        assert (expiring.ok, expiring.detail) == (True, None)
+        assert expiring.warnings == ("cert expires in 10 days",)
+        assert expiring.measurements["cert_days_left"] == pytest.approx(truth, abs=0.01)
+
+        # Only a catalog that says so explicitly makes it a failure.
+        strict = tls_check(recorder.port, min_days_left=14, expiring_is_failure=True)
+        failing = await run_probe(strict, ctx)
         assert (failing.ok, failing.detail) == (False, "cert expires in 10 days")
-        assert failing.measurements["cert_days_left"] == pytest.approx(truth, abs=0.01)
+
+
+async def test_a_slow_answer_is_a_warning_unless_the_catalog_says_failure(
+    simulator: SimulatorServer, ctx: ProbeContext
+) -> None:
+    url = simulator.main_url(SERVICE)
+    simulator.faults.set(SERVICE, "slow", latency_ms=300)
+    slow = await run_probe(http_check(url, slow_after_ms=100), ctx)
+    assert slow.ok and slow.detail is None
+    assert len(slow.warnings) == 1 and slow.warnings[0].startswith("slow: ")
+    failing = await run_probe(http_check(url, slow_after_ms=100, slow_is_failure=True), ctx)
+    assert not failing.ok and failing.detail is not None and failing.detail.startswith("slow: ")
+    quick = await run_probe(http_check(url, slow_after_ms=1_500), ctx)
+    assert quick.ok and quick.warnings == ()
 
 
 async def test_tls_verification_failure_is_a_handshake_error(
