@@ -1,10 +1,12 @@
 """Time each report format for a month of the default catalog and for 200 services.
 
-    .venv/bin/python bench/report_render.py [--lang ja] [--repeat 3]
+    .venv/bin/python bench/report_render.py [--lang ja] [--repeat 3] [--formats pdf]
+        [--cases 7,200]
 
 Prints seconds per format (best of ``--repeat`` runs; PDF of the large catalog runs once
-unless ``--repeat-pdf`` says otherwise) and the output size. Figures, not assertions: the
-tests never time anything.
+unless ``--repeat-pdf`` says otherwise), the CPU seconds of this process for the same run
+(the figure to compare on a shared machine, where wall time depends on the neighbours),
+and the output size. Figures, not assertions: the tests never time anything.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ def _samples() -> ModuleType:
     return module
 
 
-def _time(render: Any, document: Any, fmt: str, lang: str, repeat: int) -> tuple[float, int]:
-    best, size = float("inf"), 0
+def _time(render: Any, document: Any, fmt: str, lang: str, repeat: int) -> tuple[float, float, int]:
+    best, best_cpu, size = float("inf"), float("inf"), 0
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         size = len(render(document, fmt, lang))
         best = min(best, time.perf_counter() - started)
-    return best, size
+        best_cpu = min(best_cpu, time.process_time() - started_cpu)
+    return best, best_cpu, size
 
 
 def main() -> None:
@@ -44,29 +47,35 @@ def main() -> None:
     parser.add_argument("--lang", default="ja", choices=("ja", "en"))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--repeat-pdf", type=int, default=1)
+    parser.add_argument("--formats", default=",".join(FORMATS), help="e.g. pdf or csv,xlsx")
+    parser.add_argument("--cases", default="7,200", help="service counts: 7 (default catalog)")
+    parser.add_argument("--fiscal-year", action=argparse.BooleanOptionalAction, default=True)
     arguments = parser.parse_args()
     samples = _samples()
-    cases = [
-        ("monthly, default catalog (7 services)", render_monthly, samples.monthly_document()),
-        (
-            "monthly, 200 services",
-            render_monthly,
-            samples.monthly_document(samples.synthetic_systems(200), ()),
-        ),
-        ("fiscal year, default catalog", render_fiscal_year, samples.fiscal_year_document()),
-        (
-            "fiscal year, 200 services",
-            render_fiscal_year,
-            samples.fiscal_year_document(2026, samples.synthetic_systems(200)),
-        ),
-    ]
+    formats = [fmt for fmt in arguments.formats.split(",") if fmt]
+    cases = []
+    for count in (int(c) for c in arguments.cases.split(",") if c):
+        systems = samples.DEFAULT_SYSTEMS if count == 7 else samples.synthetic_systems(count)
+        exclusions = samples.DEFAULT_EXCLUSIONS if count == 7 else ()
+        what = "default catalog (7 services)" if count == 7 else f"{count} services"
+        cases.append(
+            (f"monthly, {what}", render_monthly, samples.monthly_document(systems, exclusions))
+        )
+        if arguments.fiscal_year:
+            cases.append(
+                (
+                    f"fiscal year, {what}",
+                    render_fiscal_year,
+                    samples.fiscal_year_document(2026, systems),
+                )
+            )
     print(f"lang={arguments.lang}; seconds are the best of the runs")
-    print(f"{'case':40} {'format':6} {'seconds':>9} {'bytes':>11}")
+    print(f"{'case':40} {'format':6} {'seconds':>9} {'cpu s':>9} {'bytes':>11}")
     for title, render, document in cases:
-        for fmt in FORMATS:
+        for fmt in formats:
             repeat = arguments.repeat_pdf if fmt == "pdf" else arguments.repeat
-            seconds, size = _time(render, document, fmt, arguments.lang, repeat)
-            print(f"{title:40} {fmt:6} {seconds:9.3f} {size:11,}", flush=True)
+            seconds, cpu, size = _time(render, document, fmt, arguments.lang, repeat)
+            print(f"{title:40} {fmt:6} {seconds:9.3f} {cpu:9.3f} {size:11,}", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from app.reports import charts
 from app.reports.document import (
     Exclusion,
+    Figures,
     FiscalYearReportDocument,
     MonthlyReportDocument,
 )
@@ -103,6 +104,8 @@ class FigureCard:
     exclusion_ids: list[int]
     strip_svg: Markup | None = None
     daily_svg: Markup | None = None
+    # On a system's card, its only service when that service's card would repeat it.
+    sole_service: str = ""
 
 
 @dataclass
@@ -263,6 +266,28 @@ def _provenance(document: dict[str, object], lang: Lang) -> list[Stat]:
     return stats
 
 
+_SAME_FIELDS = (
+    "target",
+    "availability",
+    "met",
+    "scheduled_seconds",
+    "excluded_seconds",
+    "downtime_seconds",
+    "unknown_seconds",
+    "error_budget_seconds",
+    "error_budget_remaining_seconds",
+    "insufficient_data",
+    "recovery_target_seconds",
+    "incidents",
+)
+
+
+def _same_figures(system: Figures, service: Figures) -> bool:
+    """Whether a system's only service has the system's figures, so that printing both
+    would repeat one page (it differs when the service has its own target, say)."""
+    return all(system.get(key) == service.get(key) for key in _SAME_FIELDS)
+
+
 def render_monthly_html(
     document: MonthlyReportDocument, lang: Lang, *, for_print: bool = False
 ) -> str:
@@ -273,14 +298,22 @@ def render_monthly_html(
     timezone = ZoneInfo(period["timezone"])
     rows = figure_rows(document)
     cards = {row.scope: _card(row, document, timezone, lang, for_print) for row in rows}
-    sections = [
-        SystemSection(
+    sections = []
+    for group in system_groups(document):
+        section = SystemSection(
             card=cards.get(group.system_id) if group.system is not None else None,
             name=pick(group.name, lang),
             services=[cards[f"{s['system']}/{s['service']}"] for s in group.services],
         )
-        for group in system_groups(document)
-    ]
+        if section.card is not None and group.system is not None and len(group.services) == 1:
+            sole = group.services[0]
+            if _same_figures(group.system, sole):
+                # One service with the system's own figures: one card, naming the service.
+                section.card.sole_service = (
+                    f"{pick(sole['name'], lang)} ({sole['system']}/{sole['service']})"
+                )
+                section.services = []
+        sections.append(section)
     system_cards = [cards[row.scope] for row in rows if row.level == "system"]
     met_count = sum(1 for card in system_cards if card.met is True)
     template = environment().get_template("monthly.html.j2")

@@ -121,6 +121,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     "yes": ("はい", "yes"),
     "no": ("いいえ", "no"),
     "month_strip": ("月間稼働状況", "Month at a glance"),
+    "legend": (
+        "凡例（月間稼働状況の色と模様）",
+        "Legend (colours and patterns of the month at a glance)",
+    ),
     "daily_chart": ("日別稼働率", "Daily availability"),
     "no_data": ("データなし", "no data"),
     "state_up": ("稼働", "up"),

@@ -156,3 +156,44 @@ def test_fiscal_year_pdf(tmp_path: Path) -> None:
         _tool("pdftoppm"), "-r", "30", "-f", "1", "-l", "1", "-png", str(pdf), str(tmp_path / "fy")
     )
     assert (tmp_path / "fy-1.png").stat().st_size > 5_000
+
+
+def _page_texts(pdf: Path) -> list[str]:
+    pages = int(
+        next(
+            line.split()[-1]
+            for line in _run(_tool("pdfinfo"), str(pdf)).splitlines()
+            if line.startswith("Pages:")
+        )
+    )
+    return [
+        _squeeze(_run(_tool("pdftotext"), "-f", str(n), "-l", str(n), str(pdf), "-"))
+        for n in range(1, pages + 1)
+    ]
+
+
+def test_every_chart_title_has_its_chart_on_the_same_page(monthly_ja_pdf: Path) -> None:
+    # The first page used to end with "月間稼働状況:" and the legend, the chart elsewhere.
+    legend_title = _squeeze("凡例（月間稼働状況の色と模様）")
+    for number, text in enumerate(_page_texts(monthly_ja_pdf), start=1):
+        text = text.replace(legend_title, "")
+        assert not text.endswith("月間稼働状況:"), number
+        for title, chart_text in (("月間稼働状況", "1815222931"), ("日別稼働率", "目標値")):
+            position = text.find(title)
+            while position >= 0:
+                following = text.find(title, position + 1)
+                chart = text[position : following if following >= 0 else len(text)]
+                assert chart_text in chart, (number, title, chart[:80])
+                position = following
+
+
+def test_a_system_with_one_service_prints_once(
+    monthly: MonthlyReportDocument, monthly_ja_pdf: Path
+) -> None:
+    text = _text(monthly_ja_pdf)
+    # One card per system, plus one per service of a system with several (mynaportal).
+    cards = len(monthly["systems"]) + sum(
+        1 for s in monthly["services"] if s["system"] == "mynaportal"
+    )
+    assert text.count("許容停止時間の残り") == cards
+    assert "情報連携(info-network/main)" in text  # the sole service is named on its system

@@ -467,8 +467,9 @@ def monthly_document(
             assert system_timeline.down_counted is not None
             system_timeline.down_counted += _subtract(timeline.down_wall, service_excluded)
             system_timeline.unknown += _subtract(timeline.unknown, service_excluded)
+        # Systems carry a strip too, as the engine's documents do (``pictures=True``).
         system_figures = _figures(
-            system_timeline, period, system.target, system.recovery_target_seconds, False
+            system_timeline, period, system.target, system.recovery_target_seconds, True
         )
         system_rows.append({"system": system.system, "name": system.name, **system_figures})  # type: ignore[typeddict-item]
 
