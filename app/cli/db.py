@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli._common import fail, guarded, require_schema, runtime
+from app.cli._common import fail, guarded, require_schema, runtime, schema_state
 from app.settings import get_settings
 from app.store.db import transaction
 
@@ -123,7 +123,7 @@ def _revision_errors(revision: str, also: str) -> Iterator[None]:
 def db_status() -> None:
     """Show the schema version and whether it is current."""
     rt = runtime()
-    current, found, head = rt.schema_is_current()
+    current, found, head = schema_state(rt)
     typer.echo(f"database: {_safe_url(rt.settings.database_url)}")
     typer.echo(
         f"schema: {found or 'empty'} (latest {head}){'' if current else ' - run kadou db upgrade'}"

@@ -6,13 +6,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from app.catalog import load_catalog
+from app.catalog.model import Catalog
 from app.cli._common import (
+    catalog_secrets,
     cli_actor,
     configure_logging,
     fail,
@@ -44,11 +47,16 @@ LibraryLogLevel = Annotated[
 ]
 
 
-def _configure_logging(level: str, libraries: str) -> None:
+def _configure_logging(level: str, libraries: str, catalog: Catalog) -> None:
     configure_logging(
         log_level(level, "--log-level"),
         libraries=log_level(libraries, "--library-log-level"),
+        secrets=catalog_secrets(catalog),
     )
+
+
+def _catalog() -> Catalog:
+    return guarded(lambda: load_catalog(get_settings().catalog))
 
 
 def sample(
@@ -97,7 +105,7 @@ def serve_command(
     """Run the API, the web pages and /metrics (with the embedded probe runner)."""
     from app.serve import serve
 
-    _configure_logging(level, library_level)
+    _configure_logging(level, library_level, _catalog())
     serve(host, port, with_probes=not no_probes)
 
 
@@ -106,9 +114,16 @@ def probe_command(
     push: Annotated[
         str | None, typer.Option(help="Send results to this Kadou server instead of the database")
     ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(help="File holding the prober token for --push (readable by you only)"),
+    ] = None,
     token: Annotated[
         str | None,
-        typer.Option(envvar="KADOU_AGENT_TOKEN", help="Bearer token (role prober) for --push"),
+        typer.Option(
+            help="The prober token itself; visible to every user of the machine (ps): "
+            "prefer --token-file or KADOU_AGENT_TOKEN"
+        ),
     ] = None,
     spool_dir: Annotated[
         Path, typer.Option(help="Unsent results are kept here until delivered")
@@ -122,27 +137,63 @@ def probe_command(
     from probes.runner import run_probe_agent
     from probes.sink import HttpPushSink, ObservationSink
 
-    _configure_logging(level, library_level)
     settings = get_settings()
     where = location or settings.location
-    catalog = guarded(lambda: load_catalog(settings.catalog))
+    catalog = _catalog()
+    _configure_logging(level, library_level, catalog)
+    secret = agent_token(token_file, token) if push is not None else None
+    rt = None
+    if push is None:
+        if token_file is not None or token is not None:
+            fail("--token and --token-file go with --push; into the database no token is needed")
+        rt = guarded(lambda: open_runtime(settings, catalog=catalog))
+        require_schema(rt)
 
     async def run() -> None:
         sink: ObservationSink
-        if push is None:
+        if rt is not None:
             from app.store.sink import StoreSink
 
-            rt = open_runtime(settings, catalog=catalog)
-            require_schema(rt)
             sink = StoreSink(rt.sessions, rt.timeline_params)
             await run_probe_agent(catalog, where, sink, spool_dir)
             return
-        if not token:
-            fail("--push needs --token or KADOU_AGENT_TOKEN (a token with the prober role)")
-        async with HttpPushSink(push, token) as push_sink:
+        assert push is not None and secret is not None
+        async with HttpPushSink(push, secret) as push_sink:
             await run_probe_agent(catalog, where, push_sink, spool_dir)
 
     asyncio.run(run())
+
+
+def agent_token(token_file: Path | None, token: str | None) -> str:
+    """The prober token, from the first of --token-file, --token and KADOU_AGENT_TOKEN.
+
+    A token on the command line is readable by every user of the machine (``ps``, the
+    shell's history), so it still works, for a quick try, but says so on stderr.
+    """
+    from_environment = os.environ.get("KADOU_AGENT_TOKEN", "").strip()
+    if token_file is not None and token is not None:
+        fail("give --token-file or --token, not both")
+    if token_file is not None:
+        try:
+            text = token_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            fail(f"--token-file {token_file}: cannot read it: {error.strerror or error}")
+        if not text:
+            fail(f"--token-file {token_file}: the file is empty; put the prober token in it")
+        return text
+    if token:
+        typer.echo(
+            "kadou: warning: --token is visible to other users of this machine (ps, shell "
+            "history); use --token-file FILE or KADOU_AGENT_TOKEN instead",
+            err=True,
+        )
+        return token
+    if from_environment:
+        return from_environment
+    fail(
+        "--push needs the prober token: --token-file FILE or KADOU_AGENT_TOKEN "
+        "(create one with `kadou token create --role prober`)"
+    )
 
 
 def demo(
@@ -176,7 +227,9 @@ def simulate(
 
     from probes.simulator import serve_simulator
 
-    _configure_logging(level, library_level)
+    configure_logging(
+        log_level(level, "--log-level"), libraries=log_level(library_level, "--library-log-level")
+    )
     if scenario is not None and not scenario.is_file():
         fail(f"--scenario: {scenario}: no such file")
     with contextlib.suppress(KeyboardInterrupt):
