@@ -67,7 +67,17 @@ def db_downgrade(
         engine.dispose()
     if not yes and not _confirmed("This cannot be undone. Continue?"):
         fail("downgrade cancelled; nothing was changed (pass --yes to skip the question)")
-    guarded(lambda: downgrade(url, revision))
+    try:
+        guarded(lambda: downgrade(url, revision))
+    except typer.Exit:
+        # A revision refused to go down. PostgreSQL undoes the whole downgrade; SQLite keeps
+        # the revisions undone before the refusal. Either way, say where the schema is.
+        engine = make_engine(url)
+        try:
+            reached = guarded(lambda: current_revision(engine))
+        finally:
+            engine.dispose()
+        fail(f"the downgrade stopped; the database is at {reached or 'base'}: {_safe_url(url)}")
     typer.echo(f"database at {revision}: {_safe_url(url)}")
 
 
