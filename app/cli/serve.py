@@ -16,6 +16,7 @@ from app.catalog import load_catalog
 from app.catalog.model import Catalog
 from app.cli._common import (
     catalog_secrets,
+    check_output_path,
     cli_actor,
     configure_logging,
     fail,
@@ -74,13 +75,15 @@ def sample(
 
     rt = runtime()
     period = guarded(lambda: periods.parse_month(month, rt.timezone))
+    check_output_path(out)
+    if register_windows:
+        require_schema(rt)
     year, month_number = (int(part) for part in period.label.split("-"))
     start, end = month_bounds(year, month_number, rt.timezone)
     scenario = default_scenario(year, month_number, rt.timezone)
-    count = write_json_lines(generate(rt.catalog, start, end, scenario), str(out))
-    typer.echo(f"wrote {count} observations to {out}")
-    if register_windows:
-        require_schema(rt)
+
+    def register() -> list[str]:
+        registered = []
         with transaction(rt.sessions) as session:
             existing = {(row.scope, row.starts_at, row.ends_at) for row in list_exclusions(session)}
             for scope, window_start, window_end, reason in scenario.planned:
@@ -90,7 +93,24 @@ def sample(
                     scope, "planned", window_start, window_end, reason, retroactive=True
                 )
                 row = add_exclusion(session, rt.catalog, request, cli_actor())
-                typer.echo(f"registered planned window {row.id} on {row.scope}")
+                registered.append(f"registered planned window {row.id} on {row.scope}")
+        return registered
+
+    # The file is written under a temporary name and renamed once the windows are
+    # registered: a failure on the way leaves neither a file nor windows.
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        try:
+            count = write_json_lines(generate(rt.catalog, start, end, scenario), str(partial))
+        except OSError as error:
+            fail(f"--out {out}: cannot write: {error.strerror or error}")
+        messages = guarded(register) if register_windows else []
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    typer.echo(f"wrote {count} observations to {out}")
+    for message in messages:
+        typer.echo(message)
 
 
 def serve_command(

@@ -67,3 +67,16 @@ def test_the_name_migration_goes_down_and_up(kadou: KadouCli) -> None:
     assert reached in (head_revision(kadou.database_url), "0003")
     assert f"the downgrade stopped; the database is at {reached}" in out
     engine.dispose()
+
+
+def test_last_use_is_shown_in_the_reporting_time_zone(kadou: KadouCli) -> None:
+    from datetime import UTC, datetime
+
+    from app.store.db import transaction
+
+    secret = kadou("token", "create", "--name", "grafana", "--role", "viewer").strip()
+    engine = make_engine(kadou.database_url)
+    with transaction(session_factory(engine)) as session:
+        authenticate(session, secret, now=datetime(2026, 10, 31, 15, 30, 5, tzinfo=UTC))
+    engine.dispose()
+    assert "last used 2026-11-01T00:30:05+09:00" in kadou("token", "list")
