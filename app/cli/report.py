@@ -174,9 +174,15 @@ def render_table(document: dict[str, Any]) -> str:
         met = {True: "yes", False: "NO", None: "-"}[item["met"]]
         # Coverage with the availability's precision, truncated like it: 98.9957 % is
         # "98.99%", never a "99.00%" beside "insufficient data".
-        coverage = format_percent(
-            item["coverage"], percent_decimals(item["availability_display"]), none="-"
+        # Without data the availability is "—" and says nothing of the precision: the
+        # target's, plus one decimal, is the one it would have had (§5).
+        shown = item["availability_display"]
+        decimals = (
+            percent_decimals(shown)
+            if any(c.isdigit() for c in shown or "")
+            else percent_decimals(item["target_display"]) + 1
         )
+        coverage = format_percent(item["coverage"], decimals, none="-")
         flag = "  insufficient data" if item["insufficient_data"] else ""
         return (
             f"{name:<28} {item['target_display']:>7} {item['availability_display']:>12} {met:>4} "

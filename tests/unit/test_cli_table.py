@@ -82,3 +82,10 @@ def test_incident_durations_use_the_same_formatter() -> None:
     }
     table = render_table(document(figures(incidents=[incident])))
     assert "lasted 59m59.9s, counted 29m59.9s" in table
+
+
+def test_coverage_without_data_keeps_the_precision() -> None:
+    no_data = figures(availability_display="—", coverage=0.0, met=None, insufficient_data=True)
+    assert "0.00%" in row_of(render_table(document(no_data)), "jpki/main")
+    no_data_high = {**no_data, "target_display": "99.99%"}
+    assert "0.000%" in row_of(render_table(document(no_data_high)), "jpki/main")
