@@ -86,19 +86,29 @@ class RedactingFilter(logging.Filter):
     """A handler filter that takes secrets out of every record it passes on.
 
     Installed on handlers (not loggers) so it sees the records of every library too. The
-    message and a traceback are rendered once, redacted, and stored back on the record;
-    the formatter then prints them as they are.
+    message and each argument are redacted in place, keeping the arguments' shape:
+    formatters such as uvicorn's access log read them by position. A traceback is
+    rendered once, redacted, and kept on the record for the formatter to print.
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self.secrets = frozenset(secrets)
 
+    def _argument(self, value: object) -> object:
+        if isinstance(value, (int, float, bool)) or value is None:
+            return value  # "%d" and "%.1f" need the number itself
+        text = value if isinstance(value, str) else str(value)
+        redacted = redact_text(text, self.secrets)
+        return redacted if redacted != text or isinstance(value, str) else value
+
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact_text(message, self.secrets)
-        if redacted != message or record.args:
-            record.msg, record.args = redacted, None
+        if isinstance(record.msg, str):
+            record.msg = redact_text(record.msg, self.secrets)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._argument(value) for value in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: self._argument(value) for key, value in record.args.items()}
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

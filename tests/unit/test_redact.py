@@ -76,3 +76,20 @@ def test_the_filter_redacts_arguments_and_tracebacks() -> None:
     assert "p4ss" not in text and "the-catalog-secret" not in text
     assert text.startswith("probe http://u:***@h/ failed: refused")
     assert "cannot reach http://u:***@h/ with ***" in text
+
+
+def test_the_filter_keeps_the_arguments_a_formatter_reads_by_position() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/api/v1/status?token=s3cr3t-value", "1.1", 200),
+        None,
+    )
+    assert RedactingFilter().filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(record)
+    assert line == '127.0.0.1:5000 - "GET /api/v1/status?token=*** HTTP/1.1" 200 OK'
