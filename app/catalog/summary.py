@@ -12,6 +12,7 @@ from decimal import Decimal
 from app.catalog.durations import format_duration
 from app.catalog.hours import format_hours
 from app.catalog.model import Catalog, HttpCheck, LocalizedName, TcpCheck, TlsCheck
+from app.redact import redact_headers, redact_url
 
 
 def format_target(target: Decimal) -> str:
@@ -37,7 +38,11 @@ def _format_retry(retry_interval_ms: int, interval_ms: int) -> str:
 def describe_check(check: HttpCheck | TcpCheck | TlsCheck) -> str:
     """What the check probes: ``GET http://...``, ``tcp host:port``, ``tls host:port``."""
     if isinstance(check, HttpCheck):
-        return f"{check.method} {check.url}"
+        # The catalog may hold credentials; a summary is read by people who need not see them.
+        auth = f", basic auth as {check.basic_auth.username}" if check.basic_auth else ""
+        headers = redact_headers(check.headers)
+        sent = f", headers {', '.join(f'{k}: {v}' for k, v in headers.items())}" if headers else ""
+        return f"{check.method} {redact_url(check.url)}{auth}{sent}"
     if isinstance(check, TcpCheck):
         return f"{check.host}:{check.port}"
     server_name = f" (SNI {check.server_name})" if check.server_name else ""

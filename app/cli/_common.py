@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 import typer
 
 from app.catalog import CatalogError
+from app.catalog.model import Catalog, HttpCheck
 from app.errors import KadouError
+from app.redact import SECRET_HEADERS, RedactingFilter, redact_text
 from app.runtime import Runtime, open_runtime
 from app.store.tokens import Actor, Role
 
@@ -23,16 +25,30 @@ T = TypeVar("T")
 
 
 def fail(message: str) -> NoReturn:
-    typer.echo(f"kadou: {message}", err=True)
+    # An error may quote what the user fed in: a catalog line with a URL's password, say.
+    typer.echo(f"kadou: {redact_text(message)}", err=True)
     raise typer.Exit(2)
 
 
 def guarded(action: Callable[[], T]) -> T:
-    """Run ``action``; turn input errors into one line and exit status 2."""
+    """Run ``action``; turn input errors, and a database that cannot be reached, into one
+    line and exit status 2."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     try:
         return action()
     except (KadouError, CatalogError, ValueError) as error:
         fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+    except (OperationalError, InterfaceError) as error:
+        unreachable(error)
+
+
+def unreachable(error: Exception) -> NoReturn:
+    cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+    fail(
+        f"cannot open the database ({type(error).__name__}: {cause}); "
+        "check KADOU_DATABASE_URL and that the database is running"
+    )
 
 
 def check_output_path(out: Path, option: str = "--out") -> None:
@@ -65,8 +81,18 @@ def runtime() -> Runtime:
     return guarded(open_runtime)
 
 
+def schema_state(rt: Runtime) -> tuple[bool, str | None, str | None]:
+    """``rt.schema_is_current()``, or one line and exit 2 when the database cannot be reached."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return rt.schema_is_current()
+    except SQLAlchemyError as error:
+        unreachable(error)
+
+
 def require_schema(rt: Runtime) -> None:
-    current, found, head = rt.schema_is_current()
+    current, found, head = schema_state(rt)
     if not current:
         fail(
             f"the database schema is at {found or 'nothing'}, Kadou needs {head}; "
@@ -103,7 +129,22 @@ def log_level(text: str, option: str) -> str:
     return level
 
 
-def configure_logging(level: str = "INFO", *, libraries: str = "WARNING") -> None:
+def catalog_secrets(catalog: Catalog) -> set[str]:
+    """The credentials a catalog holds: basic-auth passwords and credential header values."""
+    secrets: set[str] = set()
+    for check in catalog.checks().values():
+        if isinstance(check, HttpCheck):
+            if check.basic_auth is not None:
+                secrets.add(check.basic_auth.password)
+            secrets.update(
+                value for name, value in check.headers.items() if name.lower() in SECRET_HEADERS
+            )
+    return secrets
+
+
+def configure_logging(
+    level: str = "INFO", *, libraries: str = "WARNING", secrets: set[str] | None = None
+) -> None:
     """Kadou's own loggers at ``level``; every other library at ``libraries``.
 
     Libraries log for their own developers: WeasyPrint and fontTools write several INFO
@@ -114,6 +155,14 @@ def configure_logging(level: str = "INFO", *, libraries: str = "WARNING") -> Non
     import logging
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(libraries)
+    root = logging.getLogger()
+    root.setLevel(libraries)
     for name in KADOU_LOGGERS:
         logging.getLogger(name).setLevel(level)
+    # No log line may carry a secret. Root's handlers see every propagated record; uvicorn
+    # logs through handlers of its own, made later, so its loggers get the filter instead.
+    redacting = RedactingFilter(secrets or ())
+    for handler in root.handlers:
+        handler.addFilter(redacting)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).addFilter(redacting)

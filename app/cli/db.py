@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli._common import fail, guarded, require_schema, runtime
+from app.cli._common import fail, guarded, require_schema, runtime, schema_state
 from app.settings import get_settings
 from app.store.db import transaction
 
@@ -67,7 +67,17 @@ def db_downgrade(
         engine.dispose()
     if not yes and not _confirmed("This cannot be undone. Continue?"):
         fail("downgrade cancelled; nothing was changed (pass --yes to skip the question)")
-    guarded(lambda: downgrade(url, revision))
+    try:
+        guarded(lambda: downgrade(url, revision))
+    except typer.Exit:
+        # A revision refused to go down. PostgreSQL undoes the whole downgrade; SQLite keeps
+        # the revisions undone before the refusal. Either way, say where the schema is.
+        engine = make_engine(url)
+        try:
+            reached = guarded(lambda: current_revision(engine))
+        finally:
+            engine.dispose()
+        fail(f"the downgrade stopped; the database is at {reached or 'base'}: {_safe_url(url)}")
     typer.echo(f"database at {revision}: {_safe_url(url)}")
 
 
@@ -123,7 +133,7 @@ def _revision_errors(revision: str, also: str) -> Iterator[None]:
 def db_status() -> None:
     """Show the schema version and whether it is current."""
     rt = runtime()
-    current, found, head = rt.schema_is_current()
+    current, found, head = schema_state(rt)
     typer.echo(f"database: {_safe_url(rt.settings.database_url)}")
     typer.echo(
         f"schema: {found or 'empty'} (latest {head}){'' if current else ' - run kadou db upgrade'}"

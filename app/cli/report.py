@@ -15,6 +15,7 @@ import typer
 from app.cli._common import check_output_path, fail, guarded, require_schema, runtime, write_output
 from app.errors import KadouError
 from app.evaluation import evaluate_period, report_document
+from app.reports.formats import format_duration, format_percent, percent_decimals
 from app.sla import periods
 
 # Years a report can be asked for: "26" is a typo for 2026, not the fiscal year 26 AD.
@@ -156,18 +157,7 @@ def report(
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    total = float(seconds)
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{sign}{int(hours)}h{int(minutes):02d}m{secs:04.1f}s"
-    if minutes:
-        return f"{sign}{int(minutes)}m{secs:04.1f}s"
-    return f"{sign}{secs:.1f}s"
+    return format_duration(seconds, "en", compact=True)
 
 
 def render_table(document: dict[str, Any]) -> str:
@@ -182,7 +172,17 @@ def render_table(document: dict[str, Any]) -> str:
 
     def row(name: str, item: dict[str, Any]) -> str:
         met = {True: "yes", False: "NO", None: "-"}[item["met"]]
-        coverage = "-" if item["coverage"] is None else f"{item['coverage'] * 100:.2f}%"
+        # Coverage with the availability's precision, truncated like it: 98.9957 % is
+        # "98.99%", never a "99.00%" beside "insufficient data".
+        # Without data the availability is "—" and says nothing of the precision: the
+        # target's, plus one decimal, is the one it would have had (§5).
+        shown = item["availability_display"]
+        decimals = (
+            percent_decimals(shown)
+            if any(c.isdigit() for c in shown or "")
+            else percent_decimals(item["target_display"]) + 1
+        )
+        coverage = format_percent(item["coverage"], decimals, none="-")
         flag = "  insufficient data" if item["insufficient_data"] else ""
         return (
             f"{name:<28} {item['target_display']:>7} {item['availability_display']:>12} {met:>4} "

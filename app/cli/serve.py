@@ -6,13 +6,17 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from app.catalog import load_catalog
+from app.catalog.model import Catalog
 from app.cli._common import (
+    catalog_secrets,
+    check_output_path,
     cli_actor,
     configure_logging,
     fail,
@@ -44,11 +48,16 @@ LibraryLogLevel = Annotated[
 ]
 
 
-def _configure_logging(level: str, libraries: str) -> None:
+def _configure_logging(level: str, libraries: str, catalog: Catalog) -> None:
     configure_logging(
         log_level(level, "--log-level"),
         libraries=log_level(libraries, "--library-log-level"),
+        secrets=catalog_secrets(catalog),
     )
+
+
+def _catalog() -> Catalog:
+    return guarded(lambda: load_catalog(get_settings().catalog))
 
 
 def sample(
@@ -66,13 +75,15 @@ def sample(
 
     rt = runtime()
     period = guarded(lambda: periods.parse_month(month, rt.timezone))
+    check_output_path(out)
+    if register_windows:
+        require_schema(rt)
     year, month_number = (int(part) for part in period.label.split("-"))
     start, end = month_bounds(year, month_number, rt.timezone)
     scenario = default_scenario(year, month_number, rt.timezone)
-    count = write_json_lines(generate(rt.catalog, start, end, scenario), str(out))
-    typer.echo(f"wrote {count} observations to {out}")
-    if register_windows:
-        require_schema(rt)
+
+    def register() -> list[str]:
+        registered = []
         with transaction(rt.sessions) as session:
             existing = {(row.scope, row.starts_at, row.ends_at) for row in list_exclusions(session)}
             for scope, window_start, window_end, reason in scenario.planned:
@@ -82,7 +93,24 @@ def sample(
                     scope, "planned", window_start, window_end, reason, retroactive=True
                 )
                 row = add_exclusion(session, rt.catalog, request, cli_actor())
-                typer.echo(f"registered planned window {row.id} on {row.scope}")
+                registered.append(f"registered planned window {row.id} on {row.scope}")
+        return registered
+
+    # The file is written under a temporary name and renamed once the windows are
+    # registered: a failure on the way leaves neither a file nor windows.
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        try:
+            count = write_json_lines(generate(rt.catalog, start, end, scenario), str(partial))
+        except OSError as error:
+            fail(f"--out {out}: cannot write: {error.strerror or error}")
+        messages = guarded(register) if register_windows else []
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    typer.echo(f"wrote {count} observations to {out}")
+    for message in messages:
+        typer.echo(message)
 
 
 def serve_command(
@@ -97,7 +125,7 @@ def serve_command(
     """Run the API, the web pages and /metrics (with the embedded probe runner)."""
     from app.serve import serve
 
-    _configure_logging(level, library_level)
+    _configure_logging(level, library_level, _catalog())
     serve(host, port, with_probes=not no_probes)
 
 
@@ -106,9 +134,16 @@ def probe_command(
     push: Annotated[
         str | None, typer.Option(help="Send results to this Kadou server instead of the database")
     ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(help="File holding the prober token for --push (readable by you only)"),
+    ] = None,
     token: Annotated[
         str | None,
-        typer.Option(envvar="KADOU_AGENT_TOKEN", help="Bearer token (role prober) for --push"),
+        typer.Option(
+            help="The prober token itself; visible to every user of the machine (ps): "
+            "prefer --token-file or KADOU_AGENT_TOKEN"
+        ),
     ] = None,
     spool_dir: Annotated[
         Path, typer.Option(help="Unsent results are kept here until delivered")
@@ -135,10 +170,17 @@ def probe_command(
     from probes.runner import run_probe_agent
     from probes.sink import HttpPushSink, ObservationSink
 
-    _configure_logging(level, library_level)
     settings = get_settings()
     where = location or settings.location
-    catalog = guarded(lambda: load_catalog(settings.catalog))
+    catalog = _catalog()
+    _configure_logging(level, library_level, catalog)
+    secret = agent_token(token_file, token) if push is not None else None
+    rt = None
+    if push is None:
+        if token_file is not None or token is not None:
+            fail("--token and --token-file go with --push; into the database no token is needed")
+        rt = guarded(lambda: open_runtime(settings, catalog=catalog))
+        require_schema(rt)
     on_result = None
     on_retry = None
     if metrics_port is not None:
@@ -160,24 +202,53 @@ def probe_command(
 
     async def run() -> None:
         sink: ObservationSink
-        if push is None:
+        if rt is not None:
             from app.store.sink import StoreSink
 
-            rt = open_runtime(settings, catalog=catalog)
-            require_schema(rt)
             sink = StoreSink(rt.sessions, rt.timeline_params)
             await run_probe_agent(
                 catalog, where, sink, spool_dir, on_result=on_result, on_retry=on_retry
             )
             return
-        if not token:
-            fail("--push needs --token or KADOU_AGENT_TOKEN (a token with the prober role)")
-        async with HttpPushSink(push, token) as push_sink:
+        assert push is not None and secret is not None
+        async with HttpPushSink(push, secret) as push_sink:
             await run_probe_agent(
                 catalog, where, push_sink, spool_dir, on_result=on_result, on_retry=on_retry
             )
 
     asyncio.run(run())
+
+
+def agent_token(token_file: Path | None, token: str | None) -> str:
+    """The prober token, from the first of --token-file, --token and KADOU_AGENT_TOKEN.
+
+    A token on the command line is readable by every user of the machine (``ps``, the
+    shell's history), so it still works, for a quick try, but says so on stderr.
+    """
+    from_environment = os.environ.get("KADOU_AGENT_TOKEN", "").strip()
+    if token_file is not None and token is not None:
+        fail("give --token-file or --token, not both")
+    if token_file is not None:
+        try:
+            text = token_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            fail(f"--token-file {token_file}: cannot read it: {error.strerror or error}")
+        if not text:
+            fail(f"--token-file {token_file}: the file is empty; put the prober token in it")
+        return text
+    if token:
+        typer.echo(
+            "kadou: warning: --token is visible to other users of this machine (ps, shell "
+            "history); use --token-file FILE or KADOU_AGENT_TOKEN instead",
+            err=True,
+        )
+        return token
+    if from_environment:
+        return from_environment
+    fail(
+        "--push needs the prober token: --token-file FILE or KADOU_AGENT_TOKEN "
+        "(create one with `kadou token create --role prober`)"
+    )
 
 
 def demo(
@@ -211,7 +282,9 @@ def simulate(
 
     from probes.simulator import serve_simulator
 
-    _configure_logging(level, library_level)
+    configure_logging(
+        log_level(level, "--log-level"), libraries=log_level(library_level, "--library-log-level")
+    )
     if scenario is not None and not scenario.is_file():
         fail(f"--scenario: {scenario}: no such file")
     with contextlib.suppress(KeyboardInterrupt):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -38,10 +39,15 @@ def token_list() -> None:
 
     rt = runtime()
     require_schema(rt)
+    zone = ZoneInfo(rt.timezone)
     with rt.sessions() as session:
         for row in list_tokens(session):
             state = "revoked" if row.revoked_at else "active"
-            used = row.last_used_at.isoformat() if row.last_used_at else "never"
+            used = (
+                row.last_used_at.astimezone(zone).isoformat(timespec="seconds")
+                if row.last_used_at
+                else "never"
+            )
             typer.echo(f"{row.name:<24} {row.role:<9} {row.prefix}…  {state:<8} last used {used}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect
 
-from app.runtime import current_revision, downgrade, upgrade
+from app.runtime import current_revision, downgrade, head_revision, upgrade
 from app.store.db import make_engine, session_factory
 from app.store.tokens import authenticate
 from tests.support.cli import KadouCli
@@ -52,15 +52,31 @@ def test_the_name_migration_goes_down_and_up(kadou: KadouCli) -> None:
     engine = make_engine(kadou.database_url)
     indexes = {index["name"] for index in inspect(engine).get_indexes("api_tokens")}
     assert "uq_api_tokens_active_name" in indexes
-    downgrade(kadou.database_url, "0001")
-    assert current_revision(engine) == "0001"
+    downgrade(kadou.database_url, "0002")
+    assert current_revision(engine) == "0002"
     uniques = {item["name"] for item in inspect(engine).get_unique_constraints("api_tokens")}
     assert "uq_api_tokens_name" in uniques
     upgrade(kadou.database_url)
     kadou("token", "revoke", "agent-osaka")
     kadou("token", "create", "--name", "agent-osaka", "--role", "prober")
     # Two tokens share a name now: going back to unique names would have to drop one.
-    out = kadou("db", "downgrade", "0001", "--yes", expect=2)
+    out = kadou("db", "downgrade", "0002", "--yes", expect=2)
     assert "more than one token is named agent-osaka" in out
-    assert current_revision(engine) != "0001"
+    # PostgreSQL rolls the whole downgrade back; SQLite stops below the revisions it undid.
+    reached = current_revision(engine)
+    assert reached in (head_revision(kadou.database_url), "0003")
+    assert f"the downgrade stopped; the database is at {reached}" in out
     engine.dispose()
+
+
+def test_last_use_is_shown_in_the_reporting_time_zone(kadou: KadouCli) -> None:
+    from datetime import UTC, datetime
+
+    from app.store.db import transaction
+
+    secret = kadou("token", "create", "--name", "grafana", "--role", "viewer").strip()
+    engine = make_engine(kadou.database_url)
+    with transaction(session_factory(engine)) as session:
+        authenticate(session, secret, now=datetime(2026, 10, 31, 15, 30, 5, tzinfo=UTC))
+    engine.dispose()
+    assert "last used 2026-11-01T00:30:05+09:00" in kadou("token", "list")
