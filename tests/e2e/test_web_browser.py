@@ -298,7 +298,12 @@ def simulator_catalog(urls: dict[str, str]) -> str:
     text = default_catalog_text()
     for service, url in urls.items():
         text = text.replace(f"http://127.0.0.1:8081/{service}/health", url)
-    return text.replace("interval: 30s", "interval: 1s").replace("timeout: 10s", "timeout: 800ms")
+    # A retry interval may not be longer than the interval: retries come every second too.
+    return (
+        text.replace("interval: 30s", "interval: 1s")
+        .replace("retry_interval: 5s", "retry_interval: 1s")
+        .replace("timeout: 10s", "timeout: 800ms")
+    )
 
 
 class SimulatorThread:
