@@ -171,13 +171,6 @@ def iter_json_lines(
         yield parse_observation(item, known_checks, f"line {number}")
 
 
-def parse_json_lines(
-    lines: Iterable[str], known_checks: Mapping[str, object]
-) -> list[ObservationIn]:
-    """Every observation of a JSON Lines text, or an error naming the first bad line."""
-    return list(iter_json_lines(lines, known_checks))
-
-
 def batched(items: Iterable[ObservationIn], size: int) -> Iterator[list[ObservationIn]]:
     batch: list[ObservationIn] = []
     for item in items:

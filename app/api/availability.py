@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -12,6 +11,7 @@ from app.api.context import ApiContext, api_context
 from app.api.params import check_scope, resolve_period
 from app.api.problems import responses
 from app.evaluation import evaluate_period, period_json, report_document
+from app.incidents import incident_listing
 from app.store.tokens import Actor
 
 router = APIRouter(tags=["availability"])
@@ -82,30 +82,7 @@ def incidents(
             session, runtime.catalog, period, now=now, system_ids=[system] if system else None
         )
     document = report_document(runtime.catalog, result, system_id=system, service_id=service)
-    listed: list[dict[str, Any]] = []
-    rows = [(row, row["service"]) for row in document["services"]]
-    rows += [(row, None) for row in document["systems"]]
-    for row, service_id in rows:
-        for incident in row["incidents"]:
-            if open and not incident["ongoing"]:
-                continue
-            listed.append(
-                {
-                    "system": row["system"],
-                    "service": service_id,
-                    **incident,
-                    "recovery_seconds": None
-                    if incident["ongoing"]
-                    else incident["duration_seconds"],
-                }
-            )
-    listed.sort(
-        key=lambda item: (
-            datetime.fromisoformat(item["start"]),
-            item["system"],
-            item["service"] or "",
-        )
-    )
+    listed = incident_listing(document, ongoing_only=open)
     return {
         "period": period_json(period),
         "data_cutoff": document["data_cutoff"],

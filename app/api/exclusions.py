@@ -15,10 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import admin, operator, reader
 from app.api.context import ApiContext, api_context
-from app.api.params import aware, check_scope, parse_instant
+from app.api.params import aware, check_scope
 from app.api.problems import ApiProblem, responses
 from app.errors import InvalidInput
 from app.evaluation import exclusion_json
+from app.instants import parse_instant
 from app.store.db import transaction
 from app.store.exclusions import (
     ExclusionRequest,

@@ -12,21 +12,9 @@ from fastapi.routing import APIRoute
 
 from app.catalog.model import Catalog
 from app.errors import InvalidInput, NotFound
+from app.instants import parse_instant
 from app.sla import periods
 from app.store.types import to_ms
-
-
-def parse_instant(text: str, field: str, zone: ZoneInfo) -> datetime:
-    """ISO 8601; a time without offset is in the reporting time zone."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(
-            f"{text!r} is not an ISO 8601 time; write e.g. 2026-10-04T01:00+09:00 "
-            "(without an offset the reporting time zone applies)",
-            field=field,
-        ) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
 
 def aware(value: datetime, zone: ZoneInfo) -> datetime:

@@ -17,6 +17,7 @@ import typer
 from app.catalog import CatalogError
 from app.catalog.model import Catalog, HttpCheck
 from app.errors import KadouError
+from app.instants import parse_instant
 from app.redact import SECRET_HEADERS, RedactingFilter, redact_text
 from app.runtime import Runtime, open_runtime
 from app.store.tokens import Actor, Role
@@ -107,13 +108,7 @@ def cli_actor() -> Actor:
 
 
 def parse_time(text: str, field: str, zone: ZoneInfo) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        fail(
-            f"{field}: {text!r} is not an ISO 8601 time; write e.g. 2026-10-04T01:00 or 2026-10-04T01:00+09:00"
-        )
-    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+    return guarded(lambda: parse_instant(text, field, zone))
 
 
 # Loggers of Kadou's own code: "kadou.*" by name, "probes.*" and "app.*" by module.

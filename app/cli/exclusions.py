@@ -91,8 +91,7 @@ def exclusions_remove(
     reason: Annotated[str, typer.Option(help="Why the window is removed (audit log)")],
 ) -> None:
     """Remove an exclusion window (kept in the audit log)."""
-    from app.store.exclusions import remove_exclusion
-    from app.store.models import Exclusion
+    from app.store.exclusions import find_exclusion, remove_exclusion
 
     rt = runtime()
     require_schema(rt)
@@ -100,7 +99,7 @@ def exclusions_remove(
 
     def act() -> str:
         with transaction(rt.sessions) as session:
-            found = session.get(Exclusion, exclusion_id)
+            found = find_exclusion(session, exclusion_id)
             if found is None:
                 fail(f"no exclusion window with id {exclusion_id}; see `kadou exclusions list`")
             if found.removed_at is not None:

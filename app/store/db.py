@@ -229,10 +229,6 @@ def _bound_postgres_calls(engine: Engine, seconds: float) -> None:
         guarded_connection_call(name)
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
-
-
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -45,9 +45,6 @@ class Actor:
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
-    def can_post_results(self) -> bool:
-        return self.role in (Role.PROBER, Role.ADMIN)
-
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

@@ -224,9 +224,5 @@ def text(key: str, lang: Lang, **values: object) -> str:
     return template.format(**values) if values else template
 
 
-def page_label_keys() -> frozenset[str]:
-    return frozenset(_PAGE_LABELS)
-
-
 def pick_lang(value: str | None) -> Lang:
     return "en" if value == "en" else DEFAULT_LANG

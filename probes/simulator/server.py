@@ -43,7 +43,6 @@ from probes.simulator.faults import (
 
 RECONCILE_SECONDS = 0.1
 _RELAY_CHUNK_BYTES = 64 * 1024
-_REQUEST_LINE_LIMIT_BYTES = 8 * 1024
 
 logger = logging.getLogger("kadou.simulator")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -66,6 +67,13 @@ def worked_example_lines() -> list[str]:
     return lines
 
 
+def imported(output: str) -> tuple[int, int]:
+    """(stored, duplicates skipped) from ``kadou import``'s summary line."""
+    match = re.search(r"^imported (\d+) observations \((\d+) duplicates skipped", output, re.M)
+    assert match, f"no import summary in {output!r}"
+    return int(match.group(1)), int(match.group(2))
+
+
 @pytest.fixture
 def kadou(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> KadouCli:
     catalog = tmp_path / "catalog.yaml"
@@ -80,7 +88,7 @@ def test_worked_example(kadou: KadouCli, tmp_path: Path) -> None:
     lines = worked_example_lines()
     # Out of order on purpose: the timeline is a function of the set, not of arrival order.
     data.write_text("\n".join(lines[1::2] + lines[0::2]) + "\n", encoding="utf-8")
-    assert "imported" in kadou("import", str(data))
+    assert imported(kadou("import", str(data))) == (len(lines), 0)
     kadou(
         "exclusions", "add", "--scope", "info-network", "--kind", "planned",
         "--start", "2026-10-04T01:00", "--end", "2026-10-04T03:00",
@@ -126,7 +134,7 @@ def test_worked_example(kadou: KadouCli, tmp_path: Path) -> None:
     assert november["services"][0]["downtime_seconds"] == 2400
 
     # Re-importing the same file stores nothing new and changes no number.
-    assert "0 observations" in kadou("import", str(data)).replace("imported 0", "0")
+    assert imported(kadou("import", str(data))) == (0, len(lines))
     again = json.loads(kadou("report", "--month", "2026-10", "--format", "json"))
     assert again["services"] == october["services"]
 

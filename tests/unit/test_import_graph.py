@@ -150,12 +150,25 @@ def test_the_sla_core_imports_only_the_standard_library() -> None:
     assert not outside, "app/sla must stay pure: " + ", ".join(outside)
 
 
+# What an ORM session does besides execute, called on a variable named like one.
+SESSION_NAMES = ("session", "db")
+SESSION_CALLS = ("get", "add", "add_all", "delete", "merge", "scalar", "scalars", "query")
+
+
 def sql_calls(path: Path) -> Iterator[tuple[int, str]]:
-    """``select(...)`` and ``<anything>.execute(...)`` calls, by line."""
+    """``select(...)``, ``<anything>.execute(...)`` and ``session.get(...)``-like calls."""
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if not isinstance(node, ast.Call):
             continue
         function = node.func
+        if (
+            isinstance(function, ast.Attribute)
+            and isinstance(function.value, ast.Name)
+            and function.value.id in SESSION_NAMES
+            and function.attr in SESSION_CALLS
+        ):
+            yield node.lineno, f"{function.value.id}.{function.attr}"
+            continue
         name = (
             function.id
             if isinstance(function, ast.Name)

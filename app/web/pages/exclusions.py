@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.errors import Forbidden, InvalidInput, KadouError, NotFound
 from app.evaluation import exclusion_json
+from app.instants import parse_instant
 from app.store import audit
 from app.store.db import transaction
 from app.store.exclusions import (
@@ -91,20 +90,6 @@ def exclusions_page(
     return _exclusions_page(current, created=created, changed=changed)
 
 
-def _parse_local(value: str, field: str, zone: ZoneInfo) -> datetime:
-    if not value.strip():
-        raise InvalidInput("this field is required", field=field, ja="入力してください")
-    try:
-        instant = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(
-            f"{value!r} is not a date and time; use YYYY-MM-DDTHH:MM",
-            field=field,
-            ja=f"{value!r} は日時として読めません。YYYY-MM-DDTHH:MM の形で入力してください",
-        ) from None
-    return instant if instant.tzinfo is not None else instant.replace(tzinfo=zone)
-
-
 @router.post("/exclusions", response_class=HTMLResponse)
 def register_exclusion(
     current: Page = Depends(reader_page), fields: dict[str, str] = Depends(form_fields)
@@ -118,8 +103,8 @@ def register_exclusion(
         request = ExclusionRequest(
             scope=fields.get("scope", ""),
             kind=fields.get("kind", ""),
-            starts_at=_parse_local(fields.get("start", ""), "start", current.zone),
-            ends_at=_parse_local(fields.get("end", ""), "end", current.zone),
+            starts_at=parse_instant(fields.get("start", ""), "start", current.zone),
+            ends_at=parse_instant(fields.get("end", ""), "end", current.zone),
             reason=fields.get("reason", ""),
             retroactive=fields.get("retroactive") == "on",
         )
