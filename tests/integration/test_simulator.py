@@ -162,7 +162,8 @@ async def test_down_is_connect_refused_on_the_service_port_and_distinct_from_tim
     await control.put(f"/faults/{SERVICE}", json={"fault": "down"})
     refused = await on_service_port()
     assert (refused.ok, refused.detail) == (False, "connect refused")
-    assert refused.latency_ms < 100  # refused at once, not waited out
+    # Refused at once, not waited out: well inside the timeout even on a busy machine.
+    assert refused.latency_ms < 400
     # One listening socket cannot refuse by path: the main port resets instead.
     reset = await on_main_port()
     assert (reset.ok, reset.detail) == (False, "connection reset")
