@@ -150,9 +150,8 @@ def conflicting_duplicate(observations: Sequence[ObservationIn]) -> tuple[int, i
 
 
 def _outcome(observation: ObservationIn) -> tuple[object, ...]:
-    # Whatever decides the state: the result, and an end-of-observation mark where the
-    # observation carries one.
-    return (observation.ok, getattr(observation, "end_of_observation", None))
+    # Whatever decides the state: the result, and the mark of a runner that stopped.
+    return (observation.ok, observation.end_of_observation)
 
 
 def iter_json_lines(

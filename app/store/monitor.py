@@ -58,13 +58,17 @@ class DatabaseMonitor:
         interval_up: float = 10.0,
         interval_down: float = 0.5,
         answer_within: float = 1.5,
+        overdue_after: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._check = check
         self._interval_up = interval_up
         self._interval_down = interval_down
         self.answer_within = answer_within
+        self.overdue_after = overdue_after
         self._clock = clock
+        # When the check in flight began (monotonic), or None between checks.
+        self._checking_since: float | None = None
         self._cond = threading.Condition()
         self._started = 0  # checks begun
         self._finished = 0  # the last check finished (checks run one at a time)
@@ -77,8 +81,26 @@ class DatabaseMonitor:
 
     @property
     def unavailable(self) -> bool:
-        """True while the last check could not reach the database."""
-        return self._down_since is not None
+        """True while the last check could not reach the database, or the one in flight
+        has waited more than ``overdue_after`` seconds for it.
+
+        A database that has gone silent holds a check until a timeout (the statement
+        timeout, 30 s by default); requests should not wait that long to hear it is away.
+        """
+        if self._down_since is not None:
+            return True
+        since = self._checking_since
+        if since is None or self._clock() - since < self.overdue_after:
+            return False
+        with self._cond:
+            if self._down_since is None and self._checking_since == since:
+                self._down_since = since
+                log.warning(
+                    "database unavailable (no answer within %.0f s); answering 503 until it "
+                    "returns",
+                    self.overdue_after,
+                )
+        return True
 
     def start(self) -> None:
         with self._cond:
@@ -104,13 +126,14 @@ class DatabaseMonitor:
     def readiness(self) -> Readiness:
         """A check begun after this call, or not ready if none finishes in time."""
         self.start()
-        deadline = self._clock() + self.answer_within
+        # Real time, whatever the clock: this waits on a condition variable.
+        deadline = time.monotonic() + self.answer_within
         with self._cond:
             wanted = self._started + 1
             self._wanted = True
             self._cond.notify_all()
             while self._finished < wanted:
-                remaining = deadline - self._clock()
+                remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return Readiness(
                         False,
@@ -130,8 +153,10 @@ class DatabaseMonitor:
                 self._wanted = False
                 self._started += 1
                 number = self._started
+                self._checking_since = self._clock()
             readiness = self._check_once()
             with self._cond:
+                self._checking_since = None
                 self._readiness = readiness
                 self._finished = number
                 self._cond.notify_all()
@@ -140,11 +165,13 @@ class DatabaseMonitor:
         try:
             reason = self._check()
         except Exception as error:  # any failure to reach the database: not ready
-            if self._down_since is None:
-                self._down_since = self._clock()
-                log.warning(
-                    "database unavailable (%s); answering 503 until it returns", describe(error)
-                )
+            with self._cond:
+                if self._down_since is None:
+                    self._down_since = self._checking_since or self._clock()
+                    log.warning(
+                        "database unavailable (%s); answering 503 until it returns",
+                        describe(error),
+                    )
             return Readiness(
                 False,
                 f"the database is unreachable ({describe(error)}); check KADOU_DATABASE_URL",

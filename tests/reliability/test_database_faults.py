@@ -209,12 +209,14 @@ def test_serve_starts_without_its_database_and_becomes_ready_when_it_returns(
         "KADOU_DATABASE_URL": through(proxy, postgres_url),
         "KADOU_DB_CONNECT_TIMEOUT_SECONDS": "2",
         "KADOU_REPORT_EXPORT": "false",
+        "KADOU_SPOOL_DIR": str(tmp_path / "spool"),
     }
     process = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            f"from app.serve import serve; serve('127.0.0.1', {port}, with_probes=False)",
+            # With its probe runner, as `kadou serve` runs by default.
+            f"from app.serve import serve; serve('127.0.0.1', {port}, with_probes=True)",
         ],
         cwd=ROOT,
         env=env,
