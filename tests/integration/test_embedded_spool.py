@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,8 +24,6 @@ from app.runtime import Runtime, open_runtime, upgrade
 from app.settings import Settings
 from probes.sink import writer_statuses
 from probes.spool import decode_batch
-
-pytestmark = pytest.mark.postgres
 
 CHECK = "jpki/main/http"
 
@@ -105,6 +103,7 @@ def spooled_instants(spool_dir: Path) -> list[datetime]:
     return [record.observed_at for batch in batches for record in batch.observations]
 
 
+@pytest.mark.postgres
 async def test_a_restart_in_a_database_outage_loses_nothing(
     postgres_url: str, outage: Outage, tmp_path: Path
 ) -> None:
@@ -144,3 +143,43 @@ async def test_a_restart_in_a_database_outage_loses_nothing(
         runtime.engine.dispose()
     finally:
         await target.stop()
+
+
+async def test_a_check_failing_before_a_restart_is_probed_at_once(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """retry_interval survives a restart: the embedded runner reads the last results."""
+    from app.store.db import transaction
+    from app.store.ingest import ObservationIn, store_observations
+
+    upgrade(sqlite_url)
+    target = TinyHttpServer(probe_target)
+    await target.start()
+    # An hourly grid: within the test, only a retry can probe the check.
+    hourly = catalog_text(f"{target.base_url}/ok").replace("interval: 200ms", "interval: 1h")
+    hourly = hourly.replace("timeout: 150ms", "timeout: 150ms\n            retry_interval: 200ms")
+    catalog = parse_catalog(hourly, "embedded")
+    settings = Settings(database_url=sqlite_url, location="tokyo", spool_dir=tmp_path / "spool")
+    runtime = open_runtime(settings, catalog=catalog)
+    failed_at = datetime.now(UTC) - timedelta(seconds=30)
+    with transaction(runtime.sessions) as session:
+        store_observations(
+            session,
+            [ObservationIn(CHECK, "tokyo", failed_at, False, None, "status 503")],
+            runtime.timeline_params,
+        )
+
+    def probed_since_restart() -> bool:
+        with runtime.engine.connect() as connection:
+            count = connection.execute(
+                text("SELECT count(*) FROM observations WHERE ok"),
+            ).scalar_one()
+        return bool(count)
+
+    try:
+        app = create_app(runtime, with_probes=True, metrics_refresh_seconds=None)
+        async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+            await wait_for(probed_since_restart)
+    finally:
+        await target.stop()
+        runtime.engine.dispose()
