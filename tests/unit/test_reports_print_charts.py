@@ -98,8 +98,15 @@ def test_print_daily_bars_are_the_screen_bars(document: MonthlyReportDocument) -
         printed = str(daily_bars(*arguments, for_print=True))  # type: ignore[arg-type]
         for state in ("up", "down", "unknown"):
             assert _path_boxes(printed, f"bar-{state}") == _rects(screen, f"bar-{state}"), state
-        # Day numbers in one start-anchored text, in order and readable with spaces.
-        days = " ".join(str(int(day["date"][-2:])) for day in figures["daily"])
+        # The strip's day numbers (weekly and the last) in one start-anchored text, in
+        # order and readable with spaces.
+        last = len(figures["daily"]) - 1
+        days = " ".join(
+            str(int(day["date"][-2:]))
+            for index, day in enumerate(figures["daily"])
+            if index % 7 == 0 or index == last
+        )
+        assert days == "1 8 15 22 29 31"
         assert f">{days}</text>" in printed
         assert "text-anchor" not in printed.split("<line")[0]
         assert printed.count("<text") == 4  # two axis ticks, the day row, the target key
