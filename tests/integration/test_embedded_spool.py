@@ -100,7 +100,13 @@ async def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> No
 
 def spooled_instants(spool_dir: Path) -> list[datetime]:
     batches = [decode_batch(path.read_text()) for path in sorted(spool_dir.glob("*.jsonl"))]
-    return [record.observed_at for batch in batches for record in batch.observations]
+    # Observations only: the runner's end-of-observation marks are not observation rows.
+    return [
+        record.observed_at
+        for batch in batches
+        for record in batch.observations
+        if not record.end_of_observation
+    ]
 
 
 @pytest.mark.postgres
