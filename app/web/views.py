@@ -393,6 +393,8 @@ class StatusRow:
     days: tuple[StatusDay, ...]
     availability_display: str | None
     target_display: str
+    # Coverage below 99 % over the days shown (SLA-SEMANTICS §5), as every other page flags it.
+    insufficient_data: bool
 
     @property
     def days_with_data(self) -> int:
@@ -438,14 +440,28 @@ def status_rows(
     rows = []
     for system, figures in zip(runtime.catalog.systems, document["systems"], strict=True):
         evaluation = result.for_service(system.id, None)
+        days = tuple(day_figures(evaluation, bounds))
         rows.append(
             StatusRow(
                 system=system.id,
                 name=system.name.model_dump(),
                 state=states.get((system.id, None), "unknown"),
-                days=tuple(day_figures(evaluation, bounds)),
+                days=days,
                 availability_display=figures["availability_display"],
                 target_display=figures["target_display"],
+                insufficient_data=_insufficient_since_data(evaluation, bounds, days),
             )
         )
     return rows
+
+
+def _insufficient_since_data(
+    evaluation: Evaluation, bounds: Sequence[tuple[date, int, int]], days: Sequence[StatusDay]
+) -> bool:
+    """The "insufficient data" flag of the figure the page shows, which speaks of the days
+    with data: taken from the first of them to now, so that a system monitored for 20 of
+    the 90 days is not flagged for the 70 days before it, while a gap after it still is."""
+    first = next((i for i, day in enumerate(days) if day.availability is not None), None)
+    if first is None:
+        return False
+    return figures_for(evaluation, bounds[first][1], bounds[-1][2]).insufficient_data
