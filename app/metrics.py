@@ -170,38 +170,75 @@ def _gauge(name: str, documentation: str, labels: Iterable[str]) -> GaugeMetricF
     return GaugeMetricFamily(name, documentation, labels=list(labels))
 
 
-def sla_families(state: CurrentState) -> list[Metric]:
-    """Every SLA family from one snapshot."""
-    period = state.period.label
-    service_state = _gauge(
+# The period's figures, one gauge per field of a document row (system or service):
+# (metric name, help text, row key). A field that is None (availability and the remaining
+# budget while undefined, SLA-SEMANTICS §5) leaves its series out rather than writing NaN.
+_FIGURE_GAUGES: tuple[tuple[str, str, str], ...] = (
+    (
+        "kadou_sla_availability_ratio",
+        "Availability of the month to date (SLA-SEMANTICS §5); absent while undefined",
+        "availability",
+    ),
+    ("kadou_sla_target_ratio", "Availability target", "target"),
+    (
+        "kadou_sla_scheduled_seconds",
+        "Scheduled time of the month to date (operating hours minus exclusions)",
+        "scheduled_seconds",
+    ),
+    (
+        "kadou_sla_downtime_seconds",
+        "Downtime inside scheduled time, month to date",
+        "downtime_seconds",
+    ),
+    (
+        "kadou_sla_unknown_seconds",
+        "Scheduled time without data, month to date",
+        "unknown_seconds",
+    ),
+    (
+        "kadou_sla_error_budget_remaining_seconds",
+        "The month's error budget, taken on its whole scheduled time from the 1st, minus the "
+        "downtime so far (may be negative); absent while undefined",
+        "error_budget_remaining_seconds",
+    ),
+)
+_SLA_LABELS = ("system", "service", "period")
+
+# A document row with its series labels: the system itself has ``service=""``.
+_Row = tuple[str, str, dict[str, Any]]
+
+
+def _rows(state: CurrentState) -> list[_Row]:
+    rows: list[_Row] = [(row["system"], row["service"], row) for row in state.document["services"]]
+    rows += [(row["system"], "", row) for row in state.document["systems"]]
+    return rows
+
+
+def _state_family(state: CurrentState, rows: Sequence[_Row]) -> Metric:
+    family = _gauge(
         "kadou_service_state",
         'Current state of the service (system: service=""), one-hot over up, down, unknown',
         ("system", "service", "state"),
     )
-    sla_labels = ("system", "service", "period")
-    availability = _gauge(
-        "kadou_sla_availability_ratio",
-        "Availability of the month to date (SLA-SEMANTICS §5); absent while undefined",
-        sla_labels,
-    )
-    target = _gauge("kadou_sla_target_ratio", "Availability target", sla_labels)
-    scheduled = _gauge(
-        "kadou_sla_scheduled_seconds",
-        "Scheduled time of the month to date (operating hours minus exclusions)",
-        sla_labels,
-    )
-    downtime = _gauge(
-        "kadou_sla_downtime_seconds", "Downtime inside scheduled time, month to date", sla_labels
-    )
-    unknown = _gauge(
-        "kadou_sla_unknown_seconds", "Scheduled time without data, month to date", sla_labels
-    )
-    remaining = _gauge(
-        "kadou_sla_error_budget_remaining_seconds",
-        "The month's error budget, taken on its whole scheduled time from the 1st, minus the "
-        "downtime so far (may be negative); absent while undefined",
-        sla_labels,
-    )
+    for system_id, service_id, _row in rows:
+        current = state.states.get((system_id, service_id or None), UNKNOWN)
+        for name in STATES:
+            family.add_metric([system_id, service_id, name], 1 if current == name else 0)
+    return family
+
+
+def _figure_families(period: str, rows: Sequence[_Row]) -> list[Metric]:
+    families: list[Metric] = []
+    for name, documentation, key in _FIGURE_GAUGES:
+        family = _gauge(name, documentation, _SLA_LABELS)
+        for system_id, service_id, row in rows:
+            if row[key] is not None:
+                family.add_metric([system_id, service_id, period], row[key])
+        families.append(family)
+    return families
+
+
+def _incident_families(period: str, rows: Sequence[_Row]) -> list[Metric]:
     incident_open = _gauge(
         "kadou_incident_open", "Ongoing incidents (0 or 1)", ("system", "service")
     )
@@ -209,38 +246,28 @@ def sla_families(state: CurrentState) -> list[Metric]:
         "kadou_recovery_target_breached",
         "Incidents of the month whose recovery time exceeds the recovery target "
         "(ongoing ones included); only where a recovery target applies",
-        sla_labels,
+        _SLA_LABELS,
     )
-    exclusion_active = _gauge(
-        "kadou_exclusion_active",
-        'Whether an exclusion window of this kind applies now (system: service="")',
-        ("system", "service", "kind"),
-    )
-    rows: list[tuple[str, str, dict[str, Any]]] = [
-        (row["system"], row["service"], row) for row in state.document["services"]
-    ]
-    rows += [(row["system"], "", row) for row in state.document["systems"]]
     for system_id, service_id, row in rows:
-        current = state.states.get((system_id, service_id or None), UNKNOWN)
-        for name in STATES:
-            service_state.add_metric([system_id, service_id, name], 1 if current == name else 0)
-        labels = [system_id, service_id, period]
-        if row["availability"] is not None:
-            availability.add_metric(labels, row["availability"])
-        target.add_metric(labels, row["target"])
-        scheduled.add_metric(labels, row["scheduled_seconds"])
-        downtime.add_metric(labels, row["downtime_seconds"])
-        unknown.add_metric(labels, row["unknown_seconds"])
-        if row["error_budget_remaining_seconds"] is not None:
-            remaining.add_metric(labels, row["error_budget_remaining_seconds"])
         incidents = row["incidents"]
         incident_open.add_metric(
             [system_id, service_id], sum(1 for incident in incidents if incident["ongoing"])
         )
         if row["recovery_target_seconds"] is not None:
             breached.add_metric(
-                labels, sum(1 for incident in incidents if incident["recovery_met"] is False)
+                [system_id, service_id, period],
+                sum(1 for incident in incidents if incident["recovery_met"] is False),
             )
+    return [incident_open, breached]
+
+
+def _exclusion_family(state: CurrentState, rows: Sequence[_Row]) -> Metric:
+    family = _gauge(
+        "kadou_exclusion_active",
+        'Whether an exclusion window of this kind applies now (system: service="")',
+        ("system", "service", "kind"),
+    )
+    for system_id, service_id, _row in rows:
         for kind in ExclusionKind:
             active = any(
                 window.kind == kind.value
@@ -249,8 +276,11 @@ def sla_families(state: CurrentState) -> list[Metric]:
                 and (service_id or window.service is None)
                 for window in state.active_exclusions
             )
-            exclusion_active.add_metric([system_id, service_id, kind.value], 1 if active else 0)
+            family.add_metric([system_id, service_id, kind.value], 1 if active else 0)
+    return family
 
+
+def _snapshot_families(state: CurrentState) -> list[Metric]:
     heartbeat = _gauge(
         "kadou_runner_heartbeat_timestamp_seconds",
         "When each probe runner (embedded or remote agent) was last seen alive, Unix time",
@@ -270,20 +300,19 @@ def sla_families(state: CurrentState) -> list[Metric]:
         (),
     )
     snapshot_cost.add_metric([], state.computed_in_seconds)
+    return [heartbeat, snapshot_time, snapshot_cost]
+
+
+def sla_families(state: CurrentState) -> list[Metric]:
+    """Every SLA family from one snapshot."""
+    period = state.period.label
+    rows = _rows(state)
     return [
-        service_state,
-        availability,
-        target,
-        scheduled,
-        downtime,
-        unknown,
-        remaining,
-        incident_open,
-        breached,
-        exclusion_active,
-        heartbeat,
-        snapshot_time,
-        snapshot_cost,
+        _state_family(state, rows),
+        *_figure_families(period, rows),
+        *_incident_families(period, rows),
+        _exclusion_family(state, rows),
+        *_snapshot_families(state),
     ]
 
 
