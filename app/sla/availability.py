@@ -186,10 +186,6 @@ class AvailabilityFigures:
     downtime: IntervalSet  # D as a set, to cost incidents
     policy: UnknownPolicy = UnknownPolicy.EXCLUDE
 
-    @property
-    def up_ms(self) -> int:
-        return self.scheduled_ms - self.downtime_ms - self.unknown_ms
-
 
 def compute_figures(
     schedule: Schedule, timeline: Timeline, target: Fraction, policy: UnknownPolicy

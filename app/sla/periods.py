@@ -21,7 +21,6 @@ _REIWA_OFFSET = 2018
 
 _MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 _FISCAL_YEAR_PATTERN = re.compile(r"^(?:FY)?(\d{4})$", re.IGNORECASE)
-_DAY_PATTERN = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -87,12 +86,6 @@ def parse_month(text: str, tz: str = DEFAULT_TIMEZONE) -> Period:
     return month(int(matched.group(1)), int(matched.group(2)), tz)
 
 
-def month_of(at_ms: int, tz: str = DEFAULT_TIMEZONE) -> Period:
-    """The month (in ``tz``) containing the instant."""
-    local = from_ms(at_ms, _zone(tz))
-    return month(local.year, local.month, tz)
-
-
 def fiscal_year(year: int, tz: str = DEFAULT_TIMEZONE) -> Period:
     """Japanese fiscal year ``year``: ``[year-04-01, year+1-04-01)``, labelled ``"FY2026"``."""
     zone = _zone(tz)
@@ -115,12 +108,6 @@ def parse_fiscal_year(text: str, tz: str = DEFAULT_TIMEZONE) -> Period:
     return fiscal_year(int(matched.group(1)), tz)
 
 
-def fiscal_year_of(at_ms: int, tz: str = DEFAULT_TIMEZONE) -> Period:
-    """The fiscal year (in ``tz``) containing the instant."""
-    local = from_ms(at_ms, _zone(tz))
-    return fiscal_year(local.year if local.month >= 4 else local.year - 1, tz)
-
-
 def fiscal_year_months(year: int, tz: str = DEFAULT_TIMEZONE) -> list[Period]:
     """April of ``year`` to March of ``year + 1``, in order."""
     return [month(year, number, tz) for number in range(4, 13)] + [
@@ -140,17 +127,6 @@ def day(year: int, month: int, day_of_month: int, tz: str = DEFAULT_TIMEZONE) ->
         end_ms=_local_midnight_ms(next_day, zone),
         timezone=tz,
     )
-
-
-def parse_day(text: str, tz: str = DEFAULT_TIMEZONE) -> Period:
-    """``"2026-10-04"`` -> that local day."""
-    matched = _DAY_PATTERN.match(text.strip())
-    if matched is not None:
-        try:
-            return day(int(matched.group(1)), int(matched.group(2)), int(matched.group(3)), tz)
-        except ValueError:
-            pass
-    raise ValueError(f"day {text!r} is not valid: write it as YYYY-MM-DD, e.g. 2026-10-04")
 
 
 def custom_range(start_ms: int, end_ms: int, tz: str = DEFAULT_TIMEZONE) -> Period:
