@@ -232,6 +232,30 @@ def group_incidents(
     return listed
 
 
+def incident_groups(
+    document: dict[str, Any], *, ongoing: bool = False, breached: bool = False
+) -> list[IncidentGroup]:
+    """Every incident of a report document as operators read them (``group_incidents`` per
+    system), keeping the groups with an ongoing and/or breached incident when asked, in
+    start order. The incidents page lists these; each overview card its system's open ones.
+    """
+    services: dict[str, list[tuple[str, dict[str, str], Sequence[dict[str, Any]]]]] = {}
+    for row in document["services"]:
+        services.setdefault(row["system"], []).append(
+            (row["service"], row["name"], row["incidents"])
+        )
+    listed = [
+        group
+        for row in document["systems"]
+        for group in group_incidents(
+            row["system"], row["name"], row["incidents"], services.get(row["system"], [])
+        )
+        if group.matches(ongoing=ongoing, breached=breached)
+    ]
+    listed.sort(key=lambda group: (group.incident["start"], group.system, group.service or ""))
+    return listed
+
+
 # --- the overview ---------------------------------------------------------------------------
 
 
@@ -289,6 +313,10 @@ def overview_cards(
     exclusions_by_system: dict[str, list[Exclusion]] = {}
     for row in active_exclusions:
         exclusions_by_system.setdefault(row.system, []).append(row)
+    # The incidents page's listing, open groups only; a past month has none open.
+    open_incidents: dict[str, list[IncidentGroup]] = {}
+    for group in incident_groups(document, ongoing=True) if live else []:
+        open_incidents.setdefault(group.system, []).append(group)
     cards = []
     for system in catalog.systems:
         figures = rows[(system.id, None)]
@@ -307,20 +335,6 @@ def overview_cards(
                     rag_for(service_figures, service_state if live else "up"),
                 )
             )
-        open_incidents = (
-            [
-                group
-                for group in group_incidents(
-                    system.id,
-                    system.name.model_dump(),
-                    figures["incidents"],
-                    [(card.service, card.name, card.figures["incidents"]) for card in services],
-                )
-                if group.matches(ongoing=True, breached=False)
-            ]
-            if live
-            else []
-        )
         rag = rag_for(figures, state if live else "up")
         if rag.level == "green" and any(card.rag.level != "green" for card in services):
             # A non-core service in trouble does not move the system's figures, but the
@@ -335,7 +349,7 @@ def overview_cards(
                 rag=rag,
                 budget_share=budget_share(figures),
                 services=services,
-                open_incidents=open_incidents,
+                open_incidents=open_incidents.get(system.id, []),
                 active_exclusions=exclusions_by_system.get(system.id, []) if live else [],
                 previous=previous_rows.get((system.id, None)),
             )

@@ -583,6 +583,37 @@ def test_a_service_only_incident_is_its_own_row() -> None:
     assert [group.matches(ongoing=True, breached=False) for group in groups] == [False, True]
 
 
+def test_overview_cards_list_the_incidents_pages_open_groups() -> None:
+    """The cards' open incidents are the incidents page's listing narrowed to ongoing, per
+    system: an ended system outage with a service still down counts, an ended one does not."""
+    from app.web.views import incident_groups, overview_cards
+
+    def incident(start: str, end: str | None) -> dict[str, Any]:
+        return {"start": start, "end": end, "ongoing": end is None, "recovery_met": None}
+
+    catalog = web_catalog()
+    document: dict[str, Any] = {"systems": [], "services": []}
+    for system in catalog.systems:
+        figures = {"system": system.id, "name": system.name.model_dump(), "incidents": []}
+        figures |= {"availability": None, "met": None, "insufficient_data": True}
+        figures |= {"error_budget_seconds": None, "error_budget_remaining_seconds": None}
+        document["systems"].append(figures)
+        for service in system.services:
+            row = {**figures, "service": service.id, "name": service.name.model_dump()}
+            document["services"].append({**row, "incidents": []})
+    ended = incident("2026-10-21T20:00:00+09:00", "2026-10-21T20:06:00+09:00")
+    still_down = incident("2026-10-21T20:01:00+09:00", None)
+    document["systems"][0]["incidents"] = [ended]
+    document["services"][0]["incidents"] = [still_down]
+    document["systems"][1]["incidents"] = [ended]
+    listed = incident_groups(document, ongoing=True)
+    assert [(group.system, len(group.affected)) for group in listed] == [(catalog.systems[0].id, 1)]
+    cards = overview_cards(catalog, document, {}, [])
+    assert [card.open_incidents for card in cards] == [listed] + [[]] * (len(cards) - 1)
+    past = overview_cards(catalog, document, {}, [], live=False)
+    assert all(card.open_incidents == [] for card in past)
+
+
 async def test_audit_page_reads_as_changes(client: httpx.AsyncClient, site: Site) -> None:
     """A change shows field: before → after, in the reporting time zone, Japanese as text."""
     from app.store.exclusions import update_exclusion

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.errors import KadouError
 from app.evaluation import evaluate_period, report_document
 from app.web.pages.context import Page, month_period, reader_page
-from app.web.views import IncidentGroup, group_incidents
+from app.web.views import incident_groups
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,19 +34,7 @@ def incidents_page(
             db, catalog, period, now=current.context.now(), system_ids=[system] if system else None
         )
     document = report_document(catalog, result, system_id=system)
-    listed: list[IncidentGroup] = []
-    for row in document["systems"]:
-        services = [
-            (item["service"], item["name"], item["incidents"])
-            for item in document["services"]
-            if item["system"] == row["system"]
-        ]
-        listed += [
-            group
-            for group in group_incidents(row["system"], row["name"], row["incidents"], services)
-            if group.matches(ongoing=ongoing, breached=breached)
-        ]
-    listed.sort(key=lambda group: (group.incident["start"], group.system, group.service or ""))
+    listed = incident_groups(document, ongoing=ongoing, breached=breached)
     return current.render(
         "incidents.html",
         period=period,
