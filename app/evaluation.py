@@ -306,12 +306,23 @@ def report_document(
     """
     zone = ZoneInfo(result.period.timezone)
 
-    def extras(evaluation: Evaluation) -> dict[str, Any]:
-        if not pictures:
-            return {}
+    def figures_row(
+        identity: dict[str, Any], recovery_target_ms: int | None, target: Decimal
+    ) -> dict[str, Any]:
+        """A service's or a system's row: who it is, then its figures (and pictures)."""
+        evaluation = result.for_service(identity["system"], identity.get("service"))
+        pictured = (
+            {"strip": strip_json(evaluation, zone), "daily": daily_json(evaluation, result.period)}
+            if pictures
+            else {}
+        )
         return {
-            "strip": strip_json(evaluation, zone),
-            "daily": daily_json(evaluation, result.period),
+            **identity,
+            "recovery_target_seconds": (
+                None if recovery_target_ms is None else seconds(recovery_target_ms)
+            ),
+            **figures_json(evaluation, target, zone),
+            **pictured,
         }
 
     services: list[dict[str, Any]] = []
@@ -319,41 +330,20 @@ def report_document(
     for system in catalog.systems:
         if system_id is not None and system.id != system_id:
             continue
+        system_name = system.name.model_dump()
         for service in system.services:
-            if service_id is not None and service.id != service_id:
-                continue
-            evaluation = result.for_service(system.id, service.id)
-            services.append(
-                {
+            if service_id is None or service.id == service_id:
+                identity: dict[str, Any] = {
                     "system": system.id,
                     "service": service.id,
                     "name": service.name.model_dump(),
-                    "system_name": system.name.model_dump(),
+                    "system_name": system_name,
                     "core": service.core,
-                    "recovery_target_seconds": (
-                        None
-                        if service.recovery_target_ms is None
-                        else seconds(service.recovery_target_ms)
-                    ),
-                    **figures_json(evaluation, service.target, zone),
-                    **extras(evaluation),
                 }
-            )
+                services.append(figures_row(identity, service.recovery_target_ms, service.target))
         if service_id is None:
-            evaluation = result.for_service(system.id, None)
-            systems.append(
-                {
-                    "system": system.id,
-                    "name": system.name.model_dump(),
-                    "recovery_target_seconds": (
-                        None
-                        if system.recovery_target_ms is None
-                        else seconds(system.recovery_target_ms)
-                    ),
-                    **figures_json(evaluation, system.target, zone),
-                    **extras(evaluation),
-                }
-            )
+            identity = {"system": system.id, "name": system_name}
+            systems.append(figures_row(identity, system.recovery_target_ms, system.target))
     exclusions = [
         exclusion_json(row, zone)
         for row in result.exclusions
