@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -83,6 +83,41 @@ def _probe_rows(current: Page, check_keys: list[str]) -> list[CheckTimeline]:
         return last_observations(db, check_keys)
 
 
+def _charts(
+    current: Page, period: periods.Period, figures: dict[str, Any], evaluated_end: datetime
+) -> tuple[str | None, str | None]:
+    """The detail page's month strip and daily bars; none for a month not yet begun."""
+    if evaluated_end <= period.start():
+        return None, None
+    # A running month is drawn whole: its days to come are left empty, not stretched away.
+    drawn_until = evaluated_end.astimezone(current.zone) if evaluated_end < period.end() else None
+    strip_svg = charts.month_strip(
+        figures["strip"],
+        period.start().isoformat(),
+        period.end().isoformat(),
+        current.runtime.timezone,
+        "strip",
+        current.lang,
+        drawn_until=None if drawn_until is None else drawn_until.isoformat(),
+    )
+    if not figures["daily"]:
+        return strip_svg, None
+    last_date = (
+        None
+        if drawn_until is None
+        else (drawn_until - timedelta(milliseconds=1)).date().isoformat()
+    )
+    daily_svg = charts.daily_bars(
+        figures["daily"],
+        figures["target"],
+        figures["target_display"],
+        "daily",
+        current.lang,
+        last_date=last_date,
+    )
+    return strip_svg, daily_svg
+
+
 def _detail_page(
     current: Page, system_id: str, service_id: str | None, month: str | None
 ) -> Response:
@@ -109,39 +144,7 @@ def _detail_page(
         figures = next(row for row in document["services"] if row["service"] == service_id)
     evaluated_end = from_ms(period.evaluated_end_ms(to_ms(result.cutoff)))
     in_progress = evaluated_end < period.end()
-    # A running month is drawn whole: its days to come are left empty, not stretched away.
-    drawn_until = evaluated_end.astimezone(current.zone) if in_progress else None
-    strip_svg = (
-        charts.month_strip(
-            figures["strip"],
-            period.start().isoformat(),
-            period.end().isoformat(),
-            current.runtime.timezone,
-            "strip",
-            current.lang,
-            drawn_until=None if drawn_until is None else drawn_until.isoformat(),
-        )
-        if evaluated_end > period.start()
-        else None
-    )
-    daily = figures["daily"]
-    last_date = (
-        None
-        if drawn_until is None
-        else (drawn_until - timedelta(milliseconds=1)).date().isoformat()
-    )
-    daily_svg = (
-        charts.daily_bars(
-            daily,
-            figures["target"],
-            figures["target_display"],
-            "daily",
-            current.lang,
-            last_date=last_date,
-        )
-        if daily and evaluated_end > period.start()
-        else None
-    )
+    strip_svg, daily_svg = _charts(current, period, figures, evaluated_end)
     services = [] if service_id else document["services"]
     checks = [check.key for item in (service,) if item for check in item.checks] or [
         check.key for item in system.services for check in item.checks
