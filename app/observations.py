@@ -38,33 +38,28 @@ def _known_checks_hint(known: Mapping[str, object]) -> str:
     return f"see `kadou catalog check` for the {len(names)} known checks"
 
 
-def parse_observation(
-    item: Any, known_checks: Mapping[str, object], where: str, *, now: datetime | None = None
-) -> ObservationIn:
-    """One observation from decoded JSON; ``where`` prefixes errors ("line 12", "item 3").
-
-    ``observed_at`` must lie in [2000-01-01, ``now`` + 10 min] (``now``: the wall clock).
-    """
-    if not isinstance(item, dict):
-        raise InvalidInput(f"{where}: expected a JSON object with {', '.join(FIELDS)}")
-    unknown = [key for key in item if key not in FIELDS]
-    if unknown:
-        raise InvalidInput(
-            f"{where}: unknown field {unknown[0]!r}; allowed fields are {', '.join(FIELDS)}",
-            field=unknown[0],
-        )
+def _check(item: dict[str, Any], known_checks: Mapping[str, object], where: str) -> str:
     check = item.get("check")
     if not isinstance(check, str) or check not in known_checks:
         raise InvalidInput(
             f"{where}: unknown check {check!r}; write system/service/check ({_known_checks_hint(known_checks)})",
             field="check",
         )
+    return check
+
+
+def _location(item: dict[str, Any], where: str) -> str:
     location = item.get("location")
     if not isinstance(location, str) or not LOCATION_PATTERN.match(location):
         raise InvalidInput(
             f"{where}: location must be a name of letters, digits, '.', '_' or '-' (at most 64), got {location!r}",
             field="location",
         )
+    return location
+
+
+def _observed_at(item: dict[str, Any], where: str, now: datetime | None) -> datetime:
+    """``observed_at``, aware, within [2000-01-01, ``now`` + 10 min]."""
     raw_at = item.get("observed_at")
     if not isinstance(raw_at, str):
         raise InvalidInput(
@@ -91,6 +86,42 @@ def parse_observation(
             "check the probe's clock and time zone",
             field="observed_at",
         )
+    return observed_at
+
+
+def _latency_ms(item: dict[str, Any], where: str) -> float | None:
+    latency = item.get("latency_ms")
+    if latency is not None and (
+        isinstance(latency, bool)
+        or not isinstance(latency, int | float)
+        or not math.isfinite(latency)
+        or not 0 <= latency <= MAX_LATENCY_MS
+    ):
+        raise InvalidInput(
+            f"{where}: latency_ms must be a non-negative number of milliseconds, at most {MAX_LATENCY_MS:,} (one day), or null, got {latency!r}",
+            field="latency_ms",
+        )
+    return None if latency is None else float(latency)
+
+
+def parse_observation(
+    item: Any, known_checks: Mapping[str, object], where: str, *, now: datetime | None = None
+) -> ObservationIn:
+    """One observation from decoded JSON; ``where`` prefixes errors ("line 12", "item 3").
+
+    ``observed_at`` must lie in [2000-01-01, ``now`` + 10 min] (``now``: the wall clock).
+    """
+    if not isinstance(item, dict):
+        raise InvalidInput(f"{where}: expected a JSON object with {', '.join(FIELDS)}")
+    unknown = [key for key in item if key not in FIELDS]
+    if unknown:
+        raise InvalidInput(
+            f"{where}: unknown field {unknown[0]!r}; allowed fields are {', '.join(FIELDS)}",
+            field=unknown[0],
+        )
+    check = _check(item, known_checks, where)
+    location = _location(item, where)
+    observed_at = _observed_at(item, where, now)
     end_of_observation = item.get("end_of_observation", False)
     if not isinstance(end_of_observation, bool):
         raise InvalidInput(
@@ -109,17 +140,7 @@ def parse_observation(
     ok = item.get("ok")
     if not isinstance(ok, bool):
         raise InvalidInput(f"{where}: ok must be true or false, got {ok!r}", field="ok")
-    latency = item.get("latency_ms")
-    if latency is not None and (
-        isinstance(latency, bool)
-        or not isinstance(latency, int | float)
-        or not math.isfinite(latency)
-        or not 0 <= latency <= MAX_LATENCY_MS
-    ):
-        raise InvalidInput(
-            f"{where}: latency_ms must be a non-negative number of milliseconds, at most {MAX_LATENCY_MS:,} (one day), or null, got {latency!r}",
-            field="latency_ms",
-        )
+    latency_ms = _latency_ms(item, where)
     detail = item.get("detail")
     if detail is not None and not isinstance(detail, str):
         raise InvalidInput(f"{where}: detail must be a string or null", field="detail")
@@ -128,7 +149,7 @@ def parse_observation(
         location=location,
         observed_at=observed_at,
         ok=ok,
-        latency_ms=None if latency is None else float(latency),
+        latency_ms=latency_ms,
         detail=clip_detail(detail),
     )
 
