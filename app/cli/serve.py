@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,6 +30,9 @@ from app.runtime import open_runtime
 from app.settings import get_settings
 from app.sla import periods
 from app.store.db import transaction
+
+if TYPE_CHECKING:
+    from probes.base import Check, ProbeResult
 
 LogLevel = Annotated[
     str,
@@ -166,7 +170,6 @@ def probe_command(
     """Run the probe runner alone: into the database, or as a remote agent with --push."""
     import asyncio
 
-    from probes.base import Check, ProbeResult
     from probes.runner import run_probe_agent
     from probes.sink import HttpPushSink, ObservationSink
 
@@ -181,24 +184,11 @@ def probe_command(
             fail("--token and --token-file go with --push; into the database no token is needed")
         rt = guarded(lambda: open_runtime(settings, catalog=catalog))
         require_schema(rt)
-    on_result = None
-    on_retry = None
-    if metrics_port is not None:
-        from prometheus_client import start_http_server
-
-        from app.metrics import PROBE_REGISTRY, record_probe, record_retry, record_warnings
-
-        try:
-            start_http_server(metrics_port, metrics_host, registry=PROBE_REGISTRY)
-        except OSError as error:
-            fail(f"--metrics-port: cannot listen on {metrics_host}:{metrics_port} ({error})")
-
-        def on_result(check: Check, result: ProbeResult) -> None:
-            record_probe(check.key, where, result.ok, result.latency_ms / 1000)
-            record_warnings(check.key, where, result.warnings, result.measurements)
-
-        def on_retry(check: Check) -> None:
-            record_retry(check.key, where)
+    on_result, on_retry = (
+        (None, None)
+        if metrics_port is None
+        else _serve_agent_metrics(metrics_port, metrics_host, where)
+    )
 
     async def run() -> None:
         sink: ObservationSink
@@ -217,6 +207,29 @@ def probe_command(
             )
 
     asyncio.run(run())
+
+
+def _serve_agent_metrics(
+    port: int, host: str, where: str
+) -> tuple[Callable[[Check, ProbeResult], None], Callable[[Check], None]]:
+    """Serve the runner's own /metrics on ``host:port``; the hooks that feed it."""
+    from prometheus_client import start_http_server
+
+    from app.metrics import PROBE_REGISTRY, record_probe, record_retry, record_warnings
+
+    try:
+        start_http_server(port, host, registry=PROBE_REGISTRY)
+    except OSError as error:
+        fail(f"--metrics-port: cannot listen on {host}:{port} ({error})")
+
+    def on_result(check: Check, result: ProbeResult) -> None:
+        record_probe(check.key, where, result.ok, result.latency_ms / 1000)
+        record_warnings(check.key, where, result.warnings, result.measurements)
+
+    def on_retry(check: Check) -> None:
+        record_retry(check.key, where)
+
+    return on_result, on_retry
 
 
 def agent_token(token_file: Path | None, token: str | None) -> str:
