@@ -7,8 +7,9 @@ above the strip, and the legend names each state in words.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from math import floor
 
@@ -149,6 +150,10 @@ def _x(instant: datetime, start: datetime, span_seconds: float, left: float, wid
     return left + (instant - start).total_seconds() / span_seconds * width
 
 
+# A strip's geometry: the bar's top and height.
+_STRIP_BAR_TOP, _STRIP_BAR_HEIGHT = 12.0, 26.0
+
+
 def month_strip(
     strip: list[StripRun],
     period_start: str,
@@ -172,7 +177,8 @@ def month_strip(
     timezone = ZoneInfo(timezone_name)
     start, end = parse_instant(period_start), parse_instant(period_end)
     span = (end - start).total_seconds()
-    left, width, bar_top, bar_height = 4.0, WIDTH - 8.0, 12.0, 26.0
+    left, width = 4.0, WIDTH - 8.0
+    bar_top, bar_height = _STRIP_BAR_TOP, _STRIP_BAR_HEIGHT
     height = 62
     drawn_width = width
     if drawn_until is not None:
@@ -196,13 +202,39 @@ def month_strip(
             f'height="{bar_height}" fill="#fff" stroke="#9e9e9e" stroke-width="0.8" '
             'stroke-dasharray="3,2" class="run-future"/>'
         )
+
+    def place(instant: str) -> float:
+        return _x(parse_instant(instant), start, span, left, width)
+
+    parts.extend(_strip_runs(strip, place, chart_id, lang, timezone, for_print=for_print))
+    # Day ticks: a line at each local midnight, a number every few days.
+    day_count = round(span / 86400)
+    first_day = start.astimezone(timezone).day
+    ticks = [(left + day * 86400 / span * width, first_day + day) for day in range(day_count + 1)]
+    parts.extend(_day_ticks(ticks, height, bar_top + bar_height, for_print=for_print))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _strip_runs(
+    strip: list[StripRun],
+    place: Callable[[str], float],
+    chart_id: str,
+    lang: Lang,
+    timezone: tzinfo,
+    *,
+    for_print: bool,
+) -> list[str]:
+    """The strip's runs other than up (drawn under them), each down run marked above the
+    bar; for print, the runs of a state as one path and the markers as one path."""
+    bar_top, bar_height = _STRIP_BAR_TOP, _STRIP_BAR_HEIGHT
+    parts: list[str] = []
     print_boxes: dict[str, list[tuple[float, float, float, float]]] = {}
     markers: list[str] = []
     for run in strip:
         if run["state"] == "up":
             continue
-        run_start = _x(parse_instant(run["start"]), start, span, left, width)
-        run_end = _x(parse_instant(run["end"]), start, span, left, width)
+        run_start, run_end = place(run["start"]), place(run["end"])
         # A two-minute outage is 0.03 px wide in a month: draw it at least 1.5 px wide and
         # mark it above the bar so it is seen, not just present.
         run_width = max(run_end - run_start, 1.5)
@@ -232,43 +264,51 @@ def month_strip(
                 f'<path d="M{centre - 4:.2f},2 h8 l-4,8 z" fill="#c62828" stroke="#000" '
                 'stroke-width="0.5"/>'
             )
-    # Day ticks: a line at each local midnight, a number every few days.
-    local_start = start.astimezone(timezone)
-    day_count = round(span / 86400)
-    if for_print:
-        parts.extend(
-            _merged_shape(state, chart_id, boxes, "run") for state, boxes in print_boxes.items()
-        )
-        if markers:
-            parts.append(
-                f'<path d="{"".join(markers)}" fill="#c62828" stroke="#000" stroke-width="0.5"/>'
-            )
-        ticks = "".join(
-            f"M{left + day * 86400 / span * width:.2f},{bar_top + bar_height}v4"
-            for day in range(day_count + 1)
-        )
-        parts.append(f'<path d="{ticks}" stroke="#555" stroke-width="0.6"/>')
-        numbered = [
-            (left + day * 86400 / span * width + 2, str(local_start.day + day))
-            for day in range(day_count)
-            if day % 7 == 0 or day == day_count - 1
-        ]
-        parts.append(_label_row(numbered, height - 6, 9, "start", "#333"))
-        parts.append("</svg>")
-        return Markup("".join(parts))
-    for day in range(day_count + 1):
-        tick = left + day * 86400 / span * width
+    parts.extend(
+        _merged_shape(state, chart_id, boxes, "run") for state, boxes in print_boxes.items()
+    )
+    if markers:
         parts.append(
-            f'<line x1="{tick:.2f}" y1="{bar_top + bar_height}" x2="{tick:.2f}" '
-            f'y2="{bar_top + bar_height + 4}" stroke="#555" stroke-width="0.6"/>'
+            f'<path d="{"".join(markers)}" fill="#c62828" stroke="#000" stroke-width="0.5"/>'
         )
-        if day < day_count and (day % 7 == 0 or day == day_count - 1):
+    return parts
+
+
+def _day_ticks(
+    ticks: list[tuple[float, int]],
+    height: int,
+    bar_bottom: float,
+    *,
+    for_print: bool,
+) -> list[str]:
+    """A tick under the strip at each local midnight ``(x, day of month)``, the last one
+    the period's end; the 1st, 8th, 15th, ... and the last day numbered."""
+    day_count = len(ticks) - 1
+    numbered = [index for index in range(day_count) if index % 7 == 0 or index == day_count - 1]
+    if for_print:
+        path = "".join(f"M{x:.2f},{bar_bottom}v4" for x, _day in ticks)
+        return [
+            f'<path d="{path}" stroke="#555" stroke-width="0.6"/>',
+            _label_row(
+                [(ticks[index][0] + 2, str(ticks[index][1])) for index in numbered],
+                height - 6,
+                9,
+                "start",
+                "#333",
+            ),
+        ]
+    parts = []
+    for index, (x, day) in enumerate(ticks):
+        parts.append(
+            f'<line x1="{x:.2f}" y1="{bar_bottom}" x2="{x:.2f}" '
+            f'y2="{bar_bottom + 4}" stroke="#555" stroke-width="0.6"/>'
+        )
+        if index in numbered:
             parts.append(
-                f'<text x="{tick + 2:.2f}" y="{height - 6}" font-size="9" {_FONT} '
-                f'fill="#333">{local_start.day + day}</text>'
+                f'<text x="{x + 2:.2f}" y="{height - 6}" font-size="9" {_FONT} '
+                f'fill="#333">{day}</text>'
             )
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    return parts
 
 
 def legend(chart_id: str, lang: Lang) -> Markup:
