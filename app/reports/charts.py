@@ -353,6 +353,67 @@ def _percent_text(ratio: float) -> str:
     return f"{text}%"
 
 
+def _day_bar(
+    availability: float | None,
+    x: float,
+    bar_width: float,
+    y: Callable[[float], float],
+    baseline: float,
+    target: float,
+) -> tuple[str, tuple[float, float, float, float]]:
+    """A day's bar as (state, box): up to its availability, hatched below the target; a
+    short grey stub for a day without data."""
+    if availability is None:
+        return "unknown", (x, baseline - 10, bar_width, 10.0)
+    bar_top = y(availability)
+    state = "down" if availability < target else "up"
+    return state, (x, bar_top, bar_width, max(baseline - bar_top, 0.8))
+
+
+def _screen_bar(
+    day: DailyFigure,
+    x: float,
+    bar_width: float,
+    y: Callable[[float], float],
+    baseline: float,
+    target: float,
+    chart_id: str,
+    lang: Lang,
+) -> str:
+    """``_day_bar`` as its own shape, with the day's figure as its tooltip."""
+    availability = day["availability"]
+    state, (_left, bar_top, _width, bar_height) = _day_bar(
+        availability, x, bar_width, y, baseline, target
+    )
+    if availability is None:
+        size, figure = 'height="10"', label("no_data", lang)
+    else:
+        size, figure = f'height="{bar_height:.2f}"', format_percent(availability, 3)
+    attributes = f'x="{x:.2f}" y="{bar_top:.2f}" width="{bar_width:.2f}" {size}'
+    return _shape(state, chart_id, attributes, f"{day['date']}: {figure}", kind="bar")
+
+
+def _target_line(target_y: float, left: float, plot_width: float, display: str, lang: Lang) -> str:
+    """The target as a dashed line across the plot, with its key above the plot."""
+    line = (
+        f'<line x1="{left}" y1="{target_y:.2f}" x2="{left + plot_width}" y2="{target_y:.2f}" '
+        'stroke="#000" stroke-width="1" stroke-dasharray="5,3"/>'
+    )
+    # The target's key sits above the plot, right-aligned: on the axis it would collide
+    # with the 100 % tick when the target is close to it.
+    key_x = left + plot_width
+    key_text = f"{label('target', lang)} {display}"
+    # No text metrics here: ~6 px per character at 9 px is close enough to place the dash.
+    dash_end = key_x - 6.0 * len(key_text) - 4
+    key = (
+        f'<line x1="{dash_end - 22:.1f}" y1="8" x2="{dash_end:.1f}" y2="8" stroke="#000" '
+        'stroke-width="1" stroke-dasharray="5,3"/>'
+        f'<text x="{key_x}" y="11" font-size="9" text-anchor="end" {_FONT}>'
+        f"{escape(key_text)}</text>"
+    )
+    return line + key
+
+
 def daily_bars(
     daily: list[DailyFigure],
     target: float,
@@ -404,81 +465,34 @@ def daily_bars(
         x = left + index * slot + slot * 0.15
         bar_width = slot * 0.7
         day_number = int(day["date"][-2:])
-        # Print labels the strip's days (1, 8, 15, 22, 29 and the last): WeasyPrint lays
-        # SVG text out glyph by glyph, and a number under every bar was the larger part
-        # of the chart's cost.
-        labelled = not for_print or index % 7 == 0 or index == len(daily) - 1
-        if last_date is not None and day["date"] > last_date:
-            if labelled:
-                day_labels.append((x + bar_width / 2, str(day_number)))
-            if not for_print:
-                parts.append(
-                    f'<text x="{x + bar_width / 2:.2f}" y="{height - 8}" font-size="8" '
-                    f'text-anchor="middle" fill="#767676" {_FONT}>{day_number}</text>'
-                )
-            continue
+        # Days after last_date have not happened: a number, no bar.
+        future = last_date is not None and day["date"] > last_date
         if for_print:
-            if labelled:
+            # Print labels the strip's days (1, 8, 15, 22, 29 and the last): WeasyPrint lays
+            # SVG text out glyph by glyph, and a number under every bar was the larger part
+            # of the chart's cost.
+            if index % 7 == 0 or index == len(daily) - 1:
                 day_labels.append((x + bar_width / 2, str(day_number)))
-            availability = day["availability"]
-            if availability is None:
-                box = (x, top + plot_height - 10, bar_width, 10.0)
-                print_boxes.setdefault("unknown", []).append(box)
-            else:
-                bar_top = y(availability)
-                box = (x, bar_top, bar_width, max(top + plot_height - bar_top, 0.8))
-                print_boxes.setdefault("down" if availability < target else "up", []).append(box)
+            if not future:
+                state, box = _day_bar(
+                    day["availability"], x, bar_width, y, top + plot_height, target
+                )
+                print_boxes.setdefault(state, []).append(box)
             continue
+        grey = ' fill="#767676"' if future else ""
         parts.append(
             f'<text x="{x + bar_width / 2:.2f}" y="{height - 8}" font-size="8" '
-            f'text-anchor="middle" {_FONT}>{day_number}</text>'
+            f'text-anchor="middle"{grey} {_FONT}>{day_number}</text>'
         )
-        availability = day["availability"]
-        if availability is None:
+        if not future:
             parts.append(
-                _shape(
-                    "unknown",
-                    chart_id,
-                    f'x="{x:.2f}" y="{top + plot_height - 10:.2f}" width="{bar_width:.2f}" '
-                    'height="10"',
-                    f"{day['date']}: {label('no_data', lang)}",
-                    kind="bar",
-                )
+                _screen_bar(day, x, bar_width, y, top + plot_height, target, chart_id, lang)
             )
-            continue
-        state = "down" if availability < target else "up"
-        bar_top = y(availability)
-        parts.append(
-            _shape(
-                state,
-                chart_id,
-                f'x="{x:.2f}" y="{bar_top:.2f}" width="{bar_width:.2f}" '
-                f'height="{max(top + plot_height - bar_top, 0.8):.2f}"',
-                f"{day['date']}: {format_percent(availability, 3)}",
-                kind="bar",
-            )
-        )
     if for_print:
         parts.extend(
             _merged_shape(state, chart_id, boxes, "bar") for state, boxes in print_boxes.items()
         )
         parts.append(_label_row(day_labels, height - 8, 8, "middle"))
-    target_y = y(target)
-    parts.append(
-        f'<line x1="{left}" y1="{target_y:.2f}" x2="{left + plot_width}" y2="{target_y:.2f}" '
-        'stroke="#000" stroke-width="1" stroke-dasharray="5,3"/>'
-    )
-    # The target's key sits above the plot, right-aligned: on the axis it would collide
-    # with the 100 % tick when the target is close to it.
-    key_x = left + plot_width
-    key_text = f"{label('target', lang)} {target_display}"
-    # No text metrics here: ~6 px per character at 9 px is close enough to place the dash.
-    dash_end = key_x - 6.0 * len(key_text) - 4
-    parts.append(
-        f'<line x1="{dash_end - 22:.1f}" y1="8" x2="{dash_end:.1f}" y2="8" stroke="#000" '
-        'stroke-width="1" stroke-dasharray="5,3"/>'
-        f'<text x="{key_x}" y="11" font-size="9" text-anchor="end" {_FONT}>'
-        f"{escape(key_text)}</text>"
-    )
+    parts.append(_target_line(y(target), left, plot_width, target_display, lang))
     parts.append("</svg>")
     return Markup("".join(parts))
