@@ -137,14 +137,8 @@ def _applies(window: Exclusion, row: FigureRow) -> bool:
     )
 
 
-def _card(
-    row: FigureRow,
-    document: MonthlyReportDocument,
-    timezone: ZoneInfo,
-    lang: Lang,
-    for_print: bool,
-) -> FigureCard:
-    figures = row.figures
+def _stats(figures: Figures, lang: Lang) -> list[Stat]:
+    """A card's figures as labelled values, in the order every report lists them."""
     decimals = percent_decimals(figures["availability_display"])
     coverage = format_percent(figures["coverage"], decimals, none=label("not_applicable", lang))
     remaining = figures["error_budget_remaining_seconds"]
@@ -176,7 +170,11 @@ def _card(
     ]
     if figures["recovery_target_seconds"] is not None:
         stats.append(_duration_stat("recovery_target", figures["recovery_target_seconds"], lang))
-    incidents = [
+    return stats
+
+
+def _incident_views(figures: Figures, timezone: ZoneInfo, lang: Lang) -> list[IncidentView]:
+    return [
         IncidentView(
             start=format_instant(incident["start"], timezone, lang),
             end=format_instant(incident["end"], timezone, lang),
@@ -190,6 +188,18 @@ def _card(
         )
         for incident in figures["incidents"]
     ]
+
+
+def _card(
+    row: FigureRow,
+    document: MonthlyReportDocument,
+    timezone: ZoneInfo,
+    lang: Lang,
+    for_print: bool,
+) -> FigureCard:
+    figures = row.figures
+    stats = _stats(figures, lang)
+    incidents = _incident_views(figures, timezone, lang)
     anchor = row.scope.replace("/", "--")
     card = FigureCard(
         level=row.level,
