@@ -211,35 +211,17 @@ def _provenance_rows(document: dict[str, Any], lang: Lang) -> list[tuple[str, An
     return rows
 
 
-def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
-    timezone = ZoneInfo(document["period"]["timezone"])
-    times_note = label("instants_in", lang).format(timezone=document["period"]["timezone"])
-    period_title = period_heading(document["period"]["label"], lang)
-    workbook = Workbook()
-    taken: set[str] = set()
-
-    summary = workbook.active
-    assert summary is not None
-    summary.title = _sheet_name(label("sheet_summary", lang), taken)
-    _title(summary, f"{label('report_title_monthly', lang)} — {period_title}", times_note)
-    provenance = _provenance_rows(dict(document), lang)
-    for offset, (key, value) in enumerate(provenance):
-        _put(summary, 4 + offset, 1, key).font = HEADER_FONT
-        _put(summary, 4 + offset, 2, value)
-    table_row = 4 + len(provenance) + 1
-    _put(summary, table_row, 1, label("systems", lang)).font = HEADER_FONT
-    system_rows = [row for row in figure_rows(document) if row.level == "system"]
-    _figure_table(summary, table_row + 1, system_rows, lang)
-    summary.column_dimensions["B"].width = 30
-
-    for group in system_groups(document):
-        sheet = workbook.create_sheet(_sheet_name(group.system_id, taken))
-        _title(sheet, pick(group.name, lang), f"{period_title} / {times_note}")
-        rows = [row for row in figure_rows(document) if row.system == group.system_id]
-        _figure_table(sheet, 4, rows, lang)
-
+def _incidents_sheet(
+    workbook: Workbook,
+    document: MonthlyReportDocument,
+    taken: set[str],
+    subtitle: str,
+    timezone: ZoneInfo,
+    lang: Lang,
+) -> None:
+    """Every incident of the month, one per row, systems' and services' alike."""
     incidents = workbook.create_sheet(_sheet_name(label("sheet_incidents", lang), taken))
-    _title(incidents, label("incidents", lang), f"{period_title} / {times_note}")
+    _title(incidents, label("incidents", lang), subtitle)
     _write_header(
         incidents,
         4,
@@ -270,8 +252,18 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
     _set_widths(incidents, (10, 22, 14, 36, 20, 20, 14, 14, 14, 12))
     incidents.freeze_panes = "A5"
 
+
+def _exclusions_sheet(
+    workbook: Workbook,
+    document: MonthlyReportDocument,
+    taken: set[str],
+    subtitle: str,
+    timezone: ZoneInfo,
+    lang: Lang,
+) -> None:
+    """The exclusion windows the month's figures used."""
     exclusions = workbook.create_sheet(_sheet_name(label("sheet_exclusions", lang), taken))
-    _title(exclusions, label("exclusions", lang), f"{period_title} / {times_note}")
+    _title(exclusions, label("exclusions", lang), subtitle)
     _write_header(
         exclusions,
         4,
@@ -295,6 +287,38 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
                 cell.number_format = DATETIME_FORMAT
     _set_widths(exclusions, (8, 26, 12, 20, 20, 40, 16, 20, 10))
     exclusions.freeze_panes = "A5"
+
+
+def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
+    timezone = ZoneInfo(document["period"]["timezone"])
+    times_note = label("instants_in", lang).format(timezone=document["period"]["timezone"])
+    period_title = period_heading(document["period"]["label"], lang)
+    subtitle = f"{period_title} / {times_note}"
+    workbook = Workbook()
+    taken: set[str] = set()
+
+    summary = workbook.active
+    assert summary is not None
+    summary.title = _sheet_name(label("sheet_summary", lang), taken)
+    _title(summary, f"{label('report_title_monthly', lang)} — {period_title}", times_note)
+    provenance = _provenance_rows(dict(document), lang)
+    for offset, (key, value) in enumerate(provenance):
+        _put(summary, 4 + offset, 1, key).font = HEADER_FONT
+        _put(summary, 4 + offset, 2, value)
+    table_row = 4 + len(provenance) + 1
+    _put(summary, table_row, 1, label("systems", lang)).font = HEADER_FONT
+    system_rows = [row for row in figure_rows(document) if row.level == "system"]
+    _figure_table(summary, table_row + 1, system_rows, lang)
+    summary.column_dimensions["B"].width = 30
+
+    for group in system_groups(document):
+        sheet = workbook.create_sheet(_sheet_name(group.system_id, taken))
+        _title(sheet, pick(group.name, lang), subtitle)
+        rows = [row for row in figure_rows(document) if row.system == group.system_id]
+        _figure_table(sheet, 4, rows, lang)
+
+    _incidents_sheet(workbook, document, taken, subtitle, timezone, lang)
+    _exclusions_sheet(workbook, document, taken, subtitle, timezone, lang)
     return _save(workbook, document["generated_at"])
 
 
