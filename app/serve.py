@@ -77,8 +77,12 @@ def ready_runtime() -> Runtime:
     return runtime
 
 
-def serve(host: str, port: int, *, with_probes: bool) -> None:
-    """Run Kadou's HTTP service until SIGTERM/SIGINT."""
+def serve(host: str, port: int, *, with_probes: bool, loop: str = "auto") -> None:
+    """Run Kadou's HTTP service until SIGTERM/SIGINT.
+
+    ``loop`` is uvicorn's: "auto" takes uvloop when it is installed (it comes with
+    ``uvicorn[standard]``), "asyncio" the standard loop; bench/api_load.py compares them.
+    """
     from app.main import create_app
 
     logging.basicConfig(
@@ -98,6 +102,7 @@ def serve(host: str, port: int, *, with_probes: bool) -> None:
         host=host,
         port=port,
         lifespan="on",
+        loop=loop,
         proxy_headers=True,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
