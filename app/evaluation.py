@@ -177,8 +177,11 @@ def seconds(ms: int | Fraction) -> int | float:
         # this for each): int / int is correctly rounded, as float(Fraction) is.
         whole, part = divmod(ms, 1000)
         return whole if part == 0 else ms / 1000
-    value = Fraction(ms) / 1000
-    return int(value) if value.denominator == 1 else float(value)
+    # A budget is a Fraction: divided on its integer parts, without building Fractions.
+    # int / int is correctly rounded, so this is float(Fraction(ms) / 1000) exactly.
+    numerator, denominator = ms.numerator, ms.denominator * 1000
+    whole, part = divmod(numerator, denominator)
+    return whole if part == 0 else numerator / denominator
 
 
 def ratio(value: Fraction | None) -> float | None:

@@ -5,8 +5,10 @@
 1. A SQLite database with the default catalog and a month of sample data (`kadou sample`
    for the current month + `kadou import`), served by `app.serve.serve` (no probes).
 2. `wrk --latency` against GET /api/v1/systems and GET /metrics, and /healthz as the
-   trivial endpoint they are compared with: requests/s and p99. `--token-cache-seconds 0`
-   verifies the token against the database on every request (as before the token cache).
+   trivial endpoint they are compared with: requests/s, p99 and the server's CPU time per
+   request (the steadier figure on a shared machine). `--token-cache-seconds 0` verifies
+   the token against the database on every request (as before the token cache);
+   `--loops uvloop,asyncio` serves the reads on each event loop in turn.
 3. POST /api/v1/results batches (1,000 observations each, one client) into an empty SQLite
    database and, when reachable, an empty PostgreSQL database: observations stored per
    second, answered only after each commit.
@@ -57,10 +59,13 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], loop: str = "auto") -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        code = f"from app.serve import serve; serve('127.0.0.1', {self.port}, with_probes=False)"
+        code = (
+            "from app.serve import serve; "
+            f"serve('127.0.0.1', {self.port}, with_probes=False, loop={loop!r})"
+        )
         self.process = subprocess.Popen(
             [sys.executable, "-c", code],
             cwd=ROOT,
@@ -78,6 +83,11 @@ class Server:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("the server did not start")
             time.sleep(0.1)
+
+    def cpu_seconds(self) -> float:
+        """The server process's CPU time so far (user + system, all its threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.terminate()  # SIGTERM: uvicorn's graceful shutdown
@@ -170,6 +180,12 @@ def main() -> None:
     parser.add_argument(
         "--token-cache-seconds", type=float, default=None, help="KADOU_TOKEN_CACHE_SECONDS"
     )
+    parser.add_argument(
+        "--loops",
+        default="auto",
+        help="comma-separated uvicorn loops for the reads, e.g. uvloop,asyncio,uvloop,asyncio "
+        "(auto: uvloop when installed, as kadou serve runs)",
+    )
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package `wrk`)")
@@ -200,22 +216,29 @@ def main() -> None:
     print("  " + kadou(env, "import", str(sample)), f"({time.perf_counter() - began:.1f} s)")
     token = kadou(env, "token", "create", "--name", "bench-viewer", "--role", "viewer")
 
-    server = Server(env)
-    try:
-        # Warm the current-state snapshot and the metrics cache once.
-        httpx.get(server.base + "/metrics", headers={"Authorization": f"Bearer {token}"})
-        print(
-            f"\nwrk: {options.connections} connections, {options.duration} s each, one uvicorn worker"
-        )
-        for path in ("/api/v1/systems", "/metrics", "/healthz"):
-            rate, p99, errors = wrk(
-                server.base + path, token, options.duration, options.connections
-            )
+    for loop in options.loops.split(","):
+        server = Server(env, loop)
+        try:
+            # Warm the current-state snapshot and the metrics cache once.
+            httpx.get(server.base + "/metrics", headers={"Authorization": f"Bearer {token}"})
             print(
-                f"  GET {path:<18} {rate:9.1f} req/s   p99 {p99 * 1000:8.1f} ms   non-2xx {errors}"
+                f"\nwrk: {options.connections} connections, {options.duration} s each, "
+                f"one uvicorn worker, loop={loop}"
             )
-    finally:
-        server.stop()
+            for path in ("/api/v1/systems", "/metrics", "/healthz"):
+                cpu_before = server.cpu_seconds()
+                rate, p99, errors = wrk(
+                    server.base + path, token, options.duration, options.connections
+                )
+                # CPU per request: the machine may be shared, so the rate alone misleads.
+                cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / (rate * options.duration)
+                print(
+                    f"  GET {path:<18} {rate:9.1f} req/s   p99 {p99 * 1000:8.1f} ms   "
+                    f"server CPU {cpu_ms:6.3f} ms/req   non-2xx {errors}",
+                    flush=True,
+                )
+        finally:
+            server.stop()
     if options.reads_only:
         shutil.rmtree(work, ignore_errors=True)
         return

@@ -7,7 +7,7 @@ so the figures add up exactly (``S = up + D + U`` to the millisecond) and ratios
 
 from __future__ import annotations
 
-import math
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -247,6 +247,7 @@ def compute_figures(
     )
 
 
+@functools.lru_cache(maxsize=64)
 def display_decimals(target: Fraction) -> int:
     """One decimal more than the target has when written in percent (§5)."""
     percent = target * 100
@@ -266,7 +267,9 @@ def display_percent(ratio: Fraction | None, target: Fraction) -> str:
     if ratio is None:
         return NO_VALUE
     decimals = display_decimals(target)
-    scaled = math.floor(Fraction(ratio) * 100 * 10**decimals)
+    exact = ratio if isinstance(ratio, Fraction) else Fraction(ratio)
+    # Floor division of the integer parts: the floor of the exact product, no Fraction built.
+    scaled = exact.numerator * 100 * 10**decimals // exact.denominator
     sign = "-" if scaled < 0 else ""
     whole, fraction = divmod(abs(scaled), 10**decimals)
     return f"{sign}{whole}.{fraction:0{decimals}d}%"

@@ -102,8 +102,14 @@ class IntervalSet:
 
     def __and__(self, other: IntervalSet) -> IntervalSet:
         left, right = self._intervals, other._intervals
-        if not left or not right:
-            return IntervalSet()
+        if not left or not right or left[-1][1] <= right[0][0] or right[-1][1] <= left[0][0]:
+            return _EMPTY
+        # One interval covering the other set whole (a window, a schedule with no holes):
+        # the common case when evaluating, answered without a walk.
+        if len(right) == 1 and right[0][0] <= left[0][0] and left[-1][1] <= right[0][1]:
+            return self
+        if len(left) == 1 and left[0][0] <= right[0][0] and right[-1][1] <= left[0][1]:
+            return other
         if _lopsided(len(left), len(right)):
             # A day or a schedule with few holes against thousands of outages: look up each
             # interval of the small set in the large one, copying what lies inside as a slice.
@@ -125,8 +131,8 @@ class IntervalSet:
         return IntervalSet._trusted(tuple(common))
 
     def __sub__(self, other: IntervalSet) -> IntervalSet:
-        right = other._intervals
-        if not right or not self._intervals:
+        left, right = self._intervals, other._intervals
+        if not right or not left or left[-1][1] <= right[0][0] or right[-1][1] <= left[0][0]:
             return self
         remaining: list[Interval] = []
         if _lopsided(len(self._intervals), len(right)):
@@ -209,8 +215,11 @@ class IntervalSet:
 
     def clip(self, start: int, end: int) -> IntervalSet:
         """The part of the set inside ``[start, end)``."""
-        if start >= end:
-            return IntervalSet()
+        intervals = self._intervals
+        if start >= end or not intervals or intervals[-1][1] <= start or end <= intervals[0][0]:
+            return _EMPTY
+        if start <= intervals[0][0] and intervals[-1][1] <= end:
+            return self  # already inside the window: most clips of an evaluation
         return IntervalSet._trusted(self._within(((start, end),)))
 
     def measure(self) -> int:
@@ -238,7 +247,10 @@ class IntervalSet:
     @staticmethod
     def union_all(sets: Iterable[IntervalSet]) -> IntervalSet:
         """The union of many sets, in one sort rather than pairwise merges."""
-        pieces = [piece for interval_set in sets for piece in interval_set._intervals]
+        non_empty = [interval_set for interval_set in sets if interval_set._intervals]
+        if len(non_empty) <= 1:
+            return non_empty[0] if non_empty else _EMPTY
+        pieces = [piece for interval_set in non_empty for piece in interval_set._intervals]
         pieces.sort()
         return IntervalSet._trusted(_merge_sorted(pieces))
 
@@ -296,3 +308,7 @@ class IntervalSet:
 
     def __repr__(self) -> str:
         return f"IntervalSet({list(self._intervals)!r})"
+
+
+# Sets are immutable, so every empty result can be this one object.
+_EMPTY = IntervalSet()

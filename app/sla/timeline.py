@@ -327,6 +327,10 @@ class Timeline:
         return IntervalSet.span(self.start_ms, self.end_ms)
 
     @property
+    def window_bounds(self) -> tuple[int, int]:
+        return self.start_ms, self.end_ms
+
+    @property
     def unknown(self) -> IntervalSet:
         return self.window - self.up - self.down
 
@@ -334,6 +338,8 @@ class Timeline:
         """The same timeline seen through a narrower (or equal) window."""
         start = max(start_ms, self.start_ms)
         end = max(start, min(end_ms, self.end_ms))
+        if start == self.start_ms and end == self.end_ms:
+            return self  # immutable, and most clips while evaluating change nothing
         return Timeline(start, end, self.up.clip(start, end), self.down.clip(start, end))
 
     @classmethod
@@ -344,16 +350,13 @@ class Timeline:
 def check_timeline(segments: Sequence[Segment], start_ms: int, end_ms: int) -> Timeline:
     """One check at one location over a window; a blip counts as up (§3.2)."""
     end_ms = max(start_ms, end_ms)
-    up = IntervalSet(
-        (segment.start_ms, segment.end_ms)
-        for segment in segments
-        if segment.state is not CheckState.DOWN
-    ).clip(start_ms, end_ms)
-    down = IntervalSet(
-        (segment.start_ms, segment.end_ms)
-        for segment in segments
-        if segment.state is CheckState.DOWN
-    ).clip(start_ms, end_ms)
+    up_pieces: list[tuple[int, int]] = []
+    down_pieces: list[tuple[int, int]] = []
+    for segment in segments:
+        pieces = down_pieces if segment.state is CheckState.DOWN else up_pieces
+        pieces.append((segment.start_ms, segment.end_ms))
+    up = IntervalSet(up_pieces).clip(start_ms, end_ms)
+    down = IntervalSet(down_pieces).clip(start_ms, end_ms)
     # Segments never overlap when built by build_segments; if a caller passes overlapping
     # ones, down wins so the two sets stay disjoint.
     return Timeline(start_ms, end_ms, up - down, down)
@@ -380,6 +383,10 @@ def combine_any_down(
     clipped = [timeline.clip(start, end) for timeline in timelines]
     if not clipped:
         return Timeline.all_unknown(start, end)
+    if len(clipped) == 1 and clipped[0].window_bounds == (start, end):
+        # One timeline over the same window combines to itself (up and down are disjoint
+        # and inside the window): the case of every service with a single check.
+        return clipped[0]
     window = IntervalSet.span(start, end)
     down = IntervalSet.union_all(timeline.down for timeline in clipped)
     unknown = IntervalSet.union_all(timeline.unknown for timeline in clipped) - down
@@ -404,6 +411,9 @@ def service_across_locations(
     one location is up; otherwise unknown. With no locations the window is unknown."""
     end_ms = max(start_ms, end_ms)
     clipped = [timeline.clip(start_ms, end_ms) for timeline in location_timelines]
+    if len(clipped) == 1 and quorum <= 1 and clipped[0].window_bounds == (start_ms, end_ms):
+        # One location with a quorum of one decides alone: the result is its timeline.
+        return clipped[0]
     down = IntervalSet.at_least([timeline.down for timeline in clipped], max(quorum, 1))
     up = IntervalSet.union_all(timeline.up for timeline in clipped) - down
     return Timeline(start_ms, end_ms, up, down)
