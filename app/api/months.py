@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from app.api.auth import reader
 from app.api.context import ApiContext, api_context
 from app.api.problems import responses
+from app.evidence import build_bundle
 from app.months import month_list, month_version_detail, parse_month_label
 from app.store.tokens import Actor
 
@@ -50,3 +52,38 @@ async def month_version(
             return month_version_detail(session, month, version, timezone)
 
     return await run_in_threadpool(load)
+
+
+@router.get(
+    "/months/{month}/evidence",
+    summary="The month's evidence bundle (zip): catalog, data, windows, reports, manifest",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "The bundle, as an attachment"},
+        **responses(),
+    },
+)
+async def month_evidence(
+    month: str = MONTH,
+    segments: bool = Query(False, description="Check segments instead of raw observations"),
+    context: ApiContext = Depends(api_context),
+    _actor: Actor = Depends(reader),
+) -> Response:
+    runtime = context.runtime
+    period = parse_month_label(month, runtime.timezone)
+    now = context.now()
+
+    def build() -> bytes:
+        with runtime.sessions() as session:
+            return build_bundle(
+                session, runtime.catalog, period.label, runtime.timezone, segments=segments, now=now
+            )
+
+    # A month of observations takes seconds to read and compress: off the event loop.
+    body = await run_in_threadpool(build)
+    name = f"evidence-{period.label}.zip"
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
