@@ -7,7 +7,7 @@ removed or a service renamed afterwards leaves that month's figures as they were
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,7 +57,8 @@ def catalog_for_period_end(
     return version_catalog(row), row
 
 
-def versions_json(rows: list[CatalogVersion]) -> list[dict[str, Any]]:
+def versions_json(rows: list[CatalogVersion], zone: tzinfo) -> list[dict[str, Any]]:
     return [
-        {"sha256": row.sha256, "effective_from": row.effective_from.isoformat()} for row in rows
+        {"sha256": row.sha256, "effective_from": row.effective_from.astimezone(zone).isoformat()}
+        for row in rows
     ]

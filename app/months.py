@@ -101,7 +101,7 @@ def month_inputs(session: Session, fallback: Catalog, period: periods.Period) ->
     return MonthInputs(
         catalog=catalog,
         catalog_digests=digests,
-        catalog_versions=versions_json(rows),
+        catalog_versions=versions_json(rows, period.zone),
         exclusions_digest=exclusions_digest(list_exclusions(session, start=start, end=end)),
         segments_digest=history.segments_digest(session, keys, start, end),
     )
