@@ -171,14 +171,14 @@ def build_bundle(
         files[data_file] = _csv(
             (
                 (
-                    o.check,
-                    o.location,
-                    _instant(o.observed_at),
-                    int(o.ok),
-                    "" if o.latency_ms is None else repr(o.latency_ms),
-                    o.detail or "",
+                    check,
+                    location,
+                    _instant(observed_at),
+                    int(ok),
+                    "" if latency_ms is None else repr(latency_ms),
+                    detail or "",
                 )
-                for o in observations
+                for check, location, observed_at, ok, latency_ms, detail in observations
             ),
             OBSERVATION_FIELDS,
         )

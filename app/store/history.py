@@ -177,11 +177,22 @@ def segments_digest(session: Session, checks: Sequence[str], start: datetime, en
 
 def observations_between(
     session: Session, checks: Sequence[str], start: datetime, end: datetime
-) -> list[Observation]:
+) -> list[tuple[str, str, datetime, bool, float | None, str | None]]:
+    """(check, location, observed_at, ok, latency_ms, detail) in key order.
+
+    Plain rows, not ORM objects: a month of a large catalog is millions of them.
+    """
     if not checks:
         return []
     query = (
-        select(Observation)
+        select(
+            Observation.check,
+            Observation.location,
+            Observation.observed_at,
+            Observation.ok,
+            Observation.latency_ms,
+            Observation.detail,
+        )
         .where(
             Observation.check.in_(list(checks)),
             Observation.observed_at >= start,
@@ -189,7 +200,7 @@ def observations_between(
         )
         .order_by(Observation.check, Observation.location, Observation.observed_at)
     )
-    return list(session.execute(query).scalars())
+    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
 
 
 def end_marks_between(
