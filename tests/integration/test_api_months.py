@@ -48,6 +48,10 @@ def test_closed_months_and_their_versions(api: Api) -> None:
     # The monthly report of a closed month is its latest version.
     report = api.get("/api/v1/reports/monthly", params={"month": "2026-10", "format": "json"})
     assert report.status_code == 200 and b'"version": 1' in report.content
+    figures = api.get("/api/v1/availability", params={"month": "2026-10"}).json()
+    assert figures["version"] == 1 and figures["closed_at"] == version["closed_at"]
+    running = api.get("/api/v1/availability", params={"month": "2026-11"}).json()
+    assert running["version"] is None and running["closed_at"] is None
 
 
 def test_missing_versions_and_bad_months_are_problems(api: Api) -> None:
