@@ -49,7 +49,8 @@ def catalog_history() -> None:
     typer.echo(f"{'effective from':<26} {'sha256':<12} {'loaded by':<24} source")
     for row in rows:
         typer.echo(
-            f"{row.effective_from.astimezone(zone).isoformat():<26} {row.sha256[:12]:<12} "
+            f"{row.effective_from.astimezone(zone).isoformat(timespec='seconds'):<26} "
+            f"{row.sha256[:12]:<12} "
             f"{row.loaded_by:<24} {row.source}"
         )
 
