@@ -16,10 +16,11 @@ import json
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
@@ -103,12 +104,43 @@ def _exclusion_json(row: Exclusion) -> dict[str, Any]:
     return document
 
 
-def _csv(rows: Iterator[tuple[Any, ...]], header: tuple[str, ...]) -> bytes:
+def _csv(rows: Iterator[tuple[Any, ...]], header: tuple[str, ...]) -> Iterator[bytes]:
+    """The CSV text in chunks of rows, so a month of a large catalog is never whole in memory."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if count % 10_000 == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+class _BundleWriter:
+    """Zip entries written one after the other, each digested as it is written."""
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self.zip = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+        self.digests: dict[str, str] = {}
+
+    def add(self, name: str, body: bytes) -> None:
+        self.stream(name, iter((body,)))
+
+    def stream(self, name: str, chunks: Iterator[bytes]) -> None:
+        digest = hashlib.sha256()
+        with self.zip.open(_entry(name), "w", force_zip64=True) as entry:
+            for chunk in chunks:
+                digest.update(chunk)
+                entry.write(chunk)
+        self.digests[name] = digest.hexdigest()
+
+    def close(self) -> None:
+        manifest = {"algorithm": "sha256", "files": dict(sorted(self.digests.items()))}
+        with self.zip.open(_entry(MANIFEST), "w") as entry:
+            entry.write(_json_bytes(manifest))
+        self.zip.close()
 
 
 def build_bundle(
@@ -121,6 +153,22 @@ def build_bundle(
     now: datetime | None = None,
 ) -> bytes:
     """The evidence bundle of ``month`` as zip bytes."""
+    buffer = io.BytesIO()
+    write_bundle(buffer, session, fallback, month, timezone, segments=segments, now=now)
+    return buffer.getvalue()
+
+
+def write_bundle(
+    target: IO[bytes],
+    session: Session,
+    fallback: Catalog,
+    month: str,
+    timezone: str,
+    *,
+    segments: bool = False,
+    now: datetime | None = None,
+) -> None:
+    """Write the evidence bundle of ``month`` to ``target``, streaming the data file."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     period = parse_month_label(month, timezone)
     start, end = from_ms(period.start_ms), from_ms(period.end_ms)
@@ -129,6 +177,7 @@ def build_bundle(
     keys = sorted(inputs.catalog.checks())
     versions = history.month_versions(session, period.label)
     files: dict[str, bytes] = {}
+    bundle = _BundleWriter(target)
     catalog_rows = history.catalog_versions_between(session, start, end)
     _, used = catalog_for_period_end(session, end, fallback)
     if used is not None and used.id not in {row.id for row in catalog_rows}:
@@ -158,33 +207,42 @@ def build_bundle(
     if segments:
         data_file = "segments.csv"
         rows = history.segments_rows_between(session, keys, data_start, data_end)
-        files[data_file] = _csv(
-            (
-                (r.check, r.location, _instant(r.start_at), _instant(r.end_at), r.state)
-                for r in rows
+        bundle.stream(
+            data_file,
+            _csv(
+                (
+                    (r.check, r.location, _instant(r.start_at), _instant(r.end_at), r.state)
+                    for r in rows
+                ),
+                SEGMENT_FIELDS,
             ),
-            SEGMENT_FIELDS,
         )
     else:
         data_file = "observations.csv"
         observations = history.observations_between(session, keys, data_start, data_end)
-        files[data_file] = _csv(
-            (
+        bundle.stream(
+            data_file,
+            _csv(
                 (
-                    check,
-                    location,
-                    _instant(observed_at),
-                    int(ok),
-                    "" if latency_ms is None else repr(latency_ms),
-                    detail or "",
-                )
-                for check, location, observed_at, ok, latency_ms, detail in observations
+                    (
+                        check,
+                        location,
+                        _instant(observed_at),
+                        int(ok),
+                        "" if latency_ms is None else repr(latency_ms),
+                        detail or "",
+                    )
+                    for check, location, observed_at, ok, latency_ms, detail in observations
+                ),
+                OBSERVATION_FIELDS,
             ),
-            OBSERVATION_FIELDS,
         )
         marks = history.end_marks_between(session, keys, data_start, data_end)
-        files["end_marks.csv"] = _csv(
-            ((m.check, m.location, _instant(m.at)) for m in marks), ("check", "location", "at")
+        bundle.stream(
+            "end_marks.csv",
+            _csv(
+                ((m.check, m.location, _instant(m.at)) for m in marks), ("check", "location", "at")
+            ),
         )
     windows = list_exclusions(session, start=start, end=end)
     files["exclusions.json"] = _json_bytes([_exclusion_json(row) for row in windows])
@@ -233,16 +291,9 @@ def build_bundle(
         data_kind="check segment" if segments else "observation",
         margin=INITIAL_MARGIN_MS // 86_400_000,
     ).encode("utf-8")
-    manifest = {
-        "algorithm": "sha256",
-        "files": {name: hashlib.sha256(body).hexdigest() for name, body in sorted(files.items())},
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as bundle:
-        for name, body in sorted(files.items()):
-            bundle.writestr(_entry(name), body)
-        bundle.writestr(_entry(MANIFEST), _json_bytes(manifest))
-    return buffer.getvalue()
+    for name, body in sorted(files.items()):
+        bundle.add(name, body)
+    bundle.close()
 
 
 def _entry(name: str) -> zipfile.ZipInfo:
@@ -281,6 +332,11 @@ class Verification:
         return lines
 
 
+REQUIRED = ("month.json", "catalog/versions.json", "exclusions.json")
+# Data files are streamed from the zip when loaded; the rest is small and read whole.
+STREAMED_SUFFIX = ".csv"
+
+
 def _read_checked(bundle: zipfile.ZipFile, verification: Verification) -> dict[str, bytes]:
     names = set(bundle.namelist())
     if MANIFEST not in names:
@@ -289,37 +345,68 @@ def _read_checked(bundle: zipfile.ZipFile, verification: Verification) -> dict[s
     manifest = json.loads(bundle.read(MANIFEST))
     listed: dict[str, str] = manifest.get("files", {})
     files: dict[str, bytes] = {}
-    for name, digest in sorted(listed.items()):
+    for name, expected in sorted(listed.items()):
         if name not in names:
             verification.problems.append(f"{name}: listed in the manifest but missing")
             continue
-        body = bundle.read(name)
-        if hashlib.sha256(body).hexdigest() != digest:
+        digest = hashlib.sha256()
+        kept = []
+        with bundle.open(name) as entry:
+            while chunk := entry.read(1 << 20):
+                digest.update(chunk)
+                if not name.endswith(STREAMED_SUFFIX):
+                    kept.append(chunk)
+        if digest.hexdigest() != expected:
             verification.problems.append(f"{name}: SHA-256 does not match the manifest")
-        files[name] = body
+        files[name] = b"".join(kept)
     for name in sorted(names - set(listed) - {MANIFEST}):
         verification.problems.append(f"{name}: in the bundle but not in the manifest")
     return files
 
 
-def _csv_rows(body: bytes) -> Iterator[dict[str, str]]:
-    yield from csv.DictReader(io.StringIO(body.decode("utf-8")))
+@contextmanager
+def _csv_rows(bundle: zipfile.ZipFile, name: str) -> Iterator[Iterator[dict[str, str]]]:
+    if name not in bundle.namelist():
+        yield iter(())
+        return
+    with bundle.open(name) as entry:
+        yield csv.DictReader(io.TextIOWrapper(entry, encoding="utf-8", newline=""))
 
 
 def verify_bundle(path: Path) -> Verification:
     """Check the digests and recompute the month from the bundle alone."""
-    from app.catalog.canonical import catalog_from_canonical
-    from app.runtime import upgrade
-    from app.store.db import make_engine, session_factory, transaction
-
     verification = Verification()
     try:
         with zipfile.ZipFile(path) as bundle:
             files = _read_checked(bundle, verification)
+            if verification.problems or not files:
+                return verification
+            missing = sorted(set(REQUIRED) - set(files))
+            if missing:
+                verification.problems.append(
+                    f"{', '.join(missing)}: missing; not a Kadou evidence bundle"
+                )
+                return verification
+            _recompute(bundle, files, verification)
     except (OSError, zipfile.BadZipFile) as error:
         raise InvalidInput(f"{path}: cannot read the bundle ({error})", field="file") from None
-    if verification.problems or not files:
-        return verification
+    except (KeyError, ValueError, TypeError) as error:
+        # Digests that match but content Kadou did not write: a hand-made bundle.
+        raise InvalidInput(
+            f"{path}: the bundle's content is not what Kadou writes ({type(error).__name__}: "
+            f"{error})",
+            field="file",
+        ) from None
+    return verification
+
+
+def _recompute(
+    bundle: zipfile.ZipFile, files: dict[str, bytes], verification: Verification
+) -> None:
+    from app.catalog.canonical import catalog_from_canonical
+    from app.runtime import upgrade
+    from app.store.db import make_engine, session_factory, transaction
+
     month = json.loads(files["month.json"])
     verification.month = month["month"]
     period = periods.parse_month(month["month"], month["timezone"])
@@ -355,22 +442,23 @@ def verify_bundle(path: Path) -> Verification:
                         source=item["source"],
                     )
                 if month["data"] == "segments":
-                    history.insert_segments(
-                        session,
-                        [
-                            {
-                                "check": row["check"],
-                                "location": row["location"],
-                                "start_at": _parse_instant(row["start_at"]),
-                                "end_at": _parse_instant(row["end_at"]),
-                                "state": row["state"],
-                            }
-                            for row in _csv_rows(files["segments.csv"])
-                            if row["check"] in params
-                        ],
-                    )
+                    with _csv_rows(bundle, "segments.csv") as rows:
+                        history.insert_segments(
+                            session,
+                            [
+                                {
+                                    "check": row["check"],
+                                    "location": row["location"],
+                                    "start_at": _parse_instant(row["start_at"]),
+                                    "end_at": _parse_instant(row["end_at"]),
+                                    "state": row["state"],
+                                }
+                                for row in rows
+                                if row["check"] in params
+                            ],
+                        )
                 else:
-                    _load_observations(session, files, params)
+                    _load_observations(session, bundle, params)
                 history.insert_exclusions(
                     session,
                     [
@@ -391,37 +479,48 @@ def verify_bundle(path: Path) -> Verification:
         finally:
             engine.dispose()
     verification.differences = figure_diff(expected, recomputed)
-    return verification
 
 
 def _load_observations(
-    session: Session, files: dict[str, bytes], params: dict[str, TimelineParams]
+    session: Session, bundle: zipfile.ZipFile, params: dict[str, TimelineParams]
 ) -> None:
+    """The bundle's observations and end marks, stored in batches as Kadou stores them.
+
+    The core relabels each (check, location) from its whole stored set, so the batches'
+    order does not change the timeline.
+    """
     batch: list[ObservationIn] = []
-    for row in _csv_rows(files["observations.csv"]):
-        if row["check"] not in params:
-            continue
-        batch.append(
-            ObservationIn(
-                check=row["check"],
-                location=row["location"],
-                observed_at=_parse_instant(row["observed_at"]),
-                ok=row["ok"] == "1",
-                latency_ms=float(row["latency_ms"]) if row["latency_ms"] else None,
-                detail=row["detail"] or None,
-            )
-        )
-    for row in _csv_rows(files.get("end_marks.csv", b"check,location,at\n")):
-        if row["check"] in params:
+
+    def flush() -> None:
+        store_observations(session, batch, params)
+        batch.clear()
+
+    with _csv_rows(bundle, "observations.csv") as rows:
+        for row in rows:
+            if row["check"] not in params:
+                continue
             batch.append(
                 ObservationIn(
                     check=row["check"],
                     location=row["location"],
-                    observed_at=_parse_instant(row["at"]),
-                    ok=True,
-                    end_of_observation=True,
+                    observed_at=_parse_instant(row["observed_at"]),
+                    ok=row["ok"] == "1",
+                    latency_ms=float(row["latency_ms"]) if row["latency_ms"] else None,
+                    detail=row["detail"] or None,
                 )
             )
-    # The core relabels each (check, location) from its whole set, whatever the order.
-    for first in range(0, len(batch), 50_000):
-        store_observations(session, batch[first : first + 50_000], params)
+            if len(batch) >= 50_000:
+                flush()
+    with _csv_rows(bundle, "end_marks.csv") as rows:
+        for row in rows:
+            if row["check"] in params:
+                batch.append(
+                    ObservationIn(
+                        check=row["check"],
+                        location=row["location"],
+                        observed_at=_parse_instant(row["at"]),
+                        ok=True,
+                        end_of_observation=True,
+                    )
+                )
+    flush()

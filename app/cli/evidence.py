@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from app.cli._common import check_output_path, fail, guarded, require_schema, runtime, write_output
+from app.cli._common import check_output_path, fail, guarded, require_schema, runtime
 
 evidence_app = typer.Typer(
     help="Evidence bundles: everything needed to recompute a month, with digests.",
@@ -28,7 +29,7 @@ def evidence(
     """Write the evidence bundle of a month: kadou evidence --month 2026-10 --out FILE.zip"""
     if ctx.invoked_subcommand is not None:
         return
-    from app.evidence import build_bundle
+    from app.evidence import write_bundle
 
     if month is None:
         fail("--month is required: kadou evidence --month 2026-10 --out evidence-2026-10.zip")
@@ -36,12 +37,22 @@ def evidence(
     check_output_path(target)
     rt = runtime()
     require_schema(rt)
-    with rt.sessions() as session:
-        body = guarded(
-            lambda: build_bundle(session, rt.catalog, month, rt.timezone, segments=segments)
-        )
-    write_output(target, body)
-    typer.echo(f"wrote {target} ({len(body):,} bytes)")
+    # Streamed to a file beside the target, then renamed: a month of a large catalog is
+    # never whole in memory, and an interrupted run leaves no truncated bundle behind.
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with rt.sessions() as session, partial.open("wb") as stream:
+            guarded(
+                lambda: write_bundle(
+                    stream, session, rt.catalog, month, rt.timezone, segments=segments
+                )
+            )
+        os.replace(partial, target)
+    except OSError as error:
+        fail(f"--out {target}: cannot write: {error.strerror or error}")
+    finally:
+        partial.unlink(missing_ok=True)
+    typer.echo(f"wrote {target} ({target.stat().st_size:,} bytes)")
 
 
 @evidence_app.command("verify")

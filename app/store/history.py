@@ -7,7 +7,7 @@ observation, a window, a timeline rebuild) is noticed by the next closing run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -177,13 +177,14 @@ def segments_digest(session: Session, checks: Sequence[str], start: datetime, en
 
 def observations_between(
     session: Session, checks: Sequence[str], start: datetime, end: datetime
-) -> list[tuple[str, str, datetime, bool, float | None, str | None]]:
-    """(check, location, observed_at, ok, latency_ms, detail) in key order.
+) -> Iterator[tuple[str, str, datetime, bool, float | None, str | None]]:
+    """(check, location, observed_at, ok, latency_ms, detail) in key order, streamed.
 
-    Plain rows, not ORM objects: a month of a large catalog is millions of them.
+    Plain rows fetched in chunks, not ORM objects in one list: a month of a large catalog
+    is millions of them.
     """
     if not checks:
-        return []
+        return
     query = (
         select(
             Observation.check,
@@ -199,8 +200,10 @@ def observations_between(
             Observation.observed_at < end,
         )
         .order_by(Observation.check, Observation.location, Observation.observed_at)
+        .execution_options(yield_per=20_000)
     )
-    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+    for row in session.execute(query):
+        yield (row[0], row[1], row[2], row[3], row[4], row[5])
 
 
 def end_marks_between(
