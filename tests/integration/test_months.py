@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+from datetime import datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +14,7 @@ from app.catalog.loader import default_catalog_text, parse_catalog
 from app.catalog.model import Catalog
 from app.history import record_catalog
 from app.months import close_month, closed_document, month_list, month_version_detail
+from app.reports.export import ExportPlan, export_due_reports
 from app.reports.service import monthly_document
 from app.sla import periods
 from app.store import history
@@ -186,3 +189,31 @@ def test_catalog_changes_after_the_close_leave_the_closed_month_as_it_was(
     # The running month is judged by the catalog now in force.
     with sessions() as session:
         assert closed_document(session, "2026-11") is None
+
+
+def test_the_scheduled_export_closes_and_writes_amendments_beside_the_first(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    sessions, catalog = _month_with_an_outage(migrated_url)
+    plan = ExportPlan(tmp_path, ("json", "csv"), ("ja",), 1, time(0, 10))
+
+    def run(local: datetime) -> list[str]:
+        written = export_due_reports(sessions, catalog, "Asia/Tokyo", plan, now=local)
+        return sorted(path.name for path in written)
+
+    assert run(CLOSING) == ["kadou-2026-10-ja.csv", "kadou-2026-10-ja.json"]
+    first = (tmp_path / "kadou-2026-10-ja.json").read_bytes()
+    assert json.loads(first)["version"] == 1
+    assert run(CLOSING + timedelta(minutes=1)) == []
+    with transaction(sessions) as session:
+        store_observations(
+            session, _observations(datetime(2026, 10, 25, 3, tzinfo=JST), 30, range(10, 13)), PARAMS
+        )
+    assert run(CLOSING + timedelta(days=1)) == [
+        "kadou-2026-10-ja-v2.csv",
+        "kadou-2026-10-ja-v2.json",
+    ]
+    assert (tmp_path / "kadou-2026-10-ja.json").read_bytes() == first
+    second = json.loads((tmp_path / "kadou-2026-10-ja-v2.json").read_text())
+    assert second["version"] == 2 and _jpki(second)["downtime_seconds"] == 480
+    assert run(CLOSING + timedelta(days=1, minutes=1)) == []
