@@ -191,6 +191,9 @@ def close_month(
             ja=f"{period.label} はまだ終わっていません。月末を過ぎてから締めてください",
         )
     with transaction(sessions) as session:
+        # Read before the inputs: an entry made meanwhile is then a candidate reason of the
+        # next version rather than lost between the two reads.
+        watermark = history.audit_watermark(session)
         inputs = month_inputs(session, fallback, period)
         latest = history.latest_month_version(session, period.label)
         changed = ["closing"] if latest is None else inputs.changed_from(latest)
@@ -208,6 +211,23 @@ def close_month(
             else _causes(history.audit_entries_after(session, latest.audit_watermark), period)
         )
         diff = [] if latest is None else figure_diff(latest.document, document)
+        row = MonthVersion(
+            month=period.label,
+            version=version,
+            closed_at=now,
+            closed_by=actor,
+            document=document,
+            catalog_digests=inputs.catalog_digests,
+            exclusions_digest=inputs.exclusions_digest,
+            segments_digest=inputs.segments_digest,
+            audit_watermark=watermark,
+            audit_entry_ids=causes,
+            changed_inputs=changed,
+            diff=diff,
+        )
+        if not history.add_month_version(session, row):
+            # Another process made this version first; its audit entry says so.
+            return None
         audit.record(
             session,
             actor=actor,
@@ -219,22 +239,6 @@ def close_month(
             reason=None,
             at=now,
         )
-        row = MonthVersion(
-            month=period.label,
-            version=version,
-            closed_at=now,
-            closed_by=actor,
-            document=document,
-            catalog_digests=inputs.catalog_digests,
-            exclusions_digest=inputs.exclusions_digest,
-            segments_digest=inputs.segments_digest,
-            audit_watermark=history.audit_watermark(session),
-            audit_entry_ids=causes,
-            changed_inputs=changed,
-            diff=diff,
-        )
-        if not history.add_month_version(session, row):
-            return None
         return row
 
 

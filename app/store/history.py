@@ -27,6 +27,9 @@ from app.store.models import (
 
 # --- catalog versions ----------------------------------------------------------------------
 
+# The advisory lock key that serialises recording catalog versions ("KADOUCAT" in ASCII).
+CATALOG_LOCK = 0x4B41444F55434154
+
 
 def latest_catalog_version(session: Session) -> CatalogVersion | None:
     query = select(CatalogVersion).order_by(
@@ -42,6 +45,10 @@ def record_catalog_version(
 
     Going back to an earlier catalog is a new version (it takes effect again from ``at``).
     """
+    if session.get_bind().dialect.name == "postgresql":
+        # Replicas starting together with the same new catalog record it once: the check
+        # and the insert are serialised for the rest of the transaction.
+        session.execute(select(func.pg_advisory_xact_lock(CATALOG_LOCK)))
     latest = latest_catalog_version(session)
     if latest is not None and latest.sha256 == sha256:
         return None
