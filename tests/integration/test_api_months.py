@@ -74,3 +74,11 @@ def test_the_evidence_bundle_is_offered_to_readers_only(api: Api) -> None:
         assert "reports/v1.json" in bundle.namelist()
     assert api.get("/api/v1/months/2026-10/evidence", role=None).status_code == 401
     assert api.get("/api/v1/months/2026-10/evidence", role="prober").status_code == 403
+
+
+def test_closings_are_in_the_audit_log(api: Api) -> None:
+    _close_october(api)
+    entries = api.get("/api/v1/audit", params={"entity": "month"}).json()["entries"]
+    assert [(e["action"], e["entity_id"], e["after"]["version"]) for e in entries] == [
+        ("close", "2026-10", 1)
+    ]
