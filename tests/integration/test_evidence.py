@@ -148,3 +148,32 @@ def test_a_file_changed_without_its_digest_fails_verification(
     _rewrite(path, "observations.csv", _flipped_observations(path), update_manifest=False)
     verification = verify_bundle(path)
     assert verification.lines() == ["observations.csv: SHA-256 does not match the manifest"]
+
+
+def test_a_bundle_of_a_month_not_closed_verifies_against_its_report(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from app.runtime import upgrade
+
+    upgrade(sqlite_url)
+    sessions = session_factory(make_engine(sqlite_url))
+    catalog = load_catalog()
+    record_catalog(sessions, catalog, "test", at=datetime(2026, 9, 1, tzinfo=JST))
+    checks = catalog.checks()
+    params = {"jpki/main/http": TimelineParams(2, checks["jpki/main/http"].stale_after_ms)}
+    batch = [
+        ObservationIn("jpki/main/http", "tokyo", START + timedelta(seconds=30 * i), i != 7)
+        for i in range(200)
+    ]
+    with transaction(sessions) as session:
+        store_observations(session, batch, params)
+    with sessions() as session:
+        body = build_bundle(session, catalog, "2026-10", "Asia/Tokyo", now=CLOSING)
+    path = tmp_path / "open.zip"
+    path.write_bytes(body)
+    with zipfile.ZipFile(path) as bundle:
+        assert "reports/open.json" in bundle.namelist()
+        report = json.loads(bundle.read("reports/open.json"))
+    assert report["version"] is None and report["closed_at"] is None
+    verification = verify_bundle(path)
+    assert verification.identical and verification.version is None, verification.lines()
