@@ -30,6 +30,7 @@ from app.sla.incidents import Incident
 from app.sla.periods import Period, days_of
 from app.sla.timeline import Segment
 from app.store.exclusions import list_exclusions, snapshot
+from app.store.history import catalog_versions_between
 from app.store.models import Exclusion
 from app.store.segments import segments_between
 from app.store.types import from_ms, to_ms
@@ -47,6 +48,8 @@ class EvaluationResult:
     cutoff: datetime
     evaluations: list[Evaluation]
     exclusions: list[Exclusion]
+    # The catalog versions in force during the period (SLA-SEMANTICS §8), oldest first.
+    catalog_versions: tuple[tuple[str, datetime], ...] = ()
 
     @cached_property
     def _by_key(self) -> dict[tuple[str, str | None], Evaluation]:
@@ -164,7 +167,13 @@ def evaluate_period(
         if not truncated or (earliest > data_start and data_end >= cutoff_ms):
             break
         margin *= 4
-    return EvaluationResult(period, now, evaluations, listed)
+    versions = tuple(
+        (row.sha256, row.effective_from)
+        for row in catalog_versions_between(
+            session, from_ms(period.start_ms), from_ms(listed_until)
+        )
+    )
+    return EvaluationResult(period, now, evaluations, listed, versions)
 
 
 # --- the document -------------------------------------------------------------------------
@@ -280,6 +289,13 @@ def exclusion_json(row: Exclusion, zone: ZoneInfo) -> dict[str, Any]:
     return document
 
 
+def catalog_versions_json(result: EvaluationResult, zone: ZoneInfo) -> list[dict[str, Any]]:
+    return [
+        {"sha256": sha256, "effective_from": effective_from.astimezone(zone).isoformat()}
+        for sha256, effective_from in result.catalog_versions
+    ]
+
+
 def generated_at(period: Period, now: datetime) -> str:
     """The instant a report is stamped with, in the period's time zone.
 
@@ -362,6 +378,11 @@ def report_document(
         .isoformat(),
         "catalog_source": catalog.source,
         "catalog_sha256": catalog.sha256,
+        "catalog_versions": catalog_versions_json(result, zone),
+        # A running or never-closed month has no version; a closed month's stored
+        # documents carry theirs (SLA-SEMANTICS §9).
+        "version": None,
+        "closed_at": None,
         "services": services,
         "systems": systems,
         "exclusions": exclusions,
@@ -436,6 +457,7 @@ def fiscal_year_document(
         .isoformat(),
         "catalog_source": catalog.source,
         "catalog_sha256": catalog.sha256,
+        "catalog_versions": catalog_versions_json(year_result, zone),
         "rows": rows,
         "exclusions": [exclusion_json(row, zone) for row in year_result.exclusions],
     }

@@ -23,6 +23,7 @@ from app.api import (
     availability,
     exclusions,
     health,
+    months,
     problems,
     reports,
     results,
@@ -188,6 +189,7 @@ def create_app(
         results.router,
         audit.router,
         reports.router,
+        months.router,
     ):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query)])
     app.include_router(health.router)

@@ -74,7 +74,21 @@ def ready_runtime() -> Runtime:
             f"the database schema is at {found or 'nothing'}, Kadou needs {head}; "
             "run `kadou db upgrade` first"
         )
+    _record_catalog(runtime)
     return runtime
+
+
+def _record_catalog(runtime: Runtime) -> None:
+    """The served catalog joins the catalog history (SLA-SEMANTICS §8); a database that
+    fails right now must not keep the server from starting, so a failure is logged."""
+    import getpass
+
+    from app.history import record_catalog
+
+    try:
+        record_catalog(runtime.sessions, runtime.catalog, f"serve:{getpass.getuser()}")
+    except Exception as error:
+        log.warning("cannot record the catalog in the catalog history: %s", error)
 
 
 def serve(host: str, port: int, *, with_probes: bool, loop: str = "auto") -> None:

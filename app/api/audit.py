@@ -16,7 +16,9 @@ router = APIRouter(tags=["audit"])
 
 @router.get("/audit", summary="Who changed what, when, from what to what, and why")
 def audit_log(
-    entity: Literal["exclusion", "token"] | None = Query(None, description="Only this kind"),
+    entity: Literal["exclusion", "token", "runner", "month", "timeline"] | None = Query(
+        None, description="Only this kind"
+    ),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10_000_000),
     context: ApiContext = Depends(api_context),

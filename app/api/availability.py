@@ -12,6 +12,7 @@ from app.api.params import check_scope, resolve_period
 from app.api.problems import responses
 from app.evaluation import evaluate_period, period_json, report_document
 from app.incidents import incident_listing
+from app.months import closed_document
 from app.store.tokens import Actor
 
 router = APIRouter(tags=["availability"])
@@ -51,6 +52,14 @@ def availability(
     )
     check_scope(runtime.catalog, system, service)
     with runtime.sessions() as session:
+        # A closed month answers with its latest version as frozen (SLA-SEMANTICS §9).
+        closed = (
+            closed_document(session, period.label)
+            if period.kind == "month" and system is None
+            else None
+        )
+        if closed is not None:
+            return closed
         result = evaluate_period(
             session, runtime.catalog, period, now=now, system_ids=[system] if system else None
         )

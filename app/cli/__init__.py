@@ -13,8 +13,10 @@ import typer
 
 from app.cli.catalog import catalog_app
 from app.cli.db import db_app
+from app.cli.evidence import evidence_app
 from app.cli.exclusions import exclusions_app
 from app.cli.imports import import_observations
+from app.cli.months import month_app
 from app.cli.report import report
 from app.cli.rules import rules
 from app.cli.runners import runners_app
@@ -41,6 +43,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(exclusions_app, name="exclusions")
 app.add_typer(token_app, name="token")
 app.add_typer(runners_app, name="runners")
+app.add_typer(month_app, name="month")
+app.add_typer(evidence_app, name="evidence")
 
 
 def main() -> None:

@@ -99,6 +99,18 @@ def require_schema(rt: Runtime) -> None:
             f"the database schema is at {found or 'nothing'}, Kadou needs {head}; "
             "run `kadou db upgrade` first"
         )
+    record_running_catalog(rt)
+
+
+def record_running_catalog(rt: Runtime) -> None:
+    """Record the catalog this command runs with in the catalog history (SLA-SEMANTICS §8).
+
+    Every command that opens the database runs with the catalog (serve, probe, import,
+    report, ...); an identical catalog records nothing, so this costs one read.
+    """
+    from app.history import record_catalog
+
+    guarded(lambda: record_catalog(rt.sessions, rt.catalog, cli_actor().name))
 
 
 def cli_actor() -> Actor:

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli._common import fail, guarded, require_schema, runtime, schema_state
+from app.cli._common import cli_actor, fail, guarded, require_schema, runtime, schema_state
 from app.settings import get_settings
+from app.store import audit
 from app.store.db import transaction
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -149,6 +150,18 @@ def db_rebuild_timeline() -> None:
     require_schema(rt)
     with transaction(rt.sessions) as session:
         count = rebuild_timelines(session, rt.timeline_params)
+        # A rebuild may move the figures of closed months: the audit entry is the reason
+        # their amendments give (SLA-SEMANTICS §9).
+        audit.record(
+            session,
+            actor=cli_actor().name,
+            action="rebuild",
+            entity="timeline",
+            entity_id=None,
+            before=None,
+            after={"timelines": count},
+            reason="kadou db rebuild-timeline",
+        )
     typer.echo(f"rebuilt {count} timelines")
 
 

@@ -110,11 +110,27 @@ def report(
     if output in ("table", "json"):
         if lang is not None:
             fail(f"--lang applies to csv, xlsx, html and pdf; the {output} output is in English")
+        from app.months import closed_document
+
         with rt.sessions() as session:
-            result = evaluate_period(
-                session, rt.catalog, period, system_ids=[system] if system else None
+            # A closed month prints its latest version as frozen (SLA-SEMANTICS §9).
+            closed = (
+                closed_document(session, period.label)
+                if period.kind == "month" and system is None
+                else None
             )
-        document = report_document(rt.catalog, result, system_id=system, service_id=service)
+            result = (
+                None
+                if closed is not None
+                else evaluate_period(
+                    session, rt.catalog, period, system_ids=[system] if system else None
+                )
+            )
+        document = (
+            report_document(rt.catalog, result, system_id=system, service_id=service)
+            if result is not None
+            else closed or {}
+        )
         text = (
             json.dumps(document, ensure_ascii=False, indent=2) + "\n"
             if output == "json"

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalog.model import Catalog
+from app.months import close_month, closed_document
 from app.reports.render import FORMATS, file_name, render_monthly
 from app.reports.service import monthly_document
 from app.sla import periods
@@ -90,10 +91,17 @@ def export_due_reports(
     period = due_month(now, plan, timezone)
     if period is None:
         return []
+    # Exporting closes the month (SLA-SEMANTICS §9); while the export of a month is due,
+    # each run also amends it if its inputs changed since, and writes the new version's
+    # files beside the earlier ones.
+    made = close_month(sessions, catalog, period, actor="scheduled-export", now=now)
     with sessions() as session:
-        if export_recorded(session, period.label):
-            return []
-        document = monthly_document(session, catalog, period, now=now)
+        recorded = export_recorded(session, period.label)
+        document = closed_document(session, period.label) or monthly_document(
+            session, catalog, period, now=now
+        )
+    if recorded and (made is None or made.version == 1):
+        return []
     plan.directory.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for fmt in plan.formats:
@@ -101,6 +109,14 @@ def export_due_reports(
             path = plan.directory / file_name(document, fmt, lang)
             _write_atomically(path, render_monthly(document, fmt, lang))
             written.append(path)
+    if recorded:
+        log.info(
+            "%s amended to version %s; wrote %s",
+            period.label,
+            document.get("version"),
+            ", ".join(p.name for p in written),
+        )
+        return written
     if not record_export(sessions, period.label, now, [p.name for p in written]):
         # Another replica recorded the same month first; its files are identical.
         log.info("report export for %s was recorded by another process", period.label)

@@ -50,7 +50,10 @@ def file_name(document: Mapping[str, Any], fmt: str, lang: str) -> str:
     safe_label = "".join(
         c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in period_label
     )
-    return f"kadou-{safe_label}-{check_lang(lang)}.{check_format(fmt)}"
+    # An amended month's later versions are written beside the first, never over it (§9).
+    version = document.get("version")
+    suffix = f"-v{version}" if isinstance(version, int) and version > 1 else ""
+    return f"kadou-{safe_label}-{check_lang(lang)}{suffix}.{check_format(fmt)}"
 
 
 def _json(document: Mapping[str, Any]) -> bytes:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog.model import Catalog
 from app.evaluation import evaluate_period, fiscal_year_document, report_document
+from app.months import closed_document
 from app.reports.render import content_type, file_name, render_fiscal_year, render_monthly
 from app.sla import periods
 
@@ -27,6 +28,11 @@ class RenderedReport:
 def monthly_document(
     session: Session, catalog: Catalog, period: periods.Period, *, now: datetime | None = None
 ) -> dict[str, Any]:
+    """The month's report: a closed month's latest version as frozen (SLA-SEMANTICS §9),
+    an open month's computed from the store."""
+    closed = closed_document(session, period.label) if period.kind == "month" else None
+    if closed is not None:
+        return closed
     result = evaluate_period(session, catalog, period, now=now)
     return report_document(catalog, result, pictures=True)
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -208,14 +209,63 @@ class ReportExport(Base):
     files: Mapped[list[str]] = mapped_column(JSON)
 
 
+class CatalogVersion(Base):
+    """A catalog Kadou ran with (SLA-SEMANTICS §8), kept for ever.
+
+    ``content`` is the catalog's canonical JSON with credentials masked: the same catalog
+    written with other spacing or key order is the same version, and a bundle handed to
+    an auditor never carries a password.
+    """
+
+    __tablename__ = "catalog_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    loaded_by: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(500))
+
+    __table_args__ = (Index("ix_catalog_versions_effective_from", "effective_from"),)
+
+
+class MonthVersion(Base):
+    """One version of a closed month's report (SLA-SEMANTICS §9), kept for ever.
+
+    Version 1 is the closing; each later one is an amendment made because an input of the
+    month changed, with the figures that moved (``diff``) and the audit entries that did it.
+    """
+
+    __tablename__ = "month_versions"
+    __table_args__ = (UniqueConstraint("month", "version", name="uq_month_versions_month_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))
+    version: Mapped[int] = mapped_column(Integer)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str] = mapped_column(String(100))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    catalog_digests: Mapped[list[str]] = mapped_column(JSON)
+    exclusions_digest: Mapped[str] = mapped_column(String(64))
+    segments_digest: Mapped[str] = mapped_column(String(64))
+    # The last audit entry that existed when this version was made: the entries after it
+    # are the candidates for the reasons of the next version.
+    audit_watermark: Mapped[int] = mapped_column(Integer)
+    audit_entry_ids: Mapped[list[int]] = mapped_column(JSON)
+    changed_inputs: Mapped[list[str]] = mapped_column(JSON)
+    diff: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
 __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "CatalogVersion",
     "CheckSegment",
     "CheckTimeline",
     "EndMark",
     "Exclusion",
+    "MonthVersion",
     "Observation",
     "ReportExport",
     "RunnerHeartbeat",

@@ -1,0 +1,320 @@
+"""Closed months and amendments (SLA-SEMANTICS §9).
+
+Closing a month freezes its report document together with the digests of its inputs: the
+catalog version(s) of the month, the exclusion windows that touch it and the check
+segments of the month. Running the closing again compares the digests: nothing changed,
+nothing is written; something changed (a late observation, a window added, changed or
+removed, a timeline rebuild), and the month gets its next version, with every figure that
+moved (before → after) and the audit entries that caused it. Versions are never changed
+or removed, so each one stays retrievable.
+
+The month is judged by the catalog version in force at its end (§8): a target changed, a
+check removed or a service renamed afterwards leaves the closed figures as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.catalog.canonical import canonical_json, canonical_sha256
+from app.catalog.model import Catalog
+from app.errors import InvalidInput, NotFound
+from app.evaluation import evaluate_period, report_document
+from app.history import catalog_for_period_end, versions_json
+from app.sla import periods
+from app.store import audit, history
+from app.store.db import transaction
+from app.store.exclusions import list_exclusions, snapshot
+from app.store.models import AuditEntry, Exclusion, MonthVersion
+from app.store.types import from_ms
+
+# The figures an amendment compares, per service and system, in the report document.
+FIGURES = (
+    "target",
+    "availability",
+    "availability_display",
+    "met",
+    "scheduled_seconds",
+    "excluded_seconds.planned",
+    "excluded_seconds.disaster",
+    "downtime_seconds",
+    "unknown_seconds",
+    "coverage",
+    "error_budget_seconds",
+    "error_budget_remaining_seconds",
+    "insufficient_data",
+    "blips",
+    "incidents",
+)
+# Audit entities whose entries can change a month's figures.
+INPUT_ENTITIES = ("exclusion", "timeline")
+
+
+@dataclass(frozen=True)
+class MonthInputs:
+    catalog: Catalog
+    catalog_digests: list[str]
+    catalog_versions: list[dict[str, Any]]
+    exclusions_digest: str
+    segments_digest: str
+
+    def changed_from(self, row: MonthVersion) -> list[str]:
+        changed = []
+        if self.catalog_digests != row.catalog_digests:
+            changed.append("catalog")
+        if self.exclusions_digest != row.exclusions_digest:
+            changed.append("exclusions")
+        if self.segments_digest != row.segments_digest:
+            changed.append("segments")
+        return changed
+
+
+def parse_month_label(text: str, timezone: str) -> periods.Period:
+    try:
+        return periods.parse_month(text, timezone)
+    except ValueError as error:
+        raise InvalidInput(str(error), field="month") from None
+
+
+def exclusions_digest(rows: list[Exclusion]) -> str:
+    documents = sorted((snapshot(row) for row in rows), key=lambda item: item["id"])
+    text = json.dumps(documents, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def month_inputs(session: Session, fallback: Catalog, period: periods.Period) -> MonthInputs:
+    start, end = from_ms(period.start_ms), from_ms(period.end_ms)
+    catalog, used = catalog_for_period_end(session, end, fallback)
+    rows = history.catalog_versions_between(session, start, end)
+    if not rows and used is not None:
+        # Recorded only after the month: the oldest version known is the one it is judged by.
+        rows = [used]
+    digests = [row.sha256 for row in rows] or [canonical_sha256(canonical_json(fallback))]
+    keys = sorted(catalog.checks())
+    return MonthInputs(
+        catalog=catalog,
+        catalog_digests=digests,
+        catalog_versions=versions_json(rows, period.zone),
+        exclusions_digest=exclusions_digest(list_exclusions(session, start=start, end=end)),
+        segments_digest=history.segments_digest(session, keys, start, end),
+    )
+
+
+def _flat(document: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    for item in document.get("services", []):
+        yield from _figures(f"{item['system']}/{item['service']}", item)
+    for item in document.get("systems", []):
+        yield from _figures(str(item["system"]), item)
+
+
+def _figures(indicator: str, item: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    for name in FIGURES:
+        value: Any = item
+        for part in name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if name == "incidents":
+            value = len(item.get("incidents", []))
+        yield indicator, name, value
+
+
+def figure_diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every figure that differs between two report documents, before → after."""
+    old = {(indicator, name): value for indicator, name, value in _flat(before)}
+    new = {(indicator, name): value for indicator, name, value in _flat(after)}
+    diff = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            diff.append(
+                {
+                    "indicator": key[0],
+                    "figure": key[1],
+                    "before": old.get(key),
+                    "after": new.get(key),
+                }
+            )
+    return diff
+
+
+def _overlaps(window: dict[str, Any] | None, start: datetime, end: datetime) -> bool:
+    if not window or "start" not in window or "end" not in window:
+        return False
+    return (
+        datetime.fromisoformat(window["start"]) < end
+        and datetime.fromisoformat(window["end"]) > start
+    )
+
+
+def _causes(entries: list[AuditEntry], period: periods.Period) -> list[int]:
+    start, end = from_ms(period.start_ms), from_ms(period.end_ms)
+    return [
+        entry.id
+        for entry in entries
+        if entry.entity in INPUT_ENTITIES
+        and (
+            entry.entity == "timeline"
+            or _overlaps(entry.before, start, end)
+            or _overlaps(entry.after, start, end)
+        )
+    ]
+
+
+def versioned_document(row: MonthVersion) -> dict[str, Any]:
+    return dict(row.document)
+
+
+def close_month(
+    sessions: sessionmaker[Session],
+    fallback: Catalog,
+    period: periods.Period,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> MonthVersion | None:
+    """Close ``period``, or amend it when its inputs changed; None when nothing changed.
+
+    ``fallback`` is the catalog to judge the month by when no catalog version was ever
+    recorded. Several processes may run this at once: the (month, version) key lets one of
+    them write each version, and the others return None.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    if period.end_ms > int(now.timestamp() * 1000):
+        raise InvalidInput(
+            f"month {period.label} has not ended yet; a month is closed after its last day",
+            field="month",
+            ja=f"{period.label} はまだ終わっていません。月末を過ぎてから締めてください",
+        )
+    with transaction(sessions) as session:
+        # Read before the inputs: an entry made meanwhile is then a candidate reason of the
+        # next version rather than lost between the two reads.
+        watermark = history.audit_watermark(session)
+        inputs = month_inputs(session, fallback, period)
+        latest = history.latest_month_version(session, period.label)
+        changed = ["closing"] if latest is None else inputs.changed_from(latest)
+        if not changed:
+            return None
+        result = evaluate_period(session, inputs.catalog, period, now=now)
+        document = report_document(inputs.catalog, result, pictures=True)
+        version = 1 if latest is None else latest.version + 1
+        document["catalog_versions"] = inputs.catalog_versions
+        document["version"] = version
+        document["closed_at"] = now.astimezone(period.zone).isoformat()
+        causes = (
+            []
+            if latest is None
+            else _causes(history.audit_entries_after(session, latest.audit_watermark), period)
+        )
+        diff = [] if latest is None else figure_diff(latest.document, document)
+        row = MonthVersion(
+            month=period.label,
+            version=version,
+            closed_at=now,
+            closed_by=actor,
+            document=document,
+            catalog_digests=inputs.catalog_digests,
+            exclusions_digest=inputs.exclusions_digest,
+            segments_digest=inputs.segments_digest,
+            audit_watermark=watermark,
+            audit_entry_ids=causes,
+            changed_inputs=changed,
+            diff=diff,
+        )
+        if not history.add_month_version(session, row):
+            # Another process made this version first; its audit entry says so.
+            return None
+        audit.record(
+            session,
+            actor=actor,
+            action="close" if latest is None else "amend",
+            entity="month",
+            entity_id=period.label,
+            before=None if latest is None else {"version": latest.version},
+            after={"version": version, "changed_inputs": changed, "audit_entry_ids": causes},
+            reason=None,
+            at=now,
+        )
+        return row
+
+
+def amend_closed_months(
+    sessions: sessionmaker[Session],
+    fallback: Catalog,
+    timezone: str,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> list[MonthVersion]:
+    """Run the closing again for every closed month; returns the amendments made."""
+    with sessions() as session:
+        labels = sorted({row.month for row in history.month_versions(session)})
+    made = []
+    for label in labels:
+        row = close_month(
+            sessions, fallback, periods.parse_month(label, timezone), actor=actor, now=now
+        )
+        if row is not None:
+            made.append(row)
+    return made
+
+
+def closed_document(session: Session, month: str) -> dict[str, Any] | None:
+    """The latest version's report document of a closed month; None while it is open."""
+    row = history.latest_month_version(session, month)
+    return None if row is None else versioned_document(row)
+
+
+def version_summary(row: MonthVersion, zone_name: str, reasons: list[AuditEntry]) -> dict[str, Any]:
+    zone = periods.month(2000, 1, zone_name).zone
+    return {
+        "month": row.month,
+        "version": row.version,
+        "closed_at": row.closed_at.astimezone(zone).isoformat(),
+        "closed_by": row.closed_by,
+        "amended": row.version > 1,
+        "changed_inputs": row.changed_inputs,
+        "catalog_versions": row.document.get("catalog_versions", []),
+        "reasons": [
+            {
+                "audit_entry_id": entry.id,
+                "at": entry.at.astimezone(zone).isoformat(),
+                "actor": entry.actor,
+                "action": entry.action,
+                "entity": entry.entity,
+                "entity_id": entry.entity_id,
+                "reason": entry.reason,
+            }
+            for entry in reasons
+        ],
+        "diff": row.diff,
+    }
+
+
+def month_list(session: Session, timezone: str) -> list[dict[str, Any]]:
+    """Every closed month with its latest version, newest month first."""
+    latest: dict[str, MonthVersion] = {}
+    for row in history.month_versions(session):
+        latest[row.month] = row
+    return [
+        version_summary(row, timezone, history.audit_entries_by_id(session, row.audit_entry_ids))
+        for _, row in sorted(latest.items(), reverse=True)
+    ]
+
+
+def month_version_detail(
+    session: Session, month: str, version: int, timezone: str
+) -> dict[str, Any]:
+    parse_month_label(month, timezone)
+    row = history.month_version(session, month, version)
+    if row is None:
+        raise NotFound(
+            f"month {month} has no version {version}; GET /api/v1/months lists the versions",
+            field="version",
+        )
+    reasons = history.audit_entries_by_id(session, row.audit_entry_ids)
+    return {**version_summary(row, timezone, reasons), "report": row.document}
