@@ -51,6 +51,14 @@ class Settings(BaseSettings):
         description="How often `kadou serve` recomputes the SLA snapshot /metrics reads; "
         "as often as Prometheus scrapes is enough (tests shorten it to see changes at once)",
     )
+    change_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How often `kadou serve` asks the database whether another replica (or the "
+        "command line) changed exclusion windows or tokens, so its pages, API and /metrics "
+        "show the change within this time",
+    )
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,
