@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         description="How long one SQL statement may run (or wait for a database that does not "
         "answer) before it is cancelled",
     )
+    db_pooled: bool = Field(
+        default=False,
+        description="KADOU_DATABASE_URL points at a connection pooler in transaction mode "
+        "(PgBouncer): send no startup options and prepare no statements; put the statement "
+        "timeout on the database role instead",
+    )
     token_cache_seconds: float = Field(
         default=5.0,
         ge=0,
