@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
 from app.api import (
+    assignments,
     audit,
     availability,
     exclusions,
@@ -195,6 +196,7 @@ def create_app(
         availability.router,
         exclusions.router,
         results.router,
+        assignments.router,
         audit.router,
         reports.router,
     ):
