@@ -151,3 +151,12 @@ async def test_agents_share_a_locations_checks_and_hand_them_over(
             for assignment in assignments.values():
                 await assignment.aclose()
             runtime.engine.dispose()
+
+
+def test_sharing_checks_needs_a_server_to_assign_them(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    from tests.support.cli import KadouCli
+
+    output = KadouCli(monkeypatch, sqlite_url)("probe", "--share-checks", expect=2)
+    assert "--share-checks goes with --push" in output
