@@ -18,14 +18,20 @@ they need no database access.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Iterable, Sequence
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.catalog.model import Catalog
 from app.runtime import Runtime
 from app.store.runners import runner_heartbeats
+
+log = logging.getLogger("kadou.assignments")
 
 # A runner is live while its last heartbeat is at most this many of its intervals old.
 LIVE_INTERVALS = 1.5
@@ -102,3 +108,61 @@ def location_assignment(
 
 def _check_keys(catalog: Catalog) -> list[str]:
     return list(catalog.checks())
+
+
+# An answer older than this many refresh periods is not trusted any more: probe everything.
+STALE_ROUNDS = 3
+
+
+class LocalAssignment:
+    """The embedded runner's share of its location's checks, read from the database.
+
+    The same answer agents get from ``GET /api/v1/assignments``, without the HTTP round
+    trip. Until the first answer, and when the database has not answered for a few
+    rounds, the runner probes every check: a gap costs coverage, double probing only
+    traffic.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        location: str,
+        runner_id: str,
+        clock: Callable[[], datetime],
+        *,
+        every_seconds: float,
+    ) -> None:
+        self.runtime = runtime
+        self.location = location
+        self.runner_id = runner_id
+        self.clock = clock
+        self.every_seconds = every_seconds
+        self._checks: frozenset[str] | None = None
+        self._answered_at = -math.inf
+
+    def owns(self, check_key: str) -> bool:
+        checks = self._checks
+        if checks is None or time.monotonic() - self._answered_at > (
+            STALE_ROUNDS * self.every_seconds
+        ):
+            return True
+        return check_key in checks
+
+    def refresh(self) -> None:
+        assignment = location_assignment(
+            self.runtime, self.location, self.clock(), asking=self.runner_id
+        )
+        checks = frozenset(assignment.checks.get(self.runner_id, []))
+        if checks != self._checks:
+            log.info("the embedded runner probes %d checks of %s", len(checks), self.location)
+        self._checks = checks
+        self._answered_at = time.monotonic()
+
+    async def follow(self) -> None:
+        """Refresh every round until cancelled; a failed round keeps the last answer."""
+        while True:
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception as error:  # the database monitor reports outages
+                log.debug("assignment not refreshed: %s", error)
+            await asyncio.sleep(self.every_seconds)

@@ -52,6 +52,8 @@ API_PREFIX = "/api/v1"
 # /metrics reads a snapshot refreshed this often in the background.
 METRICS_REFRESH_SECONDS = 15.0
 EXPORT_CHECK_SECONDS = 60.0
+# The embedded runner's heartbeat; with KADOU_SHARE_CHECKS also how often it re-reads its share.
+EMBEDDED_HEARTBEAT_MS = 10_000
 # How often the refresher asks the database whether another process changed anything.
 CHANGE_POLL_SECONDS = 2.0
 
@@ -79,6 +81,20 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
         record_probe(check.key, location, result.ok, result.latency_ms / 1000)
         record_warnings(check.key, location, result.warnings, result.measurements)
 
+    sharing = None
+    if runtime.settings.share_checks:
+        import socket
+
+        from app.assignments import LocalAssignment
+
+        sharing = LocalAssignment(
+            runtime,
+            location,
+            runtime.settings.runner_id or f"{socket.gethostname()}/{location}",
+            context.clock,
+            every_seconds=EMBEDDED_HEARTBEAT_MS / 1000,
+        )
+        await asyncio.to_thread(sharing.refresh)
     runner = ProbeRunner(
         list(runtime.catalog.checks().values()),
         # Spooled to disk like an agent's: a restart during a database outage loses nothing.
@@ -92,12 +108,18 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
         on_retry=lambda check: record_retry(check.key, location),
         # Checks failing before the restart are retried at once (retry_interval).
         initial_failing=await asyncio.to_thread(runtime.failing_checks, context.clock()),
+        heartbeat_interval_ms=EMBEDDED_HEARTBEAT_MS,
+        owns=sharing.owns if sharing is not None else None,
+        runner_id=runtime.settings.runner_id,
     )
+    following = asyncio.create_task(sharing.follow()) if sharing is not None else None
     await runner.start()
     try:
         yield
     finally:
         await runner.stop()
+        if following is not None:
+            following.cancel()
 
 
 async def _export_loop(runtime: Runtime, clock: Callable[[], datetime]) -> None:

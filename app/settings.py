@@ -39,6 +39,19 @@ class Settings(BaseSettings):
         default="00:10", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, reporting zone"
     )
     location: str = Field(default="local", description="Location name of the embedded probe runner")
+    runner_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Id of the embedded probe runner (default HOSTNAME/LOCATION); must differ "
+        "between replicas that share checks",
+    )
+    share_checks: bool = Field(
+        default=False,
+        description="The embedded probe runner shares its location's checks with the other "
+        "runners there (other replicas, agents started with --share-checks) instead of "
+        "probing every check",
+    )
     spool_dir: Path = Field(
         default=Path("var/spool/embedded"),
         description="Where the embedded probe runner keeps results the database has not "

@@ -160,3 +160,52 @@ def test_sharing_checks_needs_a_server_to_assign_them(
 
     output = KadouCli(monkeypatch, sqlite_url)("probe", "--share-checks", expect=2)
     assert "--share-checks goes with --push" in output
+
+
+async def test_the_embedded_runner_leaves_other_runners_checks_alone(
+    simulator: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    import app.main
+    from app.assignments import assign
+    from app.store.db import transaction
+    from app.store.ingest import HeartbeatIn, record_heartbeat
+
+    url = f"sqlite:///{tmp_path}/kadou.db"
+    upgrade(url)
+    catalog = parse_catalog(catalog_text(simulator.main_url("jpki/main"), 12), "shared")
+    settings = Settings(
+        database_url=url,
+        location="tokyo",
+        share_checks=True,
+        runner_id="replica-a",
+        spool_dir=tmp_path / "spool",
+    )
+    runtime = Runtime(settings, catalog)
+    keys = sorted(catalog.checks())
+    split = assign(keys, ["agent-x", "replica-a"])
+    theirs = {key for key, runner in split.items() if runner == "agent-x"}
+    mine = set(keys) - theirs
+    assert mine and theirs
+
+    def agent_beats() -> None:
+        with transaction(runtime.sessions) as session:
+            record_heartbeat(
+                session, HeartbeatIn("agent-x", "tokyo", datetime.now(UTC), HEARTBEAT_MS)
+            )
+
+    probed: list[str] = []
+    monkeypatch.setattr(app.main, "EMBEDDED_HEARTBEAT_MS", HEARTBEAT_MS)
+    monkeypatch.setattr(app.main, "record_probe", lambda key, *_args: probed.append(key))
+    agent_beats()
+    server = create_app(runtime, with_probes=True, metrics_refresh_seconds=None)
+    async with server.router.lifespan_context(server):
+        deadline = time.monotonic() + BOUND
+        # agent-x stays alive (beating) while the embedded runner probes its own share.
+        while not all(probed.count(key) >= 2 for key in mine):
+            assert time.monotonic() < deadline, f"the embedded runner's checks: {probed}"
+            await asyncio.to_thread(agent_beats)
+            await asyncio.sleep(0.1)
+    assert not theirs & set(probed), "the embedded runner probed agent-x's checks"
+    runtime.engine.dispose()
