@@ -13,6 +13,20 @@ every ``invalidate()``, tells the computation that its result is already stale, 
 handed to the request that asked for it but never kept as fresh. Values derived from the
 current state (the status page's days, say) live in a :class:`DerivedCache`, which follows
 the same generation, so one ``invalidate()`` drops them all.
+
+Several server replicas share one database, and a write may come from another replica or
+from the command line. The background refresher therefore also polls the database's change
+generation (``app.store.changes``: the audit log read as a counter, a plain query that
+works through a pooler in transaction mode) every ``change_poll_seconds`` and calls
+``invalidate()`` when it moved, so a write anywhere reaches this process's caches within
+one poll. Arriving observations are not audited and not polled for: readers accept state
+up to ``max_age`` old, as they do for this process's own ingest.
+
+``/metrics`` reads the *published* snapshot: one computed at the instants of a wall-clock
+grid (multiples of the refresh interval, the same on every replica), again at the same
+instant when a write is noticed. Replicas with synchronised clocks thus publish figures
+of the same instant from the same data, so a scrape of any replica gives the same SLA
+figures.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ from app.evaluation import EvaluationResult, evaluate_period, report_document
 from app.runtime import Runtime
 from app.sla import periods
 from app.sla.timeline import Timeline, check_timeline, service_at_location
+from app.store.changes import change_generation
 from app.store.exclusions import list_exclusions
 from app.store.models import Exclusion
 from app.store.monitor import describe, is_unavailable
@@ -180,6 +195,12 @@ class CurrentStateCache:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.refresh_errors = 0
+        # The database's change generation last read, and who to tell when it moves.
+        self._shared_generation: tuple[int, int] | None = None
+        self._change_listeners: list[Callable[[], None]] = []
+        # The snapshot /metrics shows, computed at a grid instant (see the module's docstring).
+        self._published: CurrentState | None = None
+        self._published_generation = -1
 
     @property
     def generation(self) -> int:
@@ -188,6 +209,30 @@ class CurrentStateCache:
 
     def peek(self) -> CurrentState | None:
         return self._snapshot
+
+    def published(self) -> CurrentState | None:
+        """The snapshot of the last grid instant (None until the refresher computed one)."""
+        return self._published
+
+    def add_change_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever a write by any process is noticed (other caches)."""
+        self._change_listeners.append(listener)
+
+    def sync_shared_changes(self) -> bool:
+        """Read the database's change generation; invalidate if it moved. True if it did.
+
+        The first reading counts as a change: nothing computed before it can be trusted
+        to include writes it did not see.
+        """
+        with self.runtime.sessions() as session:
+            seen = change_generation(session)
+        if seen == self._shared_generation:
+            return False
+        self._shared_generation = seen
+        self.invalidate()
+        for listener in self._change_listeners:
+            listener()
+        return True
 
     def get(self, max_age_seconds: float | None = None) -> CurrentState:
         max_age = self.max_age_seconds if max_age_seconds is None else max_age_seconds
@@ -224,13 +269,23 @@ class CurrentStateCache:
 
     # --- the background refresher (for /metrics) ---------------------------------------
 
-    def start_refresher(self, interval_seconds: float) -> None:
+    def publish(self, instant: datetime) -> CurrentState:
+        """Compute the snapshot of ``instant`` and make it the one ``/metrics`` shows."""
+        with self._lock:
+            started_generation = self._generation
+            snapshot = compute_current_state(self.runtime, instant)
+            with self._state_lock:
+                self._published = snapshot
+                self._published_generation = started_generation
+            return snapshot
+
+    def start_refresher(self, interval_seconds: float, change_poll_seconds: float = 2.0) -> None:
         if self._thread is not None:
             return
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._refresh_loop,
-            args=(interval_seconds,),
+            args=(interval_seconds, change_poll_seconds),
             name="kadou-current-state",
             daemon=True,
         )
@@ -242,10 +297,20 @@ class CurrentStateCache:
             self._thread.join(timeout=30)
             self._thread = None
 
-    def _refresh_loop(self, interval_seconds: float) -> None:
+    def _refresh_loop(self, interval_seconds: float, change_poll_seconds: float) -> None:
+        interval_ms = max(1, round(interval_seconds * 1000))
         while not self._stop.is_set():
             try:
-                self.refresh()
+                self.sync_shared_changes()
+                # The grid instant at or before now: every replica picks the same one.
+                instant = from_ms(to_ms(self.clock()) // interval_ms * interval_ms)
+                published = self._published
+                if (
+                    published is None
+                    or published.now != instant
+                    or self._published_generation != self._generation
+                ):
+                    self.publish(instant)
             except Exception as error:
                 # Keep the last good snapshot; the staleness shows in
                 # kadou_sla_snapshot_age_seconds and the next round tries again.
@@ -255,7 +320,9 @@ class CurrentStateCache:
                     log.debug("current state not refreshed: %s", describe(error))
                 else:
                     log.exception("refreshing the current state failed")
-            self._stop.wait(interval_seconds)
+            # Wake for the next poll, or just after the next grid instant if sooner.
+            to_next_instant = interval_seconds - (time.time() % interval_seconds) + 0.01
+            self._stop.wait(min(change_poll_seconds, to_next_instant))
 
 
 T = TypeVar("T")

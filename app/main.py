@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
 from app.api import (
+    assignments,
     audit,
     availability,
     exclusions,
@@ -42,7 +43,7 @@ from app.metrics import (
     record_warnings,
 )
 from app.runtime import Runtime, open_runtime
-from app.store.tokens import Actor
+from app.store.tokens import VERIFIED_TOKENS, Actor
 from app.web.headers import SecurityHeaders
 from app.web.routes import include_web
 
@@ -52,6 +53,10 @@ API_PREFIX = "/api/v1"
 # /metrics reads a snapshot refreshed this often in the background.
 METRICS_REFRESH_SECONDS = 15.0
 EXPORT_CHECK_SECONDS = 60.0
+# The embedded runner's heartbeat; with KADOU_SHARE_CHECKS also how often it re-reads its share.
+EMBEDDED_HEARTBEAT_MS = 10_000
+# How often the refresher asks the database whether another process changed anything.
+CHANGE_POLL_SECONDS = 2.0
 
 
 def utc_now() -> datetime:
@@ -77,6 +82,20 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
         record_probe(check.key, location, result.ok, result.latency_ms / 1000)
         record_warnings(check.key, location, result.warnings, result.measurements)
 
+    sharing = None
+    if runtime.settings.share_checks:
+        import socket
+
+        from app.assignments import LocalAssignment
+
+        sharing = LocalAssignment(
+            runtime,
+            location,
+            runtime.settings.runner_id or f"{socket.gethostname()}/{location}",
+            context.clock,
+            every_seconds=EMBEDDED_HEARTBEAT_MS / 1000,
+        )
+        await asyncio.to_thread(sharing.refresh)
     runner = ProbeRunner(
         list(runtime.catalog.checks().values()),
         # Spooled to disk like an agent's: a restart during a database outage loses nothing.
@@ -90,17 +109,26 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
         on_retry=lambda check: record_retry(check.key, location),
         # Checks failing before the restart are retried at once (retry_interval).
         initial_failing=await asyncio.to_thread(runtime.failing_checks, context.clock()),
+        heartbeat_interval_ms=EMBEDDED_HEARTBEAT_MS,
+        owns=sharing.owns if sharing is not None else None,
+        runner_id=runtime.settings.runner_id,
     )
+    following = asyncio.create_task(sharing.follow()) if sharing is not None else None
     await runner.start()
     try:
         yield
     finally:
         await runner.stop()
+        if following is not None:
+            following.cancel()
 
 
 async def _export_loop(runtime: Runtime, clock: Callable[[], datetime]) -> None:
-    """Write last month's reports once it has closed (checked every minute)."""
-    from app.reports.export import ExportPlan, export_due_reports
+    """Write last month's reports once it has closed (checked every minute).
+
+    Every replica runs this loop; a PostgreSQL advisory lock lets one of them do the work.
+    """
+    from app.reports.export import ExportPlan, export_due_reports_once
 
     settings = runtime.settings
     plan = ExportPlan.from_settings(
@@ -113,7 +141,7 @@ async def _export_loop(runtime: Runtime, clock: Callable[[], datetime]) -> None:
     while True:
         try:
             await asyncio.to_thread(
-                export_due_reports,
+                export_due_reports_once,
                 runtime.sessions,
                 runtime.catalog,
                 runtime.timezone,
@@ -133,25 +161,29 @@ def create_app(
     scheduled_exports: bool = False,
     current_max_age_seconds: float = 5.0,
     metrics_refresh_seconds: float | None = METRICS_REFRESH_SECONDS,
+    change_poll_seconds: float = CHANGE_POLL_SECONDS,
 ) -> FastAPI:
     """The FastAPI application.
 
     ``now`` replaces the clock (tests); ``with_probes`` runs the embedded probe runner in
     the lifespan; ``current_max_age_seconds`` bounds how stale the current state of
     ``/api/v1/systems`` may be; ``metrics_refresh_seconds`` (None: off) refreshes the
-    snapshot ``/metrics`` reads in a background thread.
+    snapshot ``/metrics`` reads in a background thread, which also polls the database every
+    ``change_poll_seconds`` for writes made by other replicas (``app.current``).
     """
     runtime = runtime or open_runtime()
     clock = now or utc_now
     cache = CurrentStateCache(runtime, clock, max_age_seconds=current_max_age_seconds)
     context = ApiContext(runtime=runtime, clock=clock, current=cache)
     exporter = MetricsExporter(cache)
+    # A token revoked through another replica stops working here within one change poll.
+    cache.add_change_listener(VERIFIED_TOKENS.forget_all)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         context.database.start()
         if metrics_refresh_seconds is not None:
-            cache.start_refresher(metrics_refresh_seconds)
+            cache.start_refresher(metrics_refresh_seconds, change_poll_seconds)
         exporter_task = (
             asyncio.create_task(_export_loop(runtime, clock)) if scheduled_exports else None
         )
@@ -187,6 +219,7 @@ def create_app(
         availability.router,
         exclusions.router,
         results.router,
+        assignments.router,
         audit.router,
         reports.router,
         months.router,

@@ -324,7 +324,12 @@ class SlaCollector(Collector):
 
     def snapshot(self) -> CurrentState:
         # Before the first background refresh: compute once; afterwards never per scrape.
-        return self.cache.peek() or self.cache.get(max_age_seconds=float("inf"))
+        # The grid snapshot when the refresher runs: the same figures on every replica.
+        return (
+            self.cache.published()
+            or self.cache.peek()
+            or self.cache.get(max_age_seconds=float("inf"))
+        )
 
     def collect(self) -> Iterator[Metric]:
         yield from sla_families(self.snapshot())

@@ -69,7 +69,7 @@ class Runtime:
             pool=settings.db_pool_timeout_seconds,
             statement=settings.db_statement_timeout_seconds,
         )
-        return make_engine(settings.database_url, timeouts)
+        return make_engine(settings.database_url, timeouts, pooled=settings.db_pooled)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

@@ -8,6 +8,10 @@ rest of the outage, so it starts, answers ``/healthz``, and stays not ready (``/
 503) until the database answers; the database monitor keeps checking it. Uvicorn handles SIGTERM and SIGINT: it stops accepting connections,
 lets requests in flight finish, then the lifespan stops the probe runner, which flushes
 its last observations into the store.
+
+On SQLite, one server per database file: a second ``kadou serve`` on the same file is
+refused (exit status 2, one line) while the first runs (``app.store.single_server``).
+Replicas share a PostgreSQL database instead.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import uvicorn
 from app.catalog import CatalogError
 from app.errors import KadouError
 from app.runtime import Runtime, open_runtime
+from app.store.single_server import DatabaseInUse, lock_single_server
 
 # Seconds uvicorn waits for requests in flight after SIGTERM before closing them.
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -105,11 +110,17 @@ def serve(host: str, port: int, *, with_probes: bool, loop: str = "auto") -> Non
     # Alembic tells at INFO which dialect it found, each time the schema is checked.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     runtime = ready_runtime()
+    try:
+        server_lock = lock_single_server(runtime.settings.database_url)
+    except DatabaseInUse as error:
+        _refuse(str(error))
+        raise  # unreachable: _refuse exits
     app = create_app(
         runtime,
         with_probes=with_probes,
         scheduled_exports=runtime.settings.report_export,
         metrics_refresh_seconds=runtime.settings.metrics_refresh_seconds,
+        change_poll_seconds=runtime.settings.change_poll_seconds,
     )
     config = uvicorn.Config(
         app,
@@ -122,4 +133,8 @@ def serve(host: str, port: int, *, with_probes: bool, loop: str = "auto") -> Non
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     settle_heap()
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if server_lock is not None:
+            server_lock.release()

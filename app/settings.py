@@ -39,6 +39,19 @@ class Settings(BaseSettings):
         default="00:10", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, reporting zone"
     )
     location: str = Field(default="local", description="Location name of the embedded probe runner")
+    runner_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Id of the embedded probe runner (default HOSTNAME/LOCATION); must differ "
+        "between replicas that share checks",
+    )
+    share_checks: bool = Field(
+        default=False,
+        description="The embedded probe runner shares its location's checks with the other "
+        "runners there (other replicas, agents started with --share-checks) instead of "
+        "probing every check",
+    )
     spool_dir: Path = Field(
         default=Path("var/spool/embedded"),
         description="Where the embedded probe runner keeps results the database has not "
@@ -50,6 +63,14 @@ class Settings(BaseSettings):
         gt=0,
         description="How often `kadou serve` recomputes the SLA snapshot /metrics reads; "
         "as often as Prometheus scrapes is enough (tests shorten it to see changes at once)",
+    )
+    change_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How often `kadou serve` asks the database whether another replica (or the "
+        "command line) changed exclusion windows or tokens, so its pages, API and /metrics "
+        "show the change within this time",
     )
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024,
@@ -72,6 +93,12 @@ class Settings(BaseSettings):
         le=3600,
         description="How long one SQL statement may run (or wait for a database that does not "
         "answer) before it is cancelled",
+    )
+    db_pooled: bool = Field(
+        default=False,
+        description="KADOU_DATABASE_URL points at a connection pooler in transaction mode "
+        "(PgBouncer): send no startup options and prepare no statements; put the statement "
+        "timeout on the database role instead",
     )
     token_cache_seconds: float = Field(
         default=5.0,

@@ -40,6 +40,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from app.catalog.model import Catalog
+from probes.assignment import CheckAssignment
 from probes.base import Check, ProbeContext, ProbeResult
 from probes.protocols import run_probe
 from probes.sink import BatchingWriter, Heartbeat, ObservationRecord, ObservationSink
@@ -126,6 +127,7 @@ class ProbeRunner:
         stop_grace_ms: int = 5_000,
         initial_failing: Collection[str] = (),
         on_retry: RetryCallback | None = None,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         keys = [check.key for check in checks]
         if any(not key for key in keys):
@@ -155,6 +157,8 @@ class ProbeRunner:
         self._scheduler: AsyncIOScheduler | None = None
         self._stopping = False
         self._on_retry = on_retry
+        # With runners sharing the location's checks: whether this one probes a check now.
+        self._owns = owns
         # Checks whose last probe failed, each with its next retry.
         self._retrying: dict[str, asyncio.Handle | None] = {
             key: None for key in initial_failing if key in self.checks and self._retries(key)
@@ -234,7 +238,9 @@ class ProbeRunner:
         if started:
             stopped_at = self._clock()
             for key in self.checks:
-                self.writer.add(ObservationRecord.end_mark(key, self.location, stopped_at))
+                # A check another runner probes goes on being observed: no end for it.
+                if self._owns is None or self._owns(key):
+                    self.writer.add(ObservationRecord.end_mark(key, self.location, stopped_at))
         # Alive up to this last flush, not only up to the last periodic beat.
         await self._beat()
         await self.writer.aclose()
@@ -253,6 +259,8 @@ class ProbeRunner:
         offset_ms = schedule_offset_ms(check_key, interval_ms)
         # The grid point this tick belongs to (the latest at or before now).
         scheduled_ms = now_ms - (now_ms - offset_ms) % interval_ms
+        if self._owns is not None and not self._owns(check_key):
+            return  # another runner of this location probes it
         if check_key in self._retrying:
             # On its retry cadence until it succeeds; the grid would only add probes.
             self.stats.ticks_retrying += 1
@@ -277,6 +285,11 @@ class ProbeRunner:
 
     def _retry_tick(self, check_key: str) -> None:
         if self._stopping or check_key not in self._retrying:
+            return
+        if self._owns is not None and not self._owns(check_key):
+            # Handed over: its new runner probes it (and retries it if it still fails).
+            del self._retrying[check_key]
+            self.stats.retrying = len(self._retrying)
             return
         if check_key in self._in_flight:
             # The failed probe's task has not been reaped yet (its retry was due at once).
@@ -387,8 +400,13 @@ async def run_probe_agent(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     on_result: ResultCallback | None = None,
     on_retry: RetryCallback | None = None,
+    assignment: CheckAssignment | None = None,
+    runner_id: str | None = None,
 ) -> None:
     """Run every check of ``catalog`` from ``location`` until SIGTERM/SIGINT, then flush.
+
+    With ``assignment``, only the checks the server assigns this runner (the location's
+    runners share them); the caller owns it (close it afterwards).
 
     With ``stop_event`` the caller decides when to stop (no signal handlers installed).
     The caller owns ``sink`` (close it afterwards).
@@ -403,7 +421,14 @@ async def run_probe_agent(
         on_result=on_result,
         on_retry=on_retry,
         initial_failing=read_failing_checks(spool_dir),
+        owns=assignment.owns if assignment is not None else None,
+        runner_id=runner_id,
     )
+    following: asyncio.Task[None] | None = None
+    if assignment is not None:
+        assignment.runner_id = runner.runner_id
+        await assignment.refresh()  # the first answer before the first probe, if it comes
+        following = asyncio.create_task(assignment.follow(), name="kadou-assignment")
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     if stop_event is None:
@@ -417,6 +442,8 @@ async def run_probe_agent(
         log.info("stopping: flushing observations")
     finally:
         await runner.stop()
+        if following is not None:
+            following.cancel()
         write_failing_checks(spool_dir, runner.failing_checks)
         for signum in installed:
             loop.remove_signal_handler(signum)

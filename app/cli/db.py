@@ -1,4 +1,4 @@
-"""``kadou db``: the database schema, and relabelling stored observations."""
+"""``kadou db``: the database schema, its size, and relabelling stored observations."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from app.settings import get_settings
 from app.store import audit
 from app.store.db import transaction
 
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema and size.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
@@ -163,6 +163,54 @@ def db_rebuild_timeline() -> None:
             reason="kadou db rebuild-timeline",
         )
     typer.echo(f"rebuilt {count} timelines")
+
+
+@db_app.command("stats")
+def db_stats(
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            help="PostgreSQL: take row counts from the planner's statistics instead of "
+            "counting (instant on a large observations table)",
+        ),
+    ] = False,
+) -> None:
+    """Rows and bytes per table (data and indexes), and bytes per stored observation."""
+    from app.store.stats import database_size
+
+    rt = runtime()
+    require_schema(rt)
+    size = guarded(lambda: database_size(rt.engine, estimate_rows=estimate))
+    typer.echo(
+        f"database: {_safe_url(rt.settings.database_url)} "
+        f"({size.engine}, {_human_bytes(size.total_bytes)} in all)"
+    )
+    header = f"{'table':<22} {'rows':>15} {'data':>11} {'indexes':>11} {'total':>11}"
+    typer.echo(header)
+    for item in size.tables:
+        rows = f"~{item.rows:,}" if item.rows_estimated else f"{item.rows:,}"
+        typer.echo(
+            f"{item.name:<22} {rows:>15} {_human_bytes(item.table_bytes):>11} "
+            f"{_human_bytes(item.index_bytes):>11} {_human_bytes(item.total_bytes):>11}"
+        )
+    observations = size.table("observations")
+    if observations is None or observations.bytes_per_row is None:
+        if observations is not None and observations.total_bytes is None:
+            typer.echo("bytes per table: unknown (this SQLite has no dbstat table)")
+        return
+    typer.echo(f"{observations.bytes_per_row:.1f} bytes per stored observation (data and indexes)")
+
+
+def _human_bytes(count: int | None) -> str:
+    if count is None:
+        return "-"
+    value = float(count)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
 
 
 def _safe_url(url: str) -> str:

@@ -164,6 +164,14 @@ def probe_command(
     metrics_host: Annotated[
         str, typer.Option(help="Address the --metrics-port listens on")
     ] = "127.0.0.1",
+    share_checks: Annotated[
+        bool,
+        typer.Option(
+            "--share-checks",
+            help="With --push: probe only the checks the server assigns this runner, "
+            "sharing the location's checks with its other runners",
+        ),
+    ] = False,
     level: LogLevel = "INFO",
     library_level: LibraryLogLevel = "WARNING",
 ) -> None:
@@ -179,6 +187,8 @@ def probe_command(
     _configure_logging(level, library_level, catalog)
     secret = agent_token(token_file, token) if push is not None else None
     rt = None
+    if share_checks and push is None:
+        fail("--share-checks goes with --push: the server assigns the checks")
     if push is None:
         if token_file is not None or token is not None:
             fail("--token and --token-file go with --push; into the database no token is needed")
@@ -201,10 +211,23 @@ def probe_command(
             )
             return
         assert push is not None and secret is not None
-        async with HttpPushSink(push, secret) as push_sink:
-            await run_probe_agent(
-                catalog, where, push_sink, spool_dir, on_result=on_result, on_retry=on_retry
-            )
+        from probes.assignment import CheckAssignment
+
+        assignment = CheckAssignment(push, secret, where) if share_checks else None
+        try:
+            async with HttpPushSink(push, secret) as push_sink:
+                await run_probe_agent(
+                    catalog,
+                    where,
+                    push_sink,
+                    spool_dir,
+                    on_result=on_result,
+                    on_retry=on_retry,
+                    assignment=assignment,
+                )
+        finally:
+            if assignment is not None:
+                await assignment.aclose()
 
     asyncio.run(run())
 

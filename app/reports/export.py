@@ -25,6 +25,7 @@ from app.reports.render import FORMATS, file_name, render_monthly
 from app.reports.service import monthly_document
 from app.sla import periods
 from app.store.exports import export_recorded, record_export
+from app.store.locks import once_only
 
 log = logging.getLogger("kadou.reports")
 
@@ -128,3 +129,24 @@ def export_due_reports(
         ", ".join(p.name for p in written),
     )
     return written
+
+
+def export_due_reports_once(
+    sessions: sessionmaker[Session],
+    catalog: Catalog,
+    timezone: str,
+    plan: ExportPlan,
+    *,
+    now: datetime | None = None,
+) -> list[Path]:
+    """:func:`export_due_reports` in one replica at a time (what ``kadou serve`` runs).
+
+    Every replica runs the schedule; the one that holds the claim does the month's work
+    and records it before letting go, so another that claims it later finds the month
+    recorded and does nothing. A replica that cannot claim it skips this round.
+    """
+    with once_only(sessions, "scheduled-report-export") as claimed:
+        if not claimed:
+            log.debug("the scheduled export is running in another process")
+            return []
+        return export_due_reports(sessions, catalog, timezone, plan, now=now)

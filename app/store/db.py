@@ -51,7 +51,23 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str,
+    timeouts: DatabaseTimeouts | None = None,
+    *,
+    pooled: bool = False,
+    **kwargs: Any,
+) -> Engine:
+    """An engine for ``url``, every wait bounded by ``timeouts``.
+
+    ``pooled`` says that a PostgreSQL URL points at a connection pooler in transaction
+    mode (PgBouncer): each transaction may run on another server connection, so nothing
+    may live in a server session. Then no startup options are sent (PgBouncer refuses
+    ``options``; the server-side statement timeout belongs on the database role, e.g.
+    ``ALTER ROLE kadou SET statement_timeout = '30s'``) and psycopg prepares no
+    statements (a prepared statement lives in one server session). The client-side bound
+    on each call stays.
+    """
     timeouts = timeouts or DatabaseTimeouts(statement=None)
     url = normalize_url(url)
     parsed = make_url(url)
@@ -72,7 +88,9 @@ def make_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwargs: An
         # libpq rounds down and treats under 2 s as 2 s.
         "connect_timeout": max(2, round(timeouts.connect)),
     }
-    if timeouts.statement is not None:
+    if pooled:
+        connect_args["prepare_threshold"] = None
+    elif timeouts.statement is not None:
         connect_args["options"] = f"-c statement_timeout={round(timeouts.statement * 1000)}"
     engine = create_engine(
         url,
