@@ -288,11 +288,28 @@ def version_summary(row: MonthVersion, zone_name: str, reasons: list[AuditEntry]
                 "entity": entry.entity,
                 "entity_id": entry.entity_id,
                 "reason": entry.reason,
+                # Enough of the window to say in words what changed the month.
+                "window": _window_words(entry),
             }
             for entry in reasons
         ],
         "diff": row.diff,
     }
+
+
+def _window_words(entry: AuditEntry) -> dict[str, Any] | None:
+    if entry.entity != "exclusion":
+        return None
+    window = entry.after or entry.before or {}
+    return {"kind": window.get("kind"), "retroactive": bool(window.get("retroactive"))}
+
+
+def latest_version_summary(session: Session, month: str, timezone: str) -> dict[str, Any] | None:
+    """The latest version of a closed month, with its reasons; None while it is open."""
+    row = history.latest_month_version(session, month)
+    if row is None:
+        return None
+    return version_summary(row, timezone, history.audit_entries_by_id(session, row.audit_entry_ids))
 
 
 def month_list(session: Session, timezone: str) -> list[dict[str, Any]]:

@@ -7,7 +7,9 @@ both languages are always shipped, and a missing label must fail loudly in tests
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.reports.document import LocalizedText, reiwa_year
@@ -160,6 +162,71 @@ _LABELS: dict[str, tuple[str, str]] = {
 # (the exclusions table once said 災害 where the figures said 災害による停止).
 _LABELS["kind_planned"] = _LABELS["excluded_planned"]
 _LABELS["kind_disaster"] = _LABELS["excluded_disaster"]
+
+# A closed month's version, in words (SLA-SEMANTICS §9): what the pages and reports say
+# about which frozen figures they show, and why a later version exists.
+_LABELS.update(
+    {
+        "version_closed": ("確定 (第{version}版)", "Closed (version {version})"),
+        "version_amended": (
+            "第{version}版 — {date} 改訂: {reasons}",
+            "Version {version} — amended {date}: {reasons}",
+        ),
+        "version_link": ("第{version}版", "Version {version}"),
+        "reason_window_create": ("{kind} #{id} を登録", "{kind} window #{id} registered"),
+        "reason_window_create_retroactive": (
+            "{kind} #{id} を遡及登録",
+            "{kind} window #{id} registered retroactively",
+        ),
+        "reason_window_update": ("{kind} #{id} を変更", "{kind} window #{id} changed"),
+        "reason_window_delete": ("{kind} #{id} を削除", "{kind} window #{id} removed"),
+        "reason_timeline": ("タイムラインを再構築", "timeline rebuilt"),
+        "reason_input_segments": ("遅れて届いた観測を反映", "late observations included"),
+        "reason_input_catalog": ("カタログの変更を反映", "catalog change applied"),
+        "reason_input_exclusions": ("除外期間の変更を反映", "exclusion windows changed"),
+        "window_kind_planned": ("計画停止", "planned"),
+        "window_kind_disaster": ("災害による停止", "disaster"),
+    }
+)
+
+
+def _reason_words(reason: dict[str, Any], lang: Lang) -> str:
+    window = reason.get("window")
+    if reason.get("entity") == "exclusion" and isinstance(window, dict):
+        kind = str(window.get("kind"))
+        kind_words = label(f"window_kind_{kind}", lang) if kind in ("planned", "disaster") else kind
+        action = str(reason.get("action"))
+        if action not in ("create", "update", "delete"):
+            action = "update"
+        key = f"reason_window_{action}"
+        if action == "create" and window.get("retroactive"):
+            key += "_retroactive"
+        return label(key, lang).format(kind=kind_words, id=reason.get("entity_id"))
+    return label("reason_timeline", lang)
+
+
+def version_caption(summary: Mapping[str, Any] | None, lang: Lang) -> str | None:
+    """ "第2版 — 2026-11-15 改訂: 災害による停止 #12 を遡及登録", "Closed (version 1)";
+    None for a month that is still open. ``summary`` is ``app.months.version_summary``."""
+    if summary is None:
+        return None
+    version = int(summary["version"])
+    if version <= 1:
+        return label("version_closed", lang).format(version=version)
+    reasons = [_reason_words(reason, lang) for reason in summary.get("reasons", [])]
+    if not reasons:
+        # No audited change (late observations, a catalog version): say which input moved.
+        reasons = [
+            label(f"reason_input_{name}", lang)
+            for name in summary.get("changed_inputs", [])
+            if f"reason_input_{name}" in _LABELS
+        ]
+    separator = "、" if lang == "ja" else "; "
+    return label("version_amended", lang).format(
+        version=version,
+        date=str(summary["closed_at"])[:10],
+        reasons=separator.join(dict.fromkeys(reasons)),
+    )
 
 
 def label(key: str, lang: Lang) -> str:

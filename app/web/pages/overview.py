@@ -10,7 +10,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.errors import KadouError
 from app.evaluation import evaluate_period, report_document
+from app.months import closed_document, latest_version_summary
 from app.reports import charts
+from app.reports.labels import version_caption
 from app.sla import periods
 from app.store.models import CheckTimeline
 from app.store.segments import last_observations
@@ -23,15 +25,29 @@ PARTIAL_HEADER = "x-kadou-partial"
 router = APIRouter(include_in_schema=False)
 
 
-def month_document(current: Page, period: periods.Period) -> dict[str, Any]:
-    """The report document of a month other than the running one, shared a minute."""
+def month_document(
+    current: Page, period: periods.Period
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The report document of a month other than the running one, shared a minute, and
+    the summary of its latest version (None while the month is open).
+
+    A closed month shows its latest version as frozen (SLA-SEMANTICS §9), never a
+    recomputation. The version is part of the cache key, so an amendment made by another
+    process (the scheduled export, ``kadou month amend``) shows at once, with its caption.
+    """
+    with current.runtime.sessions() as db:
+        summary = latest_version_summary(db, period.label, current.runtime.timezone)
 
     def compute() -> dict[str, Any]:
         with current.runtime.sessions() as db:
+            closed = closed_document(db, period.label)
+            if closed is not None:
+                return closed
             result = evaluate_period(db, current.runtime.catalog, period, now=current.context.now())
         return report_document(current.runtime.catalog, result)
 
-    return current.web.month_documents.get(period.label, compute)
+    key = period.label if summary is None else f"{period.label}/v{summary['version']}"
+    return current.web.month_documents.get(key, compute), summary
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -43,6 +59,7 @@ def overview(
 ) -> Response:
     snapshot = current.context.current.get()
     live = not month or month == snapshot.period.label
+    caption = None
     if live:
         period, document = snapshot.period, snapshot.document
     else:
@@ -52,9 +69,10 @@ def overview(
             return current.error(422, str(error))
         if period.label > snapshot.period.label:
             return current.error(422, "month: " + current.t("month_in_future"))
-        document = month_document(current, period)
+        document, summary = month_document(current, period)
+        caption = version_caption(summary, current.lang)
     previous_period = periods.parse_month(shift_month(period.label, -1), current.runtime.timezone)
-    previous = month_document(current, previous_period)
+    previous, _ = month_document(current, previous_period)
     cards = overview_cards(
         current.runtime.catalog,
         document,
@@ -75,7 +93,37 @@ def overview(
         previous_label=previous_period.label,
         next_month=shift_month(period.label, 1) if not live else None,
         this_month=snapshot.period.label,
+        version_caption=caption,
     )
+
+
+def month_caption(current: Page, month: str) -> str | None:
+    """Which version of a closed month the page shows, and why it exists; None if open."""
+    with current.runtime.sessions() as db:
+        summary = latest_version_summary(db, month, current.runtime.timezone)
+    return version_caption(summary, current.lang)
+
+
+def _closed_figures(
+    document: dict[str, Any], system_id: str, service_id: str | None
+) -> dict[str, Any] | None:
+    """A closed month's frozen document narrowed to one system or service, like
+    ``report_document(system_id=…, service_id=…)`` would; None if it was not in the month."""
+    services = [row for row in document["services"] if row["system"] == system_id]
+    if service_id is None:
+        systems = [row for row in document["systems"] if row["system"] == system_id]
+    else:
+        services = [row for row in services if row["service"] == service_id]
+        systems = []
+    if not services and not systems:
+        return None
+    exclusions = [
+        row
+        for row in document["exclusions"]
+        if str(row["scope"]).partition("/")[0] == system_id
+        and (service_id is None or str(row["scope"]).partition("/")[2] in ("", service_id))
+    ]
+    return {**document, "services": services, "systems": systems, "exclusions": exclusions}
 
 
 def _probe_rows(current: Page, check_keys: list[str]) -> list[CheckTimeline]:
@@ -133,16 +181,27 @@ def _detail_page(
         return current.error(422, str(error))
     now = current.context.now()
     with current.runtime.sessions() as db:
-        result = evaluate_period(db, catalog, period, now=now, system_ids=[system_id])
-    document = report_document(
-        catalog, result, system_id=system_id, service_id=service_id, pictures=True
-    )
-    evaluation = result.for_service(system_id, service_id)
+        closed = closed_document(db, period.label)
+        frozen = None if closed is None else _closed_figures(closed, system_id, service_id)
+        result = (
+            None
+            if frozen is not None
+            else evaluate_period(db, catalog, period, now=now, system_ids=[system_id])
+        )
+    if frozen is not None:
+        # A closed month shows its latest version as frozen, not today's recomputation.
+        document = frozen
+        evaluated_end = period.end()
+    else:
+        assert result is not None
+        document = report_document(
+            catalog, result, system_id=system_id, service_id=service_id, pictures=True
+        )
+        evaluated_end = from_ms(period.evaluated_end_ms(to_ms(result.cutoff)))
     if service_id is None:
         figures = document["systems"][0]
     else:
         figures = next(row for row in document["services"] if row["service"] == service_id)
-    evaluated_end = from_ms(period.evaluated_end_ms(to_ms(result.cutoff)))
     in_progress = evaluated_end < period.end()
     strip_svg, daily_svg = _charts(current, period, figures, evaluated_end)
     services = [] if service_id else document["services"]
@@ -165,7 +224,8 @@ def _detail_page(
         evaluated_end=evaluated_end,
         exclusions=document["exclusions"],
         probes=_probe_rows(current, checks),
-        blips=len(evaluation.blips),
+        blips=figures["blips"],
+        version_caption=month_caption(current, period.label) if frozen is not None else None,
         previous_month=shift_month(period.label, -1),
         next_month=shift_month(period.label, 1) if period.label < this_month else None,
     )
