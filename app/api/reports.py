@@ -30,7 +30,7 @@ FILE_RESPONSES = {
 }
 
 
-def _check(fmt: str, lang: str) -> None:
+def check_format_and_lang(fmt: str, lang: str) -> None:
     if fmt not in FORMATS:
         raise InvalidInput(
             f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", field="format"
@@ -39,16 +39,14 @@ def _check(fmt: str, lang: str) -> None:
         raise InvalidInput(f"unknown language {lang!r}; use ja or en", field="lang")
 
 
-def _attachment(report: RenderedReport) -> Response:
+def attachment(body: bytes, name: str, media_type: str) -> Response:
     # RFC 6266: an ASCII name plus the UTF-8 form, though Kadou's names are ASCII anyway.
-    disposition = (
-        f"attachment; filename=\"{report.file_name}\"; filename*=UTF-8''{quote(report.file_name)}"
-    )
-    return Response(
-        report.body,
-        media_type=report.content_type,
-        headers={"Content-Disposition": disposition},
-    )
+    disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+def _attachment(report: RenderedReport) -> Response:
+    return attachment(report.body, report.file_name, report.content_type)
 
 
 async def _render(
@@ -89,7 +87,7 @@ async def monthly_report(
     context: ApiContext = Depends(api_context),
     _actor: Actor = Depends(reader),
 ) -> Response:
-    _check(format, lang)
+    check_format_and_lang(format, lang)
     period = resolve_period(
         context.runtime.timezone, context.now(), month=month, default_current_month=True
     )
@@ -113,7 +111,7 @@ async def fiscal_year_report(
     context: ApiContext = Depends(api_context),
     _actor: Actor = Depends(reader),
 ) -> Response:
-    _check(format, lang)
+    check_format_and_lang(format, lang)
     if not year.strip():
         raise InvalidInput("give the fiscal year, e.g. year=2026 or year=FY2026", field="year")
     try:

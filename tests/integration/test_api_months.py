@@ -13,7 +13,9 @@ import pytest
 from app.months import close_month
 from app.sla import periods
 from app.store.db import transaction
+from app.store.exclusions import ExclusionRequest, add_exclusion
 from app.store.ingest import ObservationIn, TimelineParams, store_observations
+from app.store.tokens import Actor, Role
 from tests.support.api import Api, open_api
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -82,3 +84,68 @@ def test_closings_are_in_the_audit_log(api: Api) -> None:
     assert [(e["action"], e["entity_id"], e["after"]["version"]) for e in entries] == [
         ("close", "2026-10", 1)
     ]
+
+
+def _amend_october(api: Api) -> None:
+    with transaction(api.runtime.sessions) as session:
+        add_exclusion(
+            session,
+            api.runtime.catalog,
+            ExclusionRequest(
+                "jpki",
+                "disaster",
+                datetime(2026, 10, 20, 9, tzinfo=JST),
+                datetime(2026, 10, 20, 10, tzinfo=JST),
+                "earthquake",
+                retroactive=True,
+            ),
+            Actor("admin", Role.ADMIN),
+            now=NOW,
+        )
+    october = periods.month(2026, 10, "Asia/Tokyo")
+    later = NOW + timedelta(days=1)
+    assert close_month(api.runtime.sessions, api.runtime.catalog, october, actor="t", now=later)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media_type"),
+    [
+        ("pdf", "application/pdf"),
+        ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("csv", "text/csv"),
+        ("html", "text/html"),
+        ("json", "application/json"),
+    ],
+)
+def test_each_version_downloads_in_every_format(api: Api, fmt: str, media_type: str) -> None:
+    _close_october(api)
+    _amend_october(api)
+    for version, suffix in ((1, ""), (2, "-v2")):
+        answer = api.get(
+            "/api/v1/months/2026-10/versions/" + str(version), params={"format": fmt, "lang": "en"}
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"].startswith(media_type)
+        name = f"kadou-2026-10-en{suffix}.{fmt}"
+        assert f'filename="{name}"' in answer.headers["content-disposition"]
+        if fmt == "json":
+            assert answer.json()["version"] == version
+    # Without a format the version is described as JSON, as before.
+    assert "diff" in api.get("/api/v1/months/2026-10/versions/2").json()
+
+
+def test_version_downloads_refuse_bad_formats_and_unknown_versions(api: Api) -> None:
+    _close_october(api)
+    bad = api.get("/api/v1/months/2026-10/versions/1", params={"format": "docx"})
+    assert bad.status_code == 422 and "format" in bad.text
+    bad_lang = api.get("/api/v1/months/2026-10/versions/1", params={"format": "csv", "lang": "fr"})
+    assert bad_lang.status_code == 422 and "lang" in bad_lang.text
+    missing = api.get("/api/v1/months/2026-10/versions/2", params={"format": "pdf"})
+    assert missing.status_code == 404
+    operation = api.get("/openapi.json").json()["paths"][
+        "/api/v1/months/{month}/versions/{version}"
+    ]
+    answers = operation["get"]["responses"]
+    assert {"200", "404", "422"} <= set(answers)
+    assert "application/pdf" in answers["200"]["content"]
+    assert any(p["name"] == "format" for p in operation["get"]["parameters"])
