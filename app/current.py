@@ -35,7 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -46,6 +46,7 @@ from app.sla import periods
 from app.sla.timeline import Timeline, check_timeline, service_at_location
 from app.store.changes import change_generation
 from app.store.exclusions import list_exclusions
+from app.store.history import latest_version_numbers
 from app.store.models import Exclusion
 from app.store.monitor import describe, is_unavailable
 from app.store.runners import runner_heartbeats
@@ -93,6 +94,8 @@ class CurrentState:
     active_exclusions: list[Exclusion]
     computed_in_seconds: float
     computed_monotonic: float
+    # Closed month ("2026-10") -> its latest version: 1 closed, 2 and more amended (§9).
+    month_versions: dict[str, int] = field(default_factory=dict)
 
     def figures(self, system_id: str, service_id: str | None) -> dict[str, Any]:
         """The report document's entry for one service (or, with None, the system)."""
@@ -131,6 +134,7 @@ def compute_current_state(runtime: Runtime, now: datetime) -> CurrentState:
             for row in runner_heartbeats(session)
         ]
         active = list_exclusions(session, start=now, end=from_ms(to_ms(now) + 1))
+        month_versions = latest_version_numbers(session)
 
     states = {
         (evaluation.system_id, evaluation.service_id): state_at(evaluation.timeline, instant_ms)
@@ -175,6 +179,7 @@ def compute_current_state(runtime: Runtime, now: datetime) -> CurrentState:
         active_exclusions=active,
         computed_in_seconds=time.perf_counter() - started,
         computed_monotonic=time.monotonic(),
+        month_versions=month_versions,
     )
 
 

@@ -280,6 +280,18 @@ def _exclusion_family(state: CurrentState, rows: Sequence[_Row]) -> Metric:
     return family
 
 
+def _month_version_family(state: CurrentState) -> Metric:
+    family = _gauge(
+        "kadou_month_version",
+        "Latest version of each closed month's report: 1 as closed, 2 or more once amended "
+        "(SLA-SEMANTICS §9); a month not listed is open",
+        ("month",),
+    )
+    for month, version in sorted(state.month_versions.items()):
+        family.add_metric([month], version)
+    return family
+
+
 def _snapshot_families(state: CurrentState) -> list[Metric]:
     heartbeat = _gauge(
         "kadou_runner_heartbeat_timestamp_seconds",
@@ -312,6 +324,7 @@ def sla_families(state: CurrentState) -> list[Metric]:
         *_figure_families(period, rows),
         *_incident_families(period, rows),
         _exclusion_family(state, rows),
+        _month_version_family(state),
         *_snapshot_families(state),
     ]
 

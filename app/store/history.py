@@ -100,6 +100,12 @@ def month_versions(session: Session, month: str | None = None) -> list[MonthVers
     return list(session.execute(query).scalars())
 
 
+def latest_version_numbers(session: Session) -> dict[str, int]:
+    """Each closed month's latest version number, without reading the documents."""
+    query = select(MonthVersion.month, func.max(MonthVersion.version)).group_by(MonthVersion.month)
+    return {month: int(version) for month, version in session.execute(query)}
+
+
 def latest_month_version(session: Session, month: str) -> MonthVersion | None:
     query = (
         select(MonthVersion)

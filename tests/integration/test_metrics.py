@@ -14,6 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.metrics import record_probe
+from app.months import close_month
+from app.sla import periods
 from tests.support.api import Api, open_api, series
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -169,3 +171,35 @@ def test_the_snapshot_time_is_the_evaluation_instant(api: Api) -> None:
     values = samples(api.get("/metrics").text)
     snapshot = values[("kadou_sla_snapshot_timestamp_seconds", frozenset())]
     assert snapshot == NOW.astimezone(UTC).timestamp()
+
+
+def test_closed_months_show_their_latest_version(api: Api) -> None:
+    cache = api.client.app.state.kadou.current  # type: ignore[attr-defined]
+    october = periods.month(2026, 10, "Asia/Tokyo")
+    assert not any(name == "kadou_month_version" for name, _ in samples(api.get("/metrics").text))
+    closing = close_month(api.runtime.sessions, api.runtime.catalog, october, actor="t", now=NOW)
+    assert closing is not None
+    cache.refresh()
+    scrape = api.get("/metrics").text
+    assert samples(scrape)[("kadou_month_version", labels(month="2026-10"))] == 1
+    promtool = shutil.which("promtool")
+    if promtool is not None:
+        checked = subprocess.run(
+            [promtool, "check", "metrics"], input=scrape, capture_output=True, text=True, timeout=30
+        )
+        assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr
+    body = {
+        "scope": "info-network",
+        "kind": "disaster",
+        "start": datetime(2026, 10, 9, 14, tzinfo=JST).isoformat(),
+        "end": datetime(2026, 10, 9, 15, tzinfo=JST).isoformat(),
+        "reason": "earthquake",
+        "retroactive": True,
+    }
+    assert api.post("/api/v1/exclusions", body, role="admin").status_code == 201
+    later = NOW + timedelta(minutes=5)
+    amended = close_month(api.runtime.sessions, api.runtime.catalog, october, actor="t", now=later)
+    assert amended is not None and amended.version == 2
+    cache.refresh()
+    values = samples(api.get("/metrics").text)
+    assert values[("kadou_month_version", labels(month="2026-10"))] == 2

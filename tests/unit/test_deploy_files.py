@@ -36,6 +36,7 @@ EXPORTED_METRICS = {
     "kadou_recovery_target_breached",
     "kadou_exclusion_active",
     "kadou_runner_heartbeat_timestamp_seconds",
+    "kadou_month_version",
 }
 PROMQL_WORDS = {
     "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
