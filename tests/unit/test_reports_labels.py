@@ -8,7 +8,7 @@ import pytest
 
 from app.reports.document import reiwa_year
 from app.reports.formats import display_ratio, format_duration, percent_decimals, truncate_ratio
-from app.reports.labels import fiscal_year_title, label, label_keys
+from app.reports.labels import fiscal_year_title, label, label_keys, version_caption
 
 
 def test_reiwa_years() -> None:
@@ -47,3 +47,32 @@ def test_truncation_never_rounds_up() -> None:
 def test_every_label_has_both_languages() -> None:
     for key in label_keys():
         assert label(key, "ja") and label(key, "en"), key
+
+
+def _reason(action: str, kind: str, retroactive: bool) -> dict[str, object]:
+    window = {"kind": kind, "retroactive": retroactive}
+    return {"entity": "exclusion", "entity_id": "12", "action": action, "window": window}
+
+
+def test_version_captions_say_which_version_and_why() -> None:
+    closed = {"version": 1, "closed_at": "2026-11-01T03:00:00+09:00", "reasons": []}
+    assert version_caption(closed, "ja") == "確定 (第1版)"
+    assert version_caption(closed, "en") == "Closed (version 1)"
+    assert version_caption(None, "ja") is None
+    amended = {
+        "version": 3,
+        "closed_at": "2026-12-01T03:00:00+09:00",
+        "changed_inputs": ["exclusions"],
+        "reasons": [_reason("update", "planned", False), _reason("delete", "disaster", True)],
+    }
+    assert version_caption(amended, "ja") == (
+        "第3版 — 2026-12-01 改訂: 計画停止 #12 を変更、災害による停止 #12 を削除"
+    )
+    assert version_caption(amended, "en") == (
+        "Version 3 — amended 2026-12-01: planned window #12 changed; disaster window #12 removed"
+    )
+    # Late observations leave no audit entry: the caption names the input that moved.
+    late = {**amended, "reasons": [], "changed_inputs": ["segments"]}
+    assert version_caption(late, "en") == (
+        "Version 3 — amended 2026-12-01: late observations included"
+    )
