@@ -134,11 +134,13 @@ def report_pictures(system: SystemInput, period: Period, cutoff: int) -> None:
     pictures(evaluations, period)
 
 
-def pure_scaling(max_incidents: int, stop_after_s: float, repeats: int) -> None:
+def pure_scaling(max_incidents: int, stop_after_s: float, repeats: int) -> dict[int, float]:
+    """Print the table; returns µs per incident of evaluate+strip+daily, by incidents."""
     period = month()
     cutoff = period.end_ms + 86_400_000
     print("pure core, one service, October 2026 (CPU µs per incident, best of runs)")
     print(f"{'incidents':>10} {'find_incidents':>15} {'evaluate+strip+daily':>21}")
+    figures: dict[int, float] = {}
     incidents = 1000
     while incidents <= max_incidents:
         system = system_input(period, incidents)
@@ -155,6 +157,7 @@ def pure_scaling(max_incidents: int, stop_after_s: float, repeats: int) -> None:
             partial(find_incidents, down, counted, period.start_ms, period.end_ms, cutoff, None),
         )
         full_s = best_of(repeats, partial(report_pictures, system, period, cutoff))
+        figures[incidents] = full_s / incidents * 1e6
         print(
             f"{incidents:>10,} {find_s / incidents * 1e6:>15.2f} {full_s / incidents * 1e6:>21.2f}",
             flush=True,
@@ -163,9 +166,11 @@ def pure_scaling(max_incidents: int, stop_after_s: float, repeats: int) -> None:
             print(f"  (stopping: one run took over {stop_after_s:g} s)")
             break
         incidents *= 2
+    return figures
 
 
-def database_month(incidents: int, repeats: int) -> None:
+def database_month(incidents: int, repeats: int) -> dict[bool, float]:
+    """Print the figures; returns the median CPU seconds, without and with pictures."""
     period = month()
     catalog = parse_catalog(CATALOG, "bench")
     now = datetime(2026, 11, 2, tzinfo=UTC)
@@ -194,6 +199,7 @@ def database_month(incidents: int, repeats: int) -> None:
             found = len(document["services"][0]["incidents"])
             assert found == incidents, (found, incidents)
 
+        medians: dict[bool, float] = {}
         for with_pictures in (False, True):
             walls, cpus = [], []
             for _ in range(repeats):
@@ -211,7 +217,9 @@ def database_month(incidents: int, repeats: int) -> None:
                 f"{repeats} runs",
                 flush=True,
             )
+            medians[with_pictures] = statistics.median(cpus)
         engine.dispose()
+    return medians
 
 
 def main() -> None:

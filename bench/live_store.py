@@ -97,7 +97,9 @@ def server_cpu_seconds(name: str | None) -> float:
 
 def run(
     backend: str, checks: int, interval_s: int, flushes: int, flip_rate: float, shape: str
-) -> None:
+) -> dict[str, float]:
+    """Print the figures; returns them: CPU ms per observation of this process ("cpu"),
+    of the PostgreSQL backends ("server", 0 on SQLite) and wall ms per observation."""
     from app.api.results import parse_batch
     from app.metrics import record_probe
 
@@ -215,6 +217,11 @@ def run(
                 flush=True,
             )
             engine.dispose()
+            return {
+                "cpu": cpu * 1000 / stored,
+                "server": server * 1000 / stored if pg_name is not None else 0.0,
+                "wall": wall * 1000 / stored,
+            }
         finally:
             drop(pg_name)
 

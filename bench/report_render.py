@@ -42,6 +42,17 @@ def _time(render: Any, document: Any, fmt: str, lang: str, repeat: int) -> tuple
     return best, best_cpu, size
 
 
+def monthly_pdf(services: int, lang: str = "ja") -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one monthly PDF of ``services`` services (7: the
+    default catalog), rendered once."""
+    samples = _samples()
+    systems = samples.DEFAULT_SYSTEMS if services == 7 else samples.synthetic_systems(services)
+    exclusions = samples.DEFAULT_EXCLUSIONS if services == 7 else ()
+    document = samples.monthly_document(systems, exclusions)
+    seconds, cpu, _ = _time(render_monthly, document, "pdf", lang, 1)
+    return seconds, cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lang", default="ja", choices=("ja", "en"))
