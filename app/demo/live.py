@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
@@ -35,13 +36,24 @@ def scenario_path() -> Path:
 def prepare(directory: Path, *, days: int, now: datetime) -> tuple[Settings, dict[str, str]]:
     """A fresh database with history and one token per role; returns the tokens."""
     from app.demo.history import backfill
+    from app.history import record_catalog
 
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.glob("kadou.db*"):
         old.unlink()
-    settings = Settings(database_url=f"sqlite:///{directory.resolve()}/kadou.db")
+    for old_folder in ("reports", "spool"):  # they belong to the database just removed
+        shutil.rmtree(directory / old_folder, ignore_errors=True)
+    # The scheduled export runs in the demo as in production: on start it closes the
+    # previous month (the history's last whole month) and writes its reports here.
+    settings = Settings(
+        database_url=f"sqlite:///{directory.resolve()}/kadou.db",
+        report_dir=directory.resolve() / "reports",
+        spool_dir=directory.resolve() / "spool",
+    )
     upgrade(settings.database_url)
     runtime = open_runtime(settings)
+    # The history below was probed with this catalog, so it is in force from its start.
+    record_catalog(runtime.sessions, runtime.catalog, "demo", at=now - timedelta(days=days))
     began = time.perf_counter()
     stored = backfill(
         runtime.sessions, runtime.catalog, now=now, days=days, location=settings.location
@@ -64,7 +76,12 @@ async def serve_demo(settings: Settings, host: str, port: int) -> None:
     simulator = asyncio.create_task(
         serve_simulator("127.0.0.1", SIMULATOR_PORT, str(scenario_path()))
     )
-    app = create_app(open_runtime(settings), with_probes=True, metrics_refresh_seconds=10.0)
+    app = create_app(
+        open_runtime(settings),
+        with_probes=True,
+        scheduled_exports=True,
+        metrics_refresh_seconds=10.0,
+    )
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     try:
         await server.serve()
@@ -84,6 +101,7 @@ def run_demo(directory: Path, *, host: str, port: int, days: int) -> None:
     print(f"  or the viewer token:             {tokens['viewer']}")
     print(f"  simulator faults:                http://127.0.0.1:{SIMULATOR_PORT}/_control/faults")
     print(f"  API: {url}docs   metrics: {url}metrics   public status: {url}status")
+    print(f"  last month's closed reports:     {settings.report_dir}")
     print()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_demo(settings, host, port))
