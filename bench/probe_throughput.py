@@ -377,12 +377,11 @@ async def kadou_worker(args: argparse.Namespace) -> dict[str, Any]:
     # End to end, the unit is a result stored (a probe whose result is still queued at
     # the end is not one); otherwise a probe taken.
     done = stored if store else probes
-    return {
+    result: dict[str, Any] = {
         "variant": args.variant,
         "probes": done,
         "probes_per_s": done / wall,
         "cpu_ms_per_probe": cpu_used * 1000 / done if done else float("nan"),
-        "database_cpu_ms_per_probe": database_used * 1000 / done if done else float("nan"),
         "cpu_share_of_one_core": cpu_used / wall,
         "lag_p50_ms": percentile(lags_ms, 0.50),
         "lag_p99_ms": percentile(lags_ms, 0.99),
@@ -392,6 +391,9 @@ async def kadou_worker(args: argparse.Namespace) -> dict[str, Any]:
         "failures": sink.failures,
         "failure_details": dict(sorted(sink.failure_details.items(), key=lambda kv: -kv[1])[:3]),
     }
+    if store:
+        result["database_cpu_ms_per_probe"] = database_used * 1000 / done if done else 0.0
+    return result
 
 
 def run_worker(args: argparse.Namespace) -> None:

@@ -322,3 +322,31 @@ def test_extends_tail_refuses_a_state_change_a_gap_and_a_stopped_runner() -> Non
     pending = every_minute("..x")
     blip = build_segments(pending, 2, 3 * MINUTE)[-1]
     assert extends_tail(blip, pending[-1], None, every_minute("x", 3 * MINUTE), 3 * MINUTE) is None
+
+
+segment_lists = st.lists(
+    st.tuples(st.integers(0, 100), st.integers(1, 30), st.sampled_from([UP, DOWN, BLIP])),
+    max_size=8,
+).map(lambda raw: [Segment(start, start + length, state) for start, length, state in raw])
+
+
+@given(segment_lists, st.integers(0, 60), st.integers(0, 140), st.integers(0, 140))
+def test_one_timeline_combines_as_two_copies_of_it_do(
+    segments: list[Segment], start_ms: int, other_start_ms: int, other_end_ms: int
+) -> None:
+    """A single check (or location) takes a shortcut; two copies of it take the general
+    path, and must give the same timeline, over its own window and over another one."""
+    timeline = check_timeline(segments, start_ms, start_ms + 80)
+    windows = [(None, None), (other_start_ms, other_end_ms)]
+    for window_start, window_end in windows:
+        assert service_at_location([timeline], window_start, window_end) == service_at_location(
+            [timeline, timeline], window_start, window_end
+        )
+    for window_start, window_end in [(start_ms, start_ms + 80), (other_start_ms, other_end_ms)]:
+        for quorum in (0, 1, 2):
+            # Two copies down together: a quorum of q of one is a quorum of 2q of two.
+            assert service_across_locations(
+                [timeline], quorum, window_start, window_end
+            ) == service_across_locations(
+                [timeline, timeline], 2 * max(quorum, 1), window_start, window_end
+            )
