@@ -68,6 +68,9 @@ def test_every_operation_answers_as_documented(
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
+            # The same examples on every run, so CI's verdict does not depend on the draw;
+            # a new finding comes from changing EXAMPLES or the schema, and then reproduces.
+            derandomize=True,
         )
         def exercise(case: Any) -> None:
             nonlocal calls
