@@ -14,23 +14,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from test_runner_servers import ResultsReceiver, TinyHttpServer, free_port, probe_target
 
+from tests.support.catalogs import one_service_catalog
+
 REPO = Path(__file__).resolve().parents[2]
 CHECK = "jpki/main/http"
-
-
-def catalog_text(url: str) -> str:
-    return f"""\
-systems:
-  - id: jpki
-    name: {{ja: JPKI, en: JPKI}}
-    target: 0.999
-    services:
-      - id: main
-        name: {{ja: 主要業務, en: Main}}
-        target: 0.999
-        checks:
-          - {{id: http, type: http, url: "{url}", interval: 200ms, timeout: 150ms}}
-"""
 
 
 def samples(text: str) -> dict[tuple[str, str], float]:
@@ -49,7 +36,10 @@ async def test_an_agent_exports_its_probes_and_dead_letters(tmp_path: Path) -> N
     receiver = ResultsReceiver(mode=f"reject-check:{CHECK}")
     server = await receiver.start()
     catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(catalog_text(f"{target.base_url}/ok"), encoding="utf-8")
+    catalog.write_text(
+        one_service_catalog(f"{target.base_url}/ok", interval="200ms", timeout="150ms"),
+        encoding="utf-8",
+    )
     port = free_port()
     agent = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "from app.cli import app; app()",

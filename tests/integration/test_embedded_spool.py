@@ -24,27 +24,9 @@ from app.runtime import Runtime, open_runtime, upgrade
 from app.settings import Settings
 from probes.sink import writer_statuses
 from probes.spool import decode_batch
+from tests.support.catalogs import one_service_catalog
 
 CHECK = "jpki/main/http"
-
-
-def catalog_text(url: str) -> str:
-    return f"""\
-systems:
-  - id: jpki
-    name: {{ja: JPKI, en: JPKI}}
-    target: 0.999
-    services:
-      - id: main
-        name: {{ja: 主要業務, en: Main}}
-        target: 0.999
-        checks:
-          - id: http
-            type: http
-            url: {url}
-            interval: 200ms
-            timeout: 150ms
-"""
 
 
 class Outage:
@@ -117,7 +99,9 @@ async def test_a_restart_in_a_database_outage_loses_nothing(
     target = TinyHttpServer(probe_target)
     await target.start()
     spool_dir = tmp_path / "data" / "spool"
-    catalog = parse_catalog(catalog_text(f"{target.base_url}/ok"), "embedded")
+    catalog = parse_catalog(
+        one_service_catalog(f"{target.base_url}/ok", interval="200ms", timeout="150ms"), "embedded"
+    )
     settings = Settings(database_url=postgres_url, location="tokyo", spool_dir=spool_dir)
 
     def service() -> object:
@@ -162,7 +146,7 @@ async def test_a_check_failing_before_a_restart_is_probed_at_once(
     target = TinyHttpServer(probe_target)
     await target.start()
     # An hourly grid: within the test, only a retry can probe the check.
-    hourly = catalog_text(f"{target.base_url}/ok").replace("interval: 200ms", "interval: 1h")
+    hourly = one_service_catalog(f"{target.base_url}/ok", interval="1h", timeout="150ms")
     hourly = hourly.replace("timeout: 150ms", "timeout: 150ms\n            retry_interval: 200ms")
     catalog = parse_catalog(hourly, "embedded")
     settings = Settings(database_url=sqlite_url, location="tokyo", spool_dir=tmp_path / "spool")

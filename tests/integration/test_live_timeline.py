@@ -28,28 +28,9 @@ from app.store.sink import StoreSink
 from app.store.types import to_ms
 from probes.runner import ProbeRunner
 from probes.simulator.server import SimulatorServer
+from tests.support.catalogs import one_service_catalog
 
 CHECK = "jpki/main/http"
-
-
-def catalog_text(url: str) -> str:
-    return f"""\
-systems:
-  - id: jpki
-    name: {{ja: JPKI, en: JPKI}}
-    target: 0.999
-    services:
-      - id: main
-        name: {{ja: 主要業務, en: Main}}
-        target: 0.999
-        checks:
-          - id: http
-            type: http
-            url: {url}
-            interval: 500ms
-            timeout: 400ms
-            confirm: 2
-"""
 
 
 @pytest.fixture
@@ -62,7 +43,9 @@ async def simulator() -> AsyncIterator[SimulatorServer]:
 def runtime(simulator: SimulatorServer, tmp_path: Path) -> Runtime:
     url = f"sqlite:///{tmp_path}/live.db"
     upgrade(url)
-    catalog = parse_catalog(catalog_text(simulator.main_url("jpki/main")), "live")
+    catalog = parse_catalog(
+        one_service_catalog(simulator.main_url("jpki/main"), extra="confirm: 2"), "live"
+    )
     return open_runtime(Settings(database_url=url, location="tokyo"), catalog=catalog)
 
 

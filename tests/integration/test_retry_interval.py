@@ -25,6 +25,7 @@ from probes.protocols import run_probe
 from probes.runner import ProbeRunner, run_probe_agent
 from probes.simulator.server import SimulatorServer
 from probes.sink import Heartbeat, ObservationRecord
+from tests.support.catalogs import one_service_catalog
 
 SERVICE = "jpki/main"
 INTERVAL_S = 3.0
@@ -168,23 +169,9 @@ async def test_an_agent_restart_keeps_probing_a_failing_check_fast(
 ) -> None:
     from app.catalog import parse_catalog
 
-    text = f"""\
-systems:
-  - id: jpki
-    name: {{ja: JPKI, en: JPKI}}
-    target: 0.999
-    services:
-      - id: main
-        name: {{ja: 主要業務, en: Main}}
-        target: 0.999
-        checks:
-          - id: http
-            type: http
-            url: {simulator.main_url(SERVICE)}
-            interval: 1h
-            timeout: 200ms
-            retry_interval: 250ms
-"""
+    text = one_service_catalog(
+        simulator.main_url(SERVICE), interval="1h", timeout="200ms", extra="retry_interval: 250ms"
+    )
     catalog = parse_catalog(text, "agent")
     spool_dir = tmp_path / "spool"
     simulator.faults.set(SERVICE, "error")

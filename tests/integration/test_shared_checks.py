@@ -21,32 +21,10 @@ from probes.runner import run_probe_agent
 from probes.simulator.server import SimulatorServer
 from probes.sink import HttpPushSink
 from tests.support.api import add_tokens
+from tests.support.catalogs import one_service_catalog
 
 HEARTBEAT_MS = 500
 BOUND = 20.0
-
-
-def catalog_text(url: str, count: int) -> str:
-    checks = "\n".join(
-        f"""          - id: http{i}
-            type: http
-            url: {url}
-            interval: 500ms
-            timeout: 400ms"""
-        for i in range(count)
-    )
-    return f"""\
-systems:
-  - id: jpki
-    name: {{ja: JPKI, en: JPKI}}
-    target: 0.999
-    services:
-      - id: main
-        name: {{ja: 主要業務, en: Main}}
-        target: 0.999
-        checks:
-{checks}
-"""
 
 
 @pytest.fixture
@@ -67,7 +45,12 @@ async def test_agents_share_a_locations_checks_and_hand_them_over(
 ) -> None:
     url = f"sqlite:///{tmp_path}/kadou.db"
     upgrade(url)
-    catalog = parse_catalog(catalog_text(simulator.main_url("jpki/main"), 12), "shared")
+    catalog = parse_catalog(
+        one_service_catalog(
+            simulator.main_url("jpki/main"), check_ids=tuple(f"http{i}" for i in range(12))
+        ),
+        "shared",
+    )
     runtime = Runtime(Settings(database_url=url), catalog)
     token = add_tokens(runtime)["prober"]
     app = create_app(runtime, metrics_refresh_seconds=None)
@@ -174,7 +157,12 @@ async def test_the_embedded_runner_leaves_other_runners_checks_alone(
 
     url = f"sqlite:///{tmp_path}/kadou.db"
     upgrade(url)
-    catalog = parse_catalog(catalog_text(simulator.main_url("jpki/main"), 12), "shared")
+    catalog = parse_catalog(
+        one_service_catalog(
+            simulator.main_url("jpki/main"), check_ids=tuple(f"http{i}" for i in range(12))
+        ),
+        "shared",
+    )
     settings = Settings(
         database_url=url,
         location="tokyo",
