@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 import yaml
 
 from app.catalog import load_catalog, parse_catalog
+from app.cli import app as kadou_cli
 from app.rules import generate_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -223,8 +225,9 @@ def test_kubernetes_manifests_are_complete_and_hardened() -> None:
     for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
         for doc in yaml_documents(path):
             kinds.setdefault(doc["kind"], []).append(doc)
-    assert len(kinds["Deployment"]) == 2
+    assert len(kinds["Deployment"]) == 3
     assert {"ConfigMap", "Secret", "Service", "Kustomization", "Namespace"} <= set(kinds)
+    assert {"PodDisruptionBudget", "PersistentVolumeClaim"} <= set(kinds)
     for deployment in kinds["Deployment"]:
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -232,6 +235,109 @@ def test_kubernetes_manifests_are_complete_and_hardened() -> None:
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
     catalog_text = kinds["ConfigMap"][0]["data"]["catalog.yaml"]
     assert parse_catalog(catalog_text, "configmap").systems
+
+
+def k8s_document(name: str) -> dict[str, Any]:
+    documents = yaml_documents(DEPLOY / "k8s" / name)
+    assert len(documents) == 1, name
+    document: dict[str, Any] = documents[0]
+    return document
+
+
+def container_env(container: dict[str, Any]) -> dict[str, Any]:
+    """Each variable's value, or its valueFrom source."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    kustomization = k8s_document("kustomization.yaml")
+    manifests = {p.name for p in (DEPLOY / "k8s").glob("*.yaml")} - {"kustomization.yaml"}
+    assert sorted(kustomization["resources"]) == sorted(manifests)
+
+
+def test_the_server_runs_two_replicas_that_survive_a_drain_and_share_the_probing() -> None:
+    server = k8s_document("deployment-server.yaml")
+    assert server["spec"]["replicas"] == 2
+    assert server["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    pod_labels = server["spec"]["template"]["metadata"]["labels"]
+
+    budget = k8s_document("pdb-server.yaml")
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    service = k8s_document("service.yaml")
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+    pod = server["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    # The embedded runners share tokyo's checks, each under its own runner id.
+    assert "--no-probes" not in container["command"]
+    env = container_env(container)
+    assert env["KADOU_SHARE_CHECKS"] == "true"
+    assert env["KADOU_RUNNER_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["KADOU_LOCATION"] == "tokyo"
+    # Sessions signed by one replica are honoured by the other.
+    secret = k8s_document("secret.yaml")
+    assert env["KADOU_SESSION_SECRET"]["secretKeyRef"]["key"] in secret["stringData"]
+
+    # The reports are written by whichever replica exports: a volume every replica shares.
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+    reports = volumes[mounts["/var/lib/kadou/reports"]]
+    claim = k8s_document("pvc-reports.yaml")
+    assert reports["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    # The spool is the pod's own: two runners must not share one.
+    assert "emptyDir" in volumes[mounts["/var/lib/kadou/spool"]]
+
+
+@pytest.mark.parametrize(("location", "replicas"), [("tokyo", 2), ("osaka", 1)])
+def test_each_location_has_an_agent_deployment_sharing_checks_with_a_token_file(
+    location: str, replicas: int
+) -> None:
+    agent = k8s_document(f"deployment-agent-{location}.yaml")
+    assert agent["spec"]["replicas"] == replicas
+    assert agent["spec"]["selector"]["matchLabels"]["kadou.dev/location"] == location
+    pod = agent["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    command = container["command"]
+
+    def argument(option: str) -> str:
+        assert option in command, f"{location}: {option} missing"
+        value: str = command[command.index(option) + 1]
+        return value
+
+    assert command[:2] == ["kadou", "probe"]
+    # `kadou probe` accepts the command line (parsed, not run).
+    cli = typer.main.get_command(kadou_cli)
+    assert isinstance(cli, typer.core.TyperGroup)
+    parsed = cli.commands["probe"].make_context("probe", command[2:]).params
+    assert parsed["share_checks"] is True
+    assert argument("--location") == location
+    assert argument("--push") == f"http://kadou.kadou.svc:{KADOU_PORT}"
+    assert "--share-checks" in command
+    assert "--token" not in command
+    assert "KADOU_AGENT_TOKEN" not in container_env(container)
+
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    # The token file is a key of the Secret, mounted read-only, readable by the pod's group.
+    token_path = Path(argument("--token-file"))
+    token_mount = mounts[str(token_path.parent)]
+    assert token_mount["readOnly"] is True
+    token_volume = volumes[token_mount["name"]]["secret"]
+    secret = k8s_document("secret.yaml")
+    assert token_volume["secretName"] == secret["metadata"]["name"]
+    (item,) = token_volume["items"]
+    assert item == {"key": f"agent-token-{location}", "path": token_path.name}
+    assert item["key"] in secret["stringData"]
+    assert token_volume["defaultMode"] & 0o007 == 0, "the token is readable by everyone"
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+
+    # Undelivered results are kept on a volume, not the (read-only) root filesystem.
+    spool = mounts[argument("--spool-dir")]
+    assert spool["name"] in volumes
 
 
 def test_systemd_units_are_hardened_and_the_agent_is_per_location() -> None:
