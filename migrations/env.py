@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection, text
 
 from app.settings import get_settings
 from app.store.db import make_engine
+from app.store.locks import lock_key
 from app.store.models import Base
 
 config = context.config
@@ -24,6 +26,15 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _one_migrator_at_a_time(connection: Connection) -> None:
+    """Several replicas starting together each run `kadou db upgrade`: on PostgreSQL the
+    first takes this transaction-level lock and migrates, the others wait for its commit
+    and then find the schema current (Alembic reads the version after the lock).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("migrate")})
+
+
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
@@ -31,6 +42,7 @@ def run_migrations_online() -> None:
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )
         with context.begin_transaction():
+            _one_migrator_at_a_time(connection)
             context.run_migrations()
         return
     engine = make_engine(_url())
@@ -38,6 +50,7 @@ def run_migrations_online() -> None:
         # render_as_batch lets ALTER TABLE work on SQLite, which cannot alter in place.
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
+            _one_migrator_at_a_time(conn)
             context.run_migrations()
     engine.dispose()
 
