@@ -34,6 +34,7 @@ from app.store.locks import once_only
 from app.store.tokens import Actor, Role
 
 BOUND = 30.0
+IN_CI = os.environ.get("CI", "").lower() == "true"
 PGBOUNCER = shutil.which("pgbouncer") or (
     "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
 )
@@ -49,7 +50,10 @@ def free_port() -> int:
 def pgbouncer_url(postgres_url: str) -> Iterator[str]:
     """``postgres_url`` through a PgBouncer in transaction mode with two server connections."""
     if PGBOUNCER is None:
-        pytest.skip("PgBouncer is not installed (apt-get install pgbouncer)")
+        reason = "PgBouncer is not installed (apt-get install pgbouncer)"
+        if IN_CI:
+            pytest.fail(f"{reason} (required in CI)")
+        pytest.skip(reason)
     target = make_url(postgres_url)
     port = free_port()
     directory = Path(tempfile.mkdtemp(prefix="kadou-pgbouncer-"))
