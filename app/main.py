@@ -53,6 +53,10 @@ API_PREFIX = "/api/v1"
 # /metrics reads a snapshot refreshed this often in the background.
 METRICS_REFRESH_SECONDS = 15.0
 EXPORT_CHECK_SECONDS = 60.0
+# Pruning raw observations is a daily chore; the first run waits for the export loop's first
+# round, which closes last month, so a month is pruned only after it is closed.
+PRUNE_INTERVAL_SECONDS = 86_400.0
+PRUNE_FIRST_DELAY_SECONDS = 2 * EXPORT_CHECK_SECONDS
 # The embedded runner's heartbeat; with KADOU_SHARE_CHECKS also how often it re-reads its share.
 EMBEDDED_HEARTBEAT_MS = 10_000
 # How often the refresher asks the database whether another process changed anything.
@@ -153,12 +157,37 @@ async def _export_loop(runtime: Runtime, clock: Callable[[], datetime]) -> None:
         await asyncio.sleep(EXPORT_CHECK_SECONDS)
 
 
+async def _prune_loop(runtime: Runtime, clock: Callable[[], datetime], retention_ms: int) -> None:
+    """Delete raw observations past the retention once a day (``kadou db prune``).
+
+    Every replica runs this loop; a PostgreSQL advisory lock lets one of them do the work.
+    """
+    from app.retention import prune_once
+
+    await asyncio.sleep(PRUNE_FIRST_DELAY_SECONDS)
+    while True:
+        try:
+            await asyncio.to_thread(
+                prune_once,
+                runtime.sessions,
+                runtime.catalog,
+                runtime.timezone,
+                runtime.settings.report_dir,
+                retention_ms,
+                now=clock(),
+            )
+        except Exception:  # logged and retried tomorrow; never kills the server
+            log.exception("scheduled prune of old observations failed; retrying in a day")
+        await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+
+
 def create_app(
     runtime: Runtime | None = None,
     *,
     now: Callable[[], datetime] | None = None,
     with_probes: bool = False,
     scheduled_exports: bool = False,
+    scheduled_prune: bool = False,
     current_max_age_seconds: float = 5.0,
     metrics_refresh_seconds: float | None = METRICS_REFRESH_SECONDS,
     change_poll_seconds: float = CHANGE_POLL_SECONDS,
@@ -166,7 +195,8 @@ def create_app(
     """The FastAPI application.
 
     ``now`` replaces the clock (tests); ``with_probes`` runs the embedded probe runner in
-    the lifespan; ``current_max_age_seconds`` bounds how stale the current state of
+    the lifespan; ``scheduled_prune`` prunes old observations daily unless the retention
+    is forever; ``current_max_age_seconds`` bounds how stale the current state of
     ``/api/v1/systems`` may be; ``metrics_refresh_seconds`` (None: off) refreshes the
     snapshot ``/metrics`` reads in a background thread, which also polls the database every
     ``change_poll_seconds`` for writes made by other replicas (``app.current``).
@@ -187,6 +217,12 @@ def create_app(
         exporter_task = (
             asyncio.create_task(_export_loop(runtime, clock)) if scheduled_exports else None
         )
+        retention_ms = runtime.settings.observation_retention_ms
+        pruner_task = (
+            asyncio.create_task(_prune_loop(runtime, clock, retention_ms))
+            if scheduled_prune and retention_ms is not None
+            else None
+        )
         try:
             if with_probes:
                 async with _embedded_probes(context):
@@ -194,8 +230,9 @@ def create_app(
             else:
                 yield
         finally:
-            if exporter_task is not None:
-                exporter_task.cancel()
+            for task in (exporter_task, pruner_task):
+                if task is not None:
+                    task.cancel()
             await asyncio.to_thread(cache.stop_refresher)
             context.database.stop()
 

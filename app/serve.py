@@ -119,6 +119,7 @@ def serve(host: str, port: int, *, with_probes: bool, loop: str = "auto") -> Non
         runtime,
         with_probes=with_probes,
         scheduled_exports=runtime.settings.report_export,
+        scheduled_prune=True,
         metrics_refresh_seconds=runtime.settings.metrics_refresh_seconds,
         change_poll_seconds=runtime.settings.change_poll_seconds,
     )

@@ -7,7 +7,19 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.catalog.durations import parse_duration
 from app.catalog.model import iana_zone_names
+
+
+def parse_retention(text: str) -> int | None:
+    """``KADOU_OBSERVATION_RETENTION`` in ms; None keeps observations for ever."""
+    if text.strip().lower() in ("0", "forever"):
+        return None
+    value = parse_duration(text)
+    if value < 86_400_000:
+        # Anything shorter would prune the margin the running month's evaluation reads.
+        raise ValueError(f"{text!r} is shorter than a day; use at least '1d', or 'forever'")
+    return value
 
 
 class Settings(BaseSettings):
@@ -37,6 +49,13 @@ class Settings(BaseSettings):
     )
     report_export_time: str = Field(
         default="00:10", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, reporting zone"
+    )
+    observation_retention: str = Field(
+        default="62d",
+        description="How long raw observations (and end marks) are kept, e.g. 62d; 0 or "
+        "forever keeps them all. Older ones are pruned once their month is closed and its "
+        "evidence bundle is in report_dir; the timeline, exclusions, audit log and closed "
+        "months are kept for ever",
     )
     location: str = Field(default="local", description="Location name of the embedded probe runner")
     runner_id: str | None = Field(
@@ -112,6 +131,16 @@ class Settings(BaseSettings):
         repr=False,
         description="Key that signs web sessions; set the same value on every replica",
     )
+
+    @field_validator("observation_retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        parse_retention(value)
+        return value
+
+    @property
+    def observation_retention_ms(self) -> int | None:
+        return parse_retention(self.observation_retention)
 
     @field_validator("timezone")
     @classmethod

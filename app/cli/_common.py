@@ -34,10 +34,16 @@ def fail(message: str) -> NoReturn:
 def guarded(action: Callable[[], T]) -> T:
     """Run ``action``; turn input errors, and a database that cannot be reached, into one
     line and exit status 2."""
+    from pydantic import ValidationError
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     try:
         return action()
+    except ValidationError as error:
+        # A setting read from the environment: name the variable to fix, not the class.
+        first = error.errors()[0]
+        name = "_".join(str(part) for part in first["loc"]).upper()
+        fail(f"KADOU_{name}: {first['msg']}" if name else str(error).splitlines()[0])
     except (KadouError, CatalogError, ValueError) as error:
         fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
     except (OperationalError, InterfaceError) as error:

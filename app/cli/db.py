@@ -144,10 +144,20 @@ def db_status() -> None:
 @db_app.command("rebuild-timeline")
 def db_rebuild_timeline() -> None:
     """Relabel every stored observation with the catalog's current confirm/stale_after."""
+    from app.retention import last_prune_cut
     from app.store.ingest import rebuild_timelines
 
     rt = runtime()
     require_schema(rt)
+    with rt.sessions() as session:
+        pruned = last_prune_cut(session)
+    if pruned is not None:
+        # Rebuilding relabels from the raw observations, and those before the cut are gone:
+        # the timeline before it would be lost with the figures of its closed months.
+        fail(
+            f"raw observations before {pruned.isoformat()} were pruned (retention), so the "
+            "timeline cannot be rebuilt from them; the stored timeline is kept as it is"
+        )
     with transaction(rt.sessions) as session:
         count = rebuild_timelines(session, rt.timeline_params)
         # A rebuild may move the figures of closed months: the audit entry is the reason
@@ -163,6 +173,67 @@ def db_rebuild_timeline() -> None:
             reason="kadou db rebuild-timeline",
         )
     typer.echo(f"rebuilt {count} timelines")
+
+
+@db_app.command("prune")
+def db_prune(
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print what would be deleted, month by month; change nothing"
+        ),
+    ] = False,
+) -> None:
+    """Delete raw observations older than KADOU_OBSERVATION_RETENTION (after writing the
+    evidence bundle of each month they belong to); the timeline, exclusions, audit log and
+    closed months are kept."""
+    from app.retention import prune_observations
+
+    rt = runtime()
+    require_schema(rt)
+    retention_ms = rt.settings.observation_retention_ms
+    if retention_ms is None:
+        typer.echo("KADOU_OBSERVATION_RETENTION is forever: nothing is pruned")
+        return
+    result = guarded(
+        lambda: prune_observations(
+            rt.sessions,
+            rt.catalog,
+            rt.timezone,
+            rt.settings.report_dir,
+            retention_ms,
+            actor=cli_actor().name,
+            dry_run=dry_run,
+        )
+    )
+    plan = result.plan
+    if plan is None:
+        typer.echo(f"nothing older than {rt.settings.observation_retention}: nothing to prune")
+        return
+    if plan.held_by is not None:
+        typer.echo(
+            f"{plan.held_by} is not closed yet: observations from {plan.cut.isoformat()} on "
+            f"are kept (instead of from {plan.requested_cut.isoformat()})"
+        )
+    if not plan.months:
+        typer.echo(f"nothing stored before {plan.cut.isoformat()}: nothing to prune")
+        return
+    verb = "would delete" if dry_run else "deleting"
+    for item in plan.months:
+        typer.echo(
+            f"{item.month}: {verb} {item.observations:,} observations, {item.end_marks:,} end marks"
+        )
+    if dry_run:
+        for month in plan.bundles:
+            typer.echo(f"{month}: would write the evidence bundle first")
+        typer.echo("dry run: nothing was changed")
+        return
+    for path in result.bundles_written:
+        typer.echo(f"wrote {path}")
+    typer.echo(
+        f"deleted {result.observations:,} observations and {result.end_marks:,} end marks "
+        f"before {plan.cut.isoformat()} in {result.seconds:.1f} s"
+    )
 
 
 @db_app.command("stats")

@@ -1,0 +1,226 @@
+"""Retention of raw observations (``kadou db prune`` and the server's daily job).
+
+Raw observations and end marks older than ``KADOU_OBSERVATION_RETENTION`` are deleted; the
+timeline (check segments), exclusions, the audit log and closed months are kept for ever.
+Nothing needed to prove a number is lost: before the observations of a month go, that
+month is closed and its evidence bundle (``kadou-YYYY-MM-evidence.zip``, with the raw
+observations) is in the report directory. A month whose data, including the margin an
+evaluation reads before it starts, is still needed by a month that is not closed yet keeps
+its observations: the cut moves back, and the prune says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.catalog.model import Catalog
+from app.evaluation import INITIAL_MARGIN_MS
+from app.sla import periods
+from app.store import audit, history
+from app.store.db import transaction
+from app.store.locks import once_only
+from app.store.prune import BATCH_ROWS, delete_before, oldest_observation, rows_between
+from app.store.types import from_ms
+
+log = logging.getLogger("kadou.retention")
+
+
+def bundle_path(report_dir: Path, month: str) -> Path:
+    return report_dir / f"kadou-{month}-evidence.zip"
+
+
+@dataclass
+class MonthRows:
+    month: str
+    observations: int
+    end_marks: int
+
+
+@dataclass
+class PrunePlan:
+    requested_cut: datetime
+    cut: datetime
+    held_by: str | None  # the oldest month not closed yet, when it moved the cut back
+    months: list[MonthRows] = field(default_factory=list)
+    bundles: list[str] = field(default_factory=list)  # months whose bundle must be written
+
+    @property
+    def observations(self) -> int:
+        return sum(item.observations for item in self.months)
+
+    @property
+    def end_marks(self) -> int:
+        return sum(item.end_marks for item in self.months)
+
+
+@dataclass
+class PruneResult:
+    plan: PrunePlan | None
+    observations: int = 0
+    end_marks: int = 0
+    seconds: float = 0.0
+    bundles_written: list[Path] = field(default_factory=list)
+
+
+def _month_of(instant: datetime, timezone: str) -> periods.Period:
+    local = instant.astimezone(ZoneInfo(timezone))
+    return periods.month(local.year, local.month, timezone)
+
+
+def _following(period: periods.Period) -> periods.Period:
+    year, month = (int(part) for part in period.label.split("-"))
+    return periods.month(year + month // 12, month % 12 + 1, period.timezone)
+
+
+def plan_prune(
+    session: Session, retention_ms: int, timezone: str, report_dir: Path, *, now: datetime
+) -> PrunePlan | None:
+    """What a prune at ``now`` deletes, month by month; None when nothing is old enough."""
+    requested = now.astimezone(UTC) - timedelta(milliseconds=retention_ms)
+    oldest = oldest_observation(session)
+    if oldest is None or oldest >= requested:
+        return None
+    closed = set(history.latest_version_numbers(session))
+    margin = timedelta(milliseconds=INITIAL_MARGIN_MS)
+    cut, held_by = requested, None
+    # Every month from the oldest one with data whose evaluation reads data before the cut
+    # (its own days, or the margin before it starts) must be closed; the first one that is
+    # not holds the cut back.
+    month = _month_of(oldest, timezone)
+    while from_ms(month.start_ms) - margin < cut:
+        if month.label not in closed:
+            cut, held_by = from_ms(month.start_ms) - margin, month.label
+            break
+        month = _following(month)
+    plan = PrunePlan(requested_cut=requested, cut=cut, held_by=held_by)
+    if oldest >= cut:
+        return plan
+    month = _month_of(oldest, timezone)
+    while from_ms(month.start_ms) < cut:
+        start = max(from_ms(month.start_ms), oldest)
+        observations, marks = rows_between(session, start, min(from_ms(month.end_ms), cut))
+        if observations or marks:
+            plan.months.append(MonthRows(month.label, observations, marks))
+        month = _following(month)
+    # The bundles of the months whose data (with the margin before them) reaches below the
+    # cut: each keeps a copy of the observations it is evaluated from.
+    month = _month_of(oldest, timezone)
+    while from_ms(month.start_ms) - margin < cut:
+        if not bundle_path(report_dir, month.label).exists():
+            plan.bundles.append(month.label)
+        month = _following(month)
+    return plan
+
+
+def _write_bundle(
+    session: Session, catalog: Catalog, month: str, timezone: str, path: Path
+) -> None:
+    from app.evidence import write_bundle
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed: an interrupted prune leaves no truncated bundle
+    # that a later prune would take for a written one.
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("wb") as stream:
+            write_bundle(stream, session, catalog, month, timezone)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def prune_observations(
+    sessions: sessionmaker[Session],
+    catalog: Catalog,
+    timezone: str,
+    report_dir: Path,
+    retention_ms: int,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    batch_rows: int = BATCH_ROWS,
+) -> PruneResult:
+    """Write the missing evidence bundles, then delete what :func:`plan_prune` plans."""
+    now = now or datetime.now(UTC)
+    started = time.monotonic()
+    with sessions() as session:
+        plan = plan_prune(session, retention_ms, timezone, report_dir, now=now)
+    result = PruneResult(plan)
+    if plan is None or dry_run or not plan.months:
+        return result
+    for month in plan.bundles:
+        path = bundle_path(report_dir, month)
+        with sessions() as session:
+            _write_bundle(session, catalog, month, timezone, path)
+        result.bundles_written.append(path)
+    result.observations, result.end_marks = delete_before(sessions, plan.cut, batch_rows=batch_rows)
+    result.seconds = time.monotonic() - started
+    with transaction(sessions) as session:
+        audit.record(
+            session,
+            actor=actor,
+            action="prune",
+            entity="observations",
+            entity_id=None,
+            before=None,
+            after={
+                "cut": plan.cut.astimezone(UTC).isoformat(),
+                "observations": result.observations,
+                "end_marks": result.end_marks,
+                "months": [item.month for item in plan.months],
+                "bundles_written": [path.name for path in result.bundles_written],
+            },
+            reason="observation retention",
+        )
+    return result
+
+
+def prune_once(
+    sessions: sessionmaker[Session],
+    catalog: Catalog,
+    timezone: str,
+    report_dir: Path,
+    retention_ms: int,
+    *,
+    now: datetime | None = None,
+) -> PruneResult | None:
+    """:func:`prune_observations` in one server replica at a time (the daily job)."""
+    with once_only(sessions, "prune") as claimed:
+        if not claimed:
+            log.debug("the scheduled prune is running in another process")
+            return None
+        result = prune_observations(
+            sessions, catalog, timezone, report_dir, retention_ms, actor="scheduled-prune", now=now
+        )
+    if result.plan is not None and result.plan.held_by is not None:
+        log.info(
+            "observations from %s on are kept: that month is not closed yet", result.plan.held_by
+        )
+    if result.observations or result.end_marks:
+        log.info(
+            "pruned %s observations and %s end marks before %s in %.1f s",
+            result.observations,
+            result.end_marks,
+            result.plan.cut.isoformat() if result.plan else "-",
+            result.seconds,
+        )
+    return result
+
+
+def last_prune_cut(session: Session) -> datetime | None:
+    """The latest cut a prune deleted observations before, from the audit log."""
+    for entry in audit.entries(session, entity="observations", limit=50):
+        if entry.action == "prune" and entry.after and "cut" in entry.after:
+            return datetime.fromisoformat(str(entry.after["cut"]))
+    return None

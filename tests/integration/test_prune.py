@@ -1,0 +1,188 @@
+"""Observation retention: ``kadou db prune`` and the server's daily prune, on both engines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app import main
+from app.evidence import verify_bundle
+from app.main import create_app
+from app.runtime import open_runtime
+from app.settings import Settings
+from app.store.db import make_engine, session_factory
+from app.store.models import AuditEntry, CheckSegment, Observation
+from app.store.prune import delete_before
+from tests.support.cli import KadouCli
+
+# October 2026 in Tokyo: one hour of probes with a three-minute outage. November has one
+# probe of its own; a 20-day retention puts the cut well after October (now is later).
+OCTOBER_ROWS = 60
+
+
+async def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def kadou(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> KadouCli:
+    monkeypatch.setenv("KADOU_REPORT_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("KADOU_OBSERVATION_RETENTION", "20d")
+    cli = KadouCli(monkeypatch, database_url)
+    cli("db", "upgrade")
+    lines = [
+        json.dumps(
+            {
+                "check": "jpki/main/http",
+                "location": "tokyo",
+                "observed_at": f"2026-10-20T10:{minute:02d}:00+09:00",
+                "ok": minute not in (10, 11, 12),
+            }
+        )
+        for minute in range(OCTOBER_ROWS)
+    ]
+    lines.append(
+        json.dumps(
+            {
+                "check": "jpki/main/http",
+                "location": "tokyo",
+                "observed_at": "2026-11-20T10:00:00+09:00",
+                "ok": True,
+            }
+        )
+    )
+    path = tmp_path / "history.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    cli("import", str(path))
+    return cli
+
+
+def _count(url: str, table: type[Observation] | type[CheckSegment] | type[AuditEntry]) -> int:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            query = select(func.count()).select_from(table)
+            if table is AuditEntry:
+                query = query.where(AuditEntry.action == "prune")
+            return int(session.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _segments(url: str) -> list[tuple[object, ...]]:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            rows = session.execute(select(CheckSegment).order_by(CheckSegment.start_at))
+            return [(s.check, s.location, s.start_at, s.end_at, s.state) for s in rows.scalars()]
+    finally:
+        engine.dispose()
+
+
+def test_a_closed_month_is_pruned_after_its_bundle_is_written(
+    kadou: KadouCli, database_url: str, tmp_path: Path
+) -> None:
+    kadou("month", "close", "2026-10")
+    report = kadou("report", "--month", "2026-10", "--format", "json")
+    segments = _segments(database_url)
+    bundle = tmp_path / "reports" / "kadou-2026-10-evidence.zip"
+
+    dry = kadou("db", "prune", "--dry-run")
+    assert "2026-10: would delete 60 observations, 0 end marks" in dry
+    assert "2026-10: would write the evidence bundle first" in dry
+    # November is open: its observations and the margin October's evaluation reads stay.
+    assert "2026-11 is not closed yet: observations from 2026-10-29T15:00:00+00:00 on" in dry
+    assert not bundle.exists() and _count(database_url, Observation) == OCTOBER_ROWS + 1
+    assert _count(database_url, AuditEntry) == 0
+
+    done = kadou("db", "prune")
+    assert f"wrote {bundle}" in done
+    assert "deleted 60 observations and 0 end marks before 2026-10-29T15:00:00+00:00" in done
+    assert _count(database_url, Observation) == 1
+    assert _count(database_url, AuditEntry) == 1
+    assert verify_bundle(bundle).identical
+    assert _segments(database_url) == segments
+    assert kadou("report", "--month", "2026-10", "--format", "json") == report
+    # Recomputed from the timeline, October's figures did not move.
+    assert kadou("month", "amend").strip() == "no closed month changed"
+    # A second run finds nothing left to delete and keeps the bundle it wrote.
+    again = kadou("db", "prune")
+    assert again.strip() == "nothing older than 20d: nothing to prune"
+    assert verify_bundle(bundle).identical
+
+
+def test_an_open_month_is_never_pruned(kadou: KadouCli, database_url: str, tmp_path: Path) -> None:
+    out = kadou("db", "prune")
+    assert "2026-10 is not closed yet: observations from 2026-09-28T15:00:00+00:00 on" in out
+    assert "nothing stored before 2026-09-28T15:00:00+00:00: nothing to prune" in out
+    assert _count(database_url, Observation) == OCTOBER_ROWS + 1
+    assert not (tmp_path / "reports").exists()
+
+
+def test_rebuilding_the_timeline_after_a_prune_is_refused(
+    kadou: KadouCli, database_url: str
+) -> None:
+    assert kadou("db", "rebuild-timeline").startswith("rebuilt 1 timelines")
+    kadou("month", "close", "2026-10")
+    kadou("db", "prune")
+    segments = _segments(database_url)
+    out = kadou("db", "rebuild-timeline", expect=2)
+    assert out.startswith("kadou: raw observations before 2026-10-29T15:00:00+00:00 were pruned")
+    assert len(out.strip().splitlines()) == 1
+    assert _segments(database_url) == segments
+
+
+def test_retention_settings(kadou: KadouCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KADOU_OBSERVATION_RETENTION", "forever")
+    assert "nothing is pruned" in kadou("db", "prune")
+    monkeypatch.setenv("KADOU_OBSERVATION_RETENTION", "62x")
+    out = kadou("db", "prune", expect=2)
+    assert out.startswith("kadou: KADOU_OBSERVATION_RETENTION: Value error, expected a duration")
+    assert len(out.strip().splitlines()) == 1
+    monkeypatch.setenv("KADOU_OBSERVATION_RETENTION", "1h")
+    assert "shorter than a day" in kadou("db", "prune", expect=2)
+
+
+def test_deletes_in_bounded_batches(kadou: KadouCli, database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        deleted = delete_before(
+            session_factory(engine), datetime(2026, 11, 1, tzinfo=UTC), batch_rows=7
+        )
+    finally:
+        engine.dispose()
+    assert deleted == (OCTOBER_ROWS, 0)
+    assert _count(database_url, Observation) == 1
+    assert _count(database_url, CheckSegment) > 0
+
+
+def test_the_server_prunes_daily(
+    kadou: KadouCli, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kadou("month", "close", "2026-10")
+    monkeypatch.setattr(main, "PRUNE_FIRST_DELAY_SECONDS", 0.0)
+    settings = Settings(
+        database_url=database_url,
+        report_dir=tmp_path / "reports",
+        observation_retention="20d",
+    )
+    runtime = open_runtime(settings)
+    app = create_app(runtime, scheduled_prune=True, metrics_refresh_seconds=None)
+
+    async def run() -> None:
+        async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+            await wait_for(lambda: _count(database_url, Observation) == 1)
+
+    asyncio.run(run())
+    assert (tmp_path / "reports" / "kadou-2026-10-evidence.zip").is_file()
+    assert _count(database_url, AuditEntry) == 1
