@@ -27,7 +27,14 @@ from app.sla import periods
 from app.store import audit, history
 from app.store.db import transaction
 from app.store.locks import once_only
-from app.store.prune import BATCH_ROWS, delete_before, oldest_observation, rows_between
+from app.store.prune import (
+    BATCH_ROWS,
+    Series,
+    delete_before,
+    oldest_observation,
+    prune_bounds,
+    rows_between,
+)
 from app.store.types import from_ms
 
 log = logging.getLogger("kadou.retention")
@@ -50,6 +57,8 @@ class PrunePlan:
     cut: datetime
     held_by: str | None  # the oldest month not closed yet, when it moved the cut back
     months: list[MonthRows] = field(default_factory=list)
+    # Per (check, location): delete before its last success before the cut (see app.store.prune).
+    bounds: dict[Series, datetime] = field(default_factory=dict)
     bundles: list[str] = field(default_factory=list)  # months whose bundle must be written
 
     @property
@@ -103,10 +112,13 @@ def plan_prune(
     plan = PrunePlan(requested_cut=requested, cut=cut, held_by=held_by)
     if oldest >= cut:
         return plan
+    plan.bounds = prune_bounds(session, cut)
     month = _month_of(oldest, timezone)
     while from_ms(month.start_ms) < cut:
         start = max(from_ms(month.start_ms), oldest)
-        observations, marks = rows_between(session, start, min(from_ms(month.end_ms), cut))
+        observations, marks = rows_between(
+            session, plan.bounds, start, min(from_ms(month.end_ms), cut)
+        )
         if observations or marks:
             plan.months.append(MonthRows(month.label, observations, marks))
         month = _following(month)
@@ -164,7 +176,9 @@ def prune_observations(
         with sessions() as session:
             _write_bundle(session, catalog, month, timezone, path)
         result.bundles_written.append(path)
-    result.observations, result.end_marks = delete_before(sessions, plan.cut, batch_rows=batch_rows)
+    result.observations, result.end_marks = delete_before(
+        sessions, plan.bounds, batch_rows=batch_rows
+    )
     result.seconds = time.monotonic() - started
     with transaction(sessions) as session:
         audit.record(

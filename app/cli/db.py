@@ -143,7 +143,8 @@ def db_status() -> None:
 
 @db_app.command("rebuild-timeline")
 def db_rebuild_timeline() -> None:
-    """Relabel every stored observation with the catalog's current confirm/stale_after."""
+    """Relabel every stored observation with the catalog's current confirm/stale_after
+    (after a prune: from each timeline's first success kept; the timeline before it stays)."""
     from app.retention import last_prune_cut
     from app.store.ingest import rebuild_timelines
 
@@ -151,13 +152,6 @@ def db_rebuild_timeline() -> None:
     require_schema(rt)
     with rt.sessions() as session:
         pruned = last_prune_cut(session)
-    if pruned is not None:
-        # Rebuilding relabels from the raw observations, and those before the cut are gone:
-        # the timeline before it would be lost with the figures of its closed months.
-        fail(
-            f"raw observations before {pruned.isoformat()} were pruned (retention), so the "
-            "timeline cannot be rebuilt from them; the stored timeline is kept as it is"
-        )
     with transaction(rt.sessions) as session:
         count = rebuild_timelines(session, rt.timeline_params)
         # A rebuild may move the figures of closed months: the audit entry is the reason
@@ -173,6 +167,12 @@ def db_rebuild_timeline() -> None:
             reason="kadou db rebuild-timeline",
         )
     typer.echo(f"rebuilt {count} timelines")
+    if pruned is not None:
+        # The observations before the cut are gone: the timeline there stays as it was built.
+        typer.echo(
+            f"observations before {pruned.isoformat()} were pruned: each timeline was rebuilt "
+            "from its first success kept, and is unchanged before it"
+        )
 
 
 @db_app.command("prune")
@@ -216,7 +216,7 @@ def db_prune(
             f"are kept (instead of from {plan.requested_cut.isoformat()})"
         )
     if not plan.months:
-        typer.echo(f"nothing stored before {plan.cut.isoformat()}: nothing to prune")
+        typer.echo(f"nothing to prune before {plan.cut.isoformat()}")
         return
     verb = "would delete" if dry_run else "deleting"
     for item in plan.months:

@@ -642,6 +642,15 @@ def update_timeline(
     )
     if full:
         first_new_ms, last_new_ms = UNBOUNDED_START, UNBOUNDED_END
+        retained = [result.at_ms for result in observed] + marks
+        if existing and retained and existing[0].start_ms < min(retained):
+            # Observations before the timeline's start were pruned (retention): relabel only
+            # from the first retained success on, a boundary whose label depends on nothing
+            # before it, and keep the timeline before it as it was built.
+            first_success = min((r.at_ms for r in observed if r.ok), default=None)
+            if first_success is None:
+                return
+            first_new_ms = first_success + 1
     change = amend(
         existing,
         observed,

@@ -4,6 +4,12 @@ Only ``observations`` and ``end_marks`` are touched: check segments, exclusions,
 log and closed months are kept for ever. Each batch is its own short transaction, so a
 prune of millions of rows never holds a long lock (SQLite) or a huge transaction
 (PostgreSQL), and probes keep being stored while it runs.
+
+Each (check, location) keeps its last success before the cut, and everything after it: a
+success is a boundary whose label depends on nothing before it, so the timeline can still
+be amended (late results, a new ``confirm``) from there on without the pruned past. A
+series with no success before the cut (down for longer than the retention) keeps all of
+its observations until it has one.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from app.store.models import EndMark, Observation
 
 BATCH_ROWS = 10_000
 
+Series = tuple[str, str]
+
 
 def oldest_observation(session: Session) -> datetime | None:
     """The instant of the oldest stored observation or end mark."""
@@ -27,53 +35,92 @@ def oldest_observation(session: Session) -> datetime | None:
     return min(found) if found else None
 
 
-def rows_between(session: Session, start: datetime, end: datetime) -> tuple[int, int]:
-    """(observations, end marks) stored in [start, end)."""
-    observations = session.execute(
-        select(func.count())
-        .select_from(Observation)
-        .where(Observation.observed_at >= start, Observation.observed_at < end)
-    ).scalar_one()
-    marks = session.execute(
-        select(func.count()).select_from(EndMark).where(EndMark.at >= start, EndMark.at < end)
-    ).scalar_one()
-    return int(observations), int(marks)
+def prune_bounds(session: Session, cut: datetime) -> dict[Series, datetime]:
+    """For each (check, location), the instant before which its rows may go: its last
+    success before ``cut``."""
+    rows = session.execute(
+        select(Observation.check, Observation.location, func.max(Observation.observed_at))
+        .where(Observation.ok.is_(True), Observation.observed_at < cut)
+        .group_by(Observation.check, Observation.location)
+    )
+    return {(check, location): at for check, location, at in rows}
+
+
+def rows_between(
+    session: Session, bounds: dict[Series, datetime], start: datetime, end: datetime
+) -> tuple[int, int]:
+    """(observations, end marks) in [start, end) that a prune with ``bounds`` deletes."""
+    observations = marks = 0
+    for (check, location), bound in bounds.items():
+        until = min(end, bound)
+        if until <= start:
+            continue
+        observations += session.execute(
+            select(func.count())
+            .select_from(Observation)
+            .where(
+                Observation.check == check,
+                Observation.location == location,
+                Observation.observed_at >= start,
+                Observation.observed_at < until,
+            )
+        ).scalar_one()
+        marks += session.execute(
+            select(func.count())
+            .select_from(EndMark)
+            .where(
+                EndMark.check == check,
+                EndMark.location == location,
+                EndMark.at >= start,
+                EndMark.at < until,
+            )
+        ).scalar_one()
+    return observations, marks
 
 
 def delete_before(
-    sessions: sessionmaker[Session], cut: datetime, *, batch_rows: int = BATCH_ROWS
+    sessions: sessionmaker[Session],
+    bounds: dict[Series, datetime],
+    *,
+    batch_rows: int = BATCH_ROWS,
 ) -> tuple[int, int]:
-    """Delete observations and end marks before ``cut``, ``batch_rows`` per transaction;
-    returns (observations, end marks) deleted."""
-    observations = _delete_batches(
-        sessions,
-        (Observation.check, Observation.location, Observation.observed_at),
-        Observation.observed_at < cut,
-        Observation,
-        batch_rows,
-    )
-    marks = _delete_batches(
-        sessions,
-        (EndMark.check, EndMark.location, EndMark.at),
-        EndMark.at < cut,
-        EndMark,
-        batch_rows,
-    )
+    """Delete each series' observations and end marks before its bound, ``batch_rows`` per
+    transaction; returns (observations, end marks) deleted."""
+    observations = marks = 0
+    for (check, location), bound in sorted(bounds.items()):
+        observations += _delete_batches(
+            sessions,
+            Observation,
+            (Observation.check, Observation.location, Observation.observed_at),
+            (
+                Observation.check == check,
+                Observation.location == location,
+                Observation.observed_at < bound,
+            ),
+            batch_rows,
+        )
+        marks += _delete_batches(
+            sessions,
+            EndMark,
+            (EndMark.check, EndMark.location, EndMark.at),
+            (EndMark.check == check, EndMark.location == location, EndMark.at < bound),
+            batch_rows,
+        )
     return observations, marks
 
 
 def _delete_batches(
     sessions: sessionmaker[Session],
-    key: tuple[object, ...],
-    condition: object,
     table: type[Observation] | type[EndMark],
+    key: tuple[Any, ...],
+    conditions: tuple[Any, ...],
     batch_rows: int,
 ) -> int:
     deleted = 0
     while True:
-        # The primary key of one batch, oldest first: both engines delete by key through
-        # their primary-key index, and a batch never grows past batch_rows.
-        chosen = select(*key).where(condition).limit(batch_rows)  # type: ignore[call-overload]
+        # The primary keys of one batch: both engines delete through the primary-key index,
+        # and a transaction never holds more than batch_rows rows.
+        chosen = select(*key).where(*conditions).limit(batch_rows)
         with sessions() as session, session.begin():
             result = cast(
                 "CursorResult[Any]",

@@ -19,12 +19,14 @@ from app.runtime import open_runtime
 from app.settings import Settings
 from app.store.db import make_engine, session_factory
 from app.store.models import AuditEntry, CheckSegment, Observation
-from app.store.prune import delete_before
+from app.store.prune import delete_before, prune_bounds
 from tests.support.cli import KadouCli
 
 # October 2026 in Tokyo: one hour of probes with a three-minute outage. November has one
 # probe of its own; a 20-day retention puts the cut well after October (now is later).
 OCTOBER_ROWS = 60
+# The last success before the cut stays: each timeline can be amended from it on.
+PRUNED = OCTOBER_ROWS - 1
 
 
 async def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
@@ -98,7 +100,7 @@ def test_a_closed_month_is_pruned_after_its_bundle_is_written(
     bundle = tmp_path / "reports" / "kadou-2026-10-evidence.zip"
 
     dry = kadou("db", "prune", "--dry-run")
-    assert "2026-10: would delete 60 observations, 0 end marks" in dry
+    assert f"2026-10: would delete {PRUNED} observations, 0 end marks" in dry
     assert "2026-10: would write the evidence bundle first" in dry
     # November is open: its observations and the margin October's evaluation reads stay.
     assert "2026-11 is not closed yet: observations from 2026-10-29T15:00:00+00:00 on" in dry
@@ -107,8 +109,8 @@ def test_a_closed_month_is_pruned_after_its_bundle_is_written(
 
     done = kadou("db", "prune")
     assert f"wrote {bundle}" in done
-    assert "deleted 60 observations and 0 end marks before 2026-10-29T15:00:00+00:00" in done
-    assert _count(database_url, Observation) == 1
+    assert f"deleted {PRUNED} observations and 0 end marks before 2026-10-29T15:00:00+00:00" in done
+    assert _count(database_url, Observation) == 2
     assert _count(database_url, AuditEntry) == 1
     assert verify_bundle(bundle).identical
     assert _segments(database_url) == segments
@@ -117,29 +119,31 @@ def test_a_closed_month_is_pruned_after_its_bundle_is_written(
     assert kadou("month", "amend").strip() == "no closed month changed"
     # A second run finds nothing left to delete and keeps the bundle it wrote.
     again = kadou("db", "prune")
-    assert again.strip() == "nothing older than 20d: nothing to prune"
+    assert again.strip().endswith("nothing to prune before 2026-10-29T15:00:00+00:00")
     assert verify_bundle(bundle).identical
 
 
 def test_an_open_month_is_never_pruned(kadou: KadouCli, database_url: str, tmp_path: Path) -> None:
     out = kadou("db", "prune")
     assert "2026-10 is not closed yet: observations from 2026-09-28T15:00:00+00:00 on" in out
-    assert "nothing stored before 2026-09-28T15:00:00+00:00: nothing to prune" in out
+    assert "nothing to prune before 2026-09-28T15:00:00+00:00" in out
     assert _count(database_url, Observation) == OCTOBER_ROWS + 1
     assert not (tmp_path / "reports").exists()
 
 
-def test_rebuilding_the_timeline_after_a_prune_is_refused(
+def test_rebuilding_the_timeline_after_a_prune_keeps_the_pruned_part(
     kadou: KadouCli, database_url: str
 ) -> None:
-    assert kadou("db", "rebuild-timeline").startswith("rebuilt 1 timelines")
     kadou("month", "close", "2026-10")
-    kadou("db", "prune")
+    report = kadou("report", "--month", "2026-10", "--format", "json")
     segments = _segments(database_url)
-    out = kadou("db", "rebuild-timeline", expect=2)
-    assert out.startswith("kadou: raw observations before 2026-10-29T15:00:00+00:00 were pruned")
-    assert len(out.strip().splitlines()) == 1
+    assert f"deleted {PRUNED} observations" in kadou("db", "prune")
+    out = kadou("db", "rebuild-timeline")
+    assert out.startswith("rebuilt 1 timelines")
+    assert "observations before 2026-10-29T15:00:00+00:00 were pruned" in out
     assert _segments(database_url) == segments
+    assert kadou("report", "--month", "2026-10", "--format", "json") == report
+    assert kadou("month", "amend").strip() == "no closed month changed"
 
 
 def test_retention_settings(kadou: KadouCli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,13 +160,14 @@ def test_retention_settings(kadou: KadouCli, monkeypatch: pytest.MonkeyPatch) ->
 def test_deletes_in_bounded_batches(kadou: KadouCli, database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-        deleted = delete_before(
-            session_factory(engine), datetime(2026, 11, 1, tzinfo=UTC), batch_rows=7
-        )
+        sessions = session_factory(engine)
+        with sessions() as session:
+            bounds = prune_bounds(session, datetime(2026, 11, 1, tzinfo=UTC))
+        deleted = delete_before(sessions, bounds, batch_rows=7)
     finally:
         engine.dispose()
-    assert deleted == (OCTOBER_ROWS, 0)
-    assert _count(database_url, Observation) == 1
+    assert deleted == (PRUNED, 0)
+    assert _count(database_url, Observation) == 2
     assert _count(database_url, CheckSegment) > 0
 
 
@@ -181,7 +186,7 @@ def test_the_server_prunes_daily(
 
     async def run() -> None:
         async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
-            await wait_for(lambda: _count(database_url, Observation) == 1)
+            await wait_for(lambda: _count(database_url, Observation) == 2)
 
     asyncio.run(run())
     assert (tmp_path / "reports" / "kadou-2026-10-evidence.zip").is_file()
