@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from app import main
 from app.evidence import verify_bundle
 from app.main import create_app
+from app.retention import prune_observations
 from app.runtime import open_runtime
 from app.settings import Settings
 from app.store.db import make_engine, session_factory
@@ -191,3 +192,31 @@ def test_the_server_prunes_daily(
     asyncio.run(run())
     assert (tmp_path / "reports" / "kadou-2026-10-evidence.zip").is_file()
     assert _count(database_url, AuditEntry) == 1
+
+
+def test_every_month_whose_data_goes_gets_its_bundle(
+    kadou: KadouCli, database_url: str, tmp_path: Path
+) -> None:
+    kadou("month", "close", "2026-10")
+    kadou("month", "close", "2026-11")
+    reports = tmp_path / "reports"
+    runtime = open_runtime(Settings(database_url=database_url, report_dir=reports))
+    # On 5 December a 20-day cut (15 November) is past the margin November's evaluation
+    # reads before it starts, so November's bundle is written too.
+    result = prune_observations(
+        runtime.sessions,
+        runtime.catalog,
+        "Asia/Tokyo",
+        reports,
+        20 * 86_400_000,
+        actor="test",
+        now=datetime(2026, 12, 5, tzinfo=UTC),
+    )
+    assert result.plan is not None and result.plan.held_by is None
+    assert [path.name for path in result.bundles_written] == [
+        "kadou-2026-10-evidence.zip",
+        "kadou-2026-11-evidence.zip",
+    ]
+    assert result.observations == PRUNED
+    for path in result.bundles_written:
+        assert verify_bundle(path).identical, path
