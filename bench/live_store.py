@@ -34,9 +34,9 @@ import os
 import random
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
+from import_and_report import database, drop
 from sqlalchemy import create_engine, text
 
 from app.runtime import upgrade
@@ -52,26 +52,6 @@ from app.store.ingest import (
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def database(backend: str, workdir: str) -> tuple[str, str | None]:
-    if backend == "sqlite":
-        return f"sqlite:///{workdir}/bench.db", None
-    name = f"kadou_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, name
-
-
-def drop(name: str | None) -> None:
-    if name is None:
-        return
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def server_cpu_seconds(name: str | None) -> float:
