@@ -89,6 +89,8 @@ _PAGE_LABELS: dict[str, tuple[str, str]] = {
     "details": ("詳細", "Details"),
     "month_in_future": ("まだ始まっていない月です", "that month has not started yet"),
     "month_closed": ("{month}の実績（確定）", "{month}, closed"),
+    # A month that has ended but has not been closed (§9): its figures can still change.
+    "month_ended": ("{month}の実績（未確定）", "{month}, ended, not closed"),
     "previous_month_figure": ("前月（{month}）", "Previous month ({month})"),
     "this_month": ("当月", "This month"),
     "month_picker": ("対象月", "Month"),

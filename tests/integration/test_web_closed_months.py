@@ -112,6 +112,7 @@ async def test_a_closed_month_shows_its_frozen_version(
     assert close_october(site, CLOSED_AT) == 1
     overview = (await client.get("/?month=2026-10")).text
     assert captions(overview) == ["確定 (第1版)"]
+    assert "の実績（確定）" in overview
     frozen = availability_by_system(overview)["jpki"]
     detail = (await client.get("/systems/jpki?month=2026-10")).text
     assert captions(detail) == ["確定 (第1版)"]
