@@ -30,14 +30,12 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
 import random
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
-from import_and_report import database, drop
-from sqlalchemy import create_engine, text
+from import_and_report import database, drop, server_cpu_seconds
 
 from app.runtime import upgrade
 from app.store.db import make_engine, session_factory, transaction
@@ -49,30 +47,7 @@ from app.store.ingest import (
     store_observations,
 )
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def server_cpu_seconds(name: str | None) -> float:
-    """CPU time so far of the PostgreSQL backends serving the bench database."""
-    if name is None:
-        return 0.0
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        pids = connection.execute(
-            text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}
-        ).scalars()
-        total = 0
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-    admin.dispose()
-    return total / CLOCK_TICKS
 
 
 def run(
