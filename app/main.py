@@ -127,6 +127,23 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
             following.cancel()
 
 
+async def _repeat(
+    job: Callable[[], object], *, every: float, first_delay: float, failure: str
+) -> None:
+    """Run ``job`` in a worker thread every ``every`` seconds, forever.
+
+    A failure is logged (``failure``) and the job runs again at its next turn: a
+    scheduled job never takes the server down.
+    """
+    await asyncio.sleep(first_delay)
+    while True:
+        try:
+            await asyncio.to_thread(job)
+        except Exception:
+            log.exception(failure)
+        await asyncio.sleep(every)
+
+
 async def _export_loop(runtime: Runtime, clock: Callable[[], datetime]) -> None:
     """Write last month's reports once it has closed (checked every minute).
 
@@ -142,19 +159,14 @@ async def _export_loop(runtime: Runtime, clock: Callable[[], datetime]) -> None:
         settings.report_export_day,
         settings.report_export_time,
     )
-    while True:
-        try:
-            await asyncio.to_thread(
-                export_due_reports_once,
-                runtime.sessions,
-                runtime.catalog,
-                runtime.timezone,
-                plan,
-                now=clock(),
-            )
-        except Exception:  # logged and retried next minute; never kills the server
-            log.exception("scheduled report export failed; retrying in a minute")
-        await asyncio.sleep(EXPORT_CHECK_SECONDS)
+    await _repeat(
+        lambda: export_due_reports_once(
+            runtime.sessions, runtime.catalog, runtime.timezone, plan, now=clock()
+        ),
+        every=EXPORT_CHECK_SECONDS,
+        first_delay=0.0,
+        failure="scheduled report export failed; retrying in a minute",
+    )
 
 
 async def _prune_loop(runtime: Runtime, clock: Callable[[], datetime], retention_ms: int) -> None:
@@ -164,21 +176,19 @@ async def _prune_loop(runtime: Runtime, clock: Callable[[], datetime], retention
     """
     from app.retention import prune_once
 
-    await asyncio.sleep(PRUNE_FIRST_DELAY_SECONDS)
-    while True:
-        try:
-            await asyncio.to_thread(
-                prune_once,
-                runtime.sessions,
-                runtime.catalog,
-                runtime.timezone,
-                runtime.settings.report_dir,
-                retention_ms,
-                now=clock(),
-            )
-        except Exception:  # logged and retried tomorrow; never kills the server
-            log.exception("scheduled prune of old observations failed; retrying in a day")
-        await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+    await _repeat(
+        lambda: prune_once(
+            runtime.sessions,
+            runtime.catalog,
+            runtime.timezone,
+            runtime.settings.report_dir,
+            retention_ms,
+            now=clock(),
+        ),
+        every=PRUNE_INTERVAL_SECONDS,
+        first_delay=PRUNE_FIRST_DELAY_SECONDS,
+        failure="scheduled prune of old observations failed; retrying in a day",
+    )
 
 
 def create_app(
