@@ -104,7 +104,7 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
         list(runtime.catalog.checks().values()),
         # Spooled to disk like an agent's: a restart during a database outage loses nothing.
         BatchingWriter(
-            StoreSink(runtime.sessions, runtime.timeline_params),
+            StoreSink(runtime.sessions, runtime.timeline_params, late=runtime.late_audit),
             runtime.settings.spool_dir,
             name="embedded",
         ),

@@ -135,6 +135,26 @@ class WriterCollector(Collector):
 PROBE_REGISTRY.register(WriterCollector())
 
 
+class DroppedResultsCollector(Collector):
+    """Results the embedded runner's store sink did not store, by reason."""
+
+    def collect(self) -> Iterator[Metric]:
+        from app.store.sink import dropped_results
+
+        dropped = CounterMetricFamily(
+            "kadou_results_dropped",
+            "Probe results not stored, by reason (unknown_check: the check is no longer in "
+            "the catalog, e.g. removed while its probe ran or its results waited in the spool)",
+            labels=["reason"],
+        )
+        for reason, number in sorted(dropped_results().items()):
+            dropped.add_metric([reason], number)
+        yield dropped
+
+
+PROBE_REGISTRY.register(DroppedResultsCollector())
+
+
 def _split_key(check_key: str) -> tuple[str, str, str]:
     parts = check_key.split("/")
     if len(parts) != 3:

@@ -205,7 +205,7 @@ def probe_command(
         if rt is not None:
             from app.store.sink import StoreSink
 
-            sink = StoreSink(rt.sessions, rt.timeline_params)
+            sink = StoreSink(rt.sessions, rt.timeline_params, late=rt.late_audit)
             await run_probe_agent(
                 catalog, where, sink, spool_dir, on_result=on_result, on_retry=on_retry
             )

@@ -181,6 +181,10 @@ _LABELS.update(
         "reason_window_update": ("{kind} #{id} を変更", "{kind} window #{id} changed"),
         "reason_window_delete": ("{kind} #{id} を削除", "{kind} window #{id} removed"),
         "reason_timeline": ("タイムラインを再構築", "timeline rebuilt"),
+        "reason_late_observations": (
+            "遅延した観測 {count} 件 ({locations})",
+            "{count} late observations ({locations})",
+        ),
         "reason_input_segments": ("遅れて届いた観測を反映", "late observations included"),
         "reason_input_catalog": ("カタログの変更を反映", "catalog change applied"),
         "reason_input_exclusions": ("除外期間の変更を反映", "exclusion windows changed"),
@@ -202,6 +206,11 @@ def _reason_words(reason: dict[str, Any], lang: Lang) -> str:
         if action == "create" and window.get("retroactive"):
             key += "_retroactive"
         return label(key, lang).format(kind=kind_words, id=reason.get("entity_id"))
+    late = reason.get("late_observations")
+    if reason.get("entity") == "observations" and isinstance(late, dict):
+        return label("reason_late_observations", lang).format(
+            count=late.get("count"), locations=", ".join(late.get("locations") or [])
+        )
     return label("reason_timeline", lang)
 
 

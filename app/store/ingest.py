@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -116,6 +116,9 @@ class IngestResult:
     # end-of-observation marks.
     extended: int = 0
     marks: int = 0
+    # Stored observations and marks older than ``late_before_ms`` (see
+    # :func:`store_observations`): candidates for the audit of late data in closed months.
+    late: list[ObservationIn] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,7 @@ def store_observations(
     params: Mapping[str, TimelineParams],
     *,
     on_stored: Callable[[ObservationIn], None] | None = None,
+    late_before_ms: int | None = None,
 ) -> IngestResult:
     """Insert new observations and marks (duplicates ignored) and amend the timelines.
 
@@ -147,6 +151,10 @@ def store_observations(
     observations. Every other (check, location) of the batch goes through the core's
     recomputation of its affected range (:func:`update_timeline`). Both give the timeline
     a full rebuild gives.
+
+    With ``late_before_ms``, what was stored (not the duplicates) older than that instant
+    is also listed in ``result.late``. Live results are newer: the check costs one
+    comparison per series on the fast path and one per new observation on the other.
     """
     result = IngestResult(received=len(observations))
     results: dict[Series, dict[int, ObservationIn]] = defaultdict(dict)
@@ -177,6 +185,12 @@ def store_observations(
         )
         if tail is not None:
             extended[series] = tail
+            if late_before_ms is not None and new[0].at_ms < late_before_ms:
+                result.late.extend(
+                    item
+                    for at_ms, item in sorted(results[series].items())
+                    if at_ms < late_before_ms
+                )
     if extended:
         _extend_tails(session, extended, results)
         for series in extended:
@@ -204,6 +218,13 @@ def store_observations(
         _insert_rows(session, [(check, location, at_ms, items[at_ms]) for at_ms in fresh])
         result.stored += len(fresh) + len(fresh_marks)
         result.marks += len(fresh_marks)
+        if late_before_ms is not None:
+            result.late.extend(items[at_ms] for at_ms in fresh if at_ms < late_before_ms)
+            result.late.extend(
+                ObservationIn(check, location, from_ms(at_ms), False, end_of_observation=True)
+                for at_ms in fresh_marks
+                if at_ms < late_before_ms
+            )
         if on_stored is not None:
             for at_ms in fresh:
                 on_stored(items[at_ms])
@@ -411,6 +432,23 @@ def _stored_instants(
         Observation.observed_at <= from_ms(last_ms),
     )
     return {_instant_ms(value) for (value,) in session.execute(query)}
+
+
+def stored_results(
+    session: Session, check: str, location: str, instants_ms: Sequence[int]
+) -> dict[int, bool]:
+    """The stored result (ok) at each of ``instants_ms`` that has one, by epoch ms."""
+    if not instants_ms:
+        return {}
+    wanted = set(instants_ms)
+    query = select(_epoch_ms(session, Observation.observed_at), Observation.ok).where(
+        Observation.check == check,
+        Observation.location == location,
+        Observation.observed_at >= from_ms(min(wanted)),
+        Observation.observed_at <= from_ms(max(wanted)),
+    )
+    found = {_instant_ms(at): bool(ok) for at, ok in session.execute(query)}
+    return {at_ms: ok for at_ms, ok in found.items() if at_ms in wanted}
 
 
 def _store_marks(session: Session, check: str, location: str, instants: set[int]) -> list[int]:
