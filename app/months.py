@@ -14,11 +14,14 @@ check removed or a service renamed afterwards leaves the closed figures as they 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,9 +29,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.catalog.canonical import canonical_json, canonical_sha256
 from app.catalog.model import Catalog
 from app.errors import InvalidInput, NotFound
-from app.evaluation import evaluate_period, report_document
+from app.evaluation import evaluate_period, ratio, report_document, seconds
 from app.history import catalog_for_period_end, versions_json
 from app.sla import periods
+from app.sla.availability import INSUFFICIENT_COVERAGE, NO_VALUE, UnknownPolicy, display_percent
 from app.store import audit, history
 from app.store.db import transaction
 from app.store.exclusions import list_exclusions, snapshot
@@ -53,8 +57,9 @@ FIGURES = (
     "blips",
     "incidents",
 )
-# Audit entities whose entries can change a month's figures.
-INPUT_ENTITIES = ("exclusion", "timeline")
+# Audit entities whose entries can change a month's figures ("observations": late data
+# stored inside a closed month, app.store.late).
+INPUT_ENTITIES = ("exclusion", "timeline", "observations")
 
 
 @dataclass(frozen=True)
@@ -159,10 +164,19 @@ def _causes(entries: list[AuditEntry], period: periods.Period) -> list[int]:
         if entry.entity in INPUT_ENTITIES
         and (
             entry.entity == "timeline"
+            or (entry.entity == "observations" and _late_in(entry, period.label) is not None)
             or _overlaps(entry.before, start, end)
             or _overlaps(entry.after, start, end)
         )
     ]
+
+
+def _late_in(entry: AuditEntry, month: str) -> dict[str, Any] | None:
+    """What a late-observations entry stored inside ``month``: count, checks, locations."""
+    if entry.entity != "observations" or not isinstance(entry.after, dict):
+        return None
+    found = (entry.after.get("months") or {}).get(month)
+    return found if isinstance(found, dict) else None
 
 
 def versioned_document(row: MonthVersion) -> dict[str, Any]:
@@ -290,6 +304,8 @@ def version_summary(row: MonthVersion, zone_name: str, reasons: list[AuditEntry]
                 "reason": entry.reason,
                 # Enough of the window to say in words what changed the month.
                 "window": _window_words(entry),
+                # Late observations of this month: how many, which checks and locations.
+                "late_observations": _late_in(entry, row.month),
             }
             for entry in reasons
         ],
@@ -335,3 +351,150 @@ def month_version_detail(
         )
     reasons = history.audit_entries_by_id(session, row.audit_entry_ids)
     return {**version_summary(row, timezone, reasons), "report": row.document}
+
+
+# --- the fiscal year from closed months (§8, §9) -------------------------------------------
+
+# A fiscal-year month row's figures, taken from the month's latest version when it is closed.
+_MONTH_ROW_FIGURES = (
+    "availability",
+    "availability_display",
+    "met",
+    "downtime_seconds",
+    "insufficient_data",
+    "coverage",
+    "scheduled_seconds",
+    "unknown_seconds",
+    "excluded_seconds",
+)
+
+
+def _ms(value: Any) -> Fraction:
+    """Seconds as written in a document (int, or a float of whole ms) back to exact ms."""
+    return Fraction(Decimal(repr(value or 0))) * 1000
+
+
+def _indicator(document: dict[str, Any], system: str, service: str | None) -> dict[str, Any] | None:
+    if service is None:
+        return next((s for s in document.get("systems", []) if s["system"] == system), None)
+    return next(
+        (
+            s
+            for s in document.get("services", [])
+            if s["system"] == system and s["service"] == service
+        ),
+        None,
+    )
+
+
+def _frozen_month(frozen: dict[str, Any] | None, document: dict[str, Any]) -> dict[str, Any]:
+    version = {"version": document.get("version"), "closed_at": document.get("closed_at")}
+    if frozen is None:
+        # The indicator did not exist in that month (added later in the year): nothing of
+        # it was scheduled then.
+        return {
+            "availability": None,
+            "availability_display": NO_VALUE,
+            "met": None,
+            "downtime_seconds": 0,
+            "insufficient_data": True,
+            "coverage": None,
+            "scheduled_seconds": 0,
+            "unknown_seconds": 0,
+            "excluded_seconds": {"planned": 0, "disaster": 0},
+            **version,
+        }
+    return {**{name: frozen.get(name) for name in _MONTH_ROW_FIGURES}, **version}
+
+
+def _year_totals(row: dict[str, Any], delta: dict[str, Fraction], policy: str) -> dict[str, Any]:
+    """The year's figures with each closed month's part replaced by its latest version.
+
+    Durations add up over months: the year's scheduled, excluded, down and unknown time
+    are the year's own, minus what the open evaluation gives for each closed month, plus
+    what that month's latest version says. The ratios, ``met`` and the error budget then
+    follow from those sums by §5, with the year-end target.
+    """
+    target = Fraction(Decimal(repr(row["target"])))
+    excluded = row["excluded_seconds"]
+    s_ms = _ms(row["scheduled_seconds"]) + delta["scheduled"]
+    u_ms = _ms(row["unknown_seconds"]) + delta["unknown"]
+    d_ms = _ms(row["downtime_seconds"]) + delta["downtime"]
+    planned_ms = _ms(excluded["planned"]) + delta["planned"]
+    disaster_ms = _ms(excluded["disaster"]) + delta["disaster"]
+    known_ms = s_ms - u_ms
+    unknown_policy = UnknownPolicy(policy)
+    availability: Fraction | None = None
+    budget: Fraction | None = None
+    remaining: Fraction | None = None
+    if known_ms > 0:
+        if unknown_policy is UnknownPolicy.EXCLUDE:
+            availability = (known_ms - d_ms) / known_ms
+            base_change = delta["scheduled"] - delta["unknown"]
+        elif unknown_policy is UnknownPolicy.UP:
+            availability = (s_ms - d_ms) / s_ms
+            base_change = delta["scheduled"]
+        else:
+            availability = (known_ms - d_ms) / s_ms
+            base_change = delta["scheduled"]
+        # The budget's base is the year's (the whole year's scheduled time while it runs),
+        # changed by what the closed months' versions changed.
+        live_budget = row.get("error_budget_seconds")
+        if live_budget is not None:
+            budget = _ms(live_budget) + (1 - target) * base_change
+        else:
+            base = known_ms if unknown_policy is UnknownPolicy.EXCLUDE else s_ms
+            budget = (1 - target) * base
+        remaining = budget - (d_ms + u_ms if unknown_policy is UnknownPolicy.DOWN else d_ms)
+    coverage = known_ms / s_ms if s_ms > 0 else None
+    return {
+        "scheduled_seconds": seconds(s_ms),
+        "excluded_seconds": {"planned": seconds(planned_ms), "disaster": seconds(disaster_ms)},
+        "downtime_seconds": seconds(d_ms),
+        "unknown_seconds": seconds(u_ms),
+        "coverage": ratio(coverage),
+        "availability": ratio(availability),
+        "availability_display": display_percent(availability, target),
+        "met": None if availability is None else availability >= target,
+        "error_budget_seconds": None if budget is None else seconds(budget),
+        "error_budget_remaining_seconds": None if remaining is None else seconds(remaining),
+        "insufficient_data": coverage is None or coverage < INSUFFICIENT_COVERAGE,
+    }
+
+
+def fiscal_year_with_closed_months(session: Session, document: dict[str, Any]) -> dict[str, Any]:
+    """The fiscal-year sheet with each closed month's row taken from its latest version.
+
+    A closed month's row shows the figures of its latest version (its own targets, its
+    catalog), never a recomputation, and says which version it is; open months stay as
+    evaluated. The year's figures are made consistent with the rows (:func:`_year_totals`).
+    With no month of the year closed, the sheet is returned as it is.
+    """
+    rows = document.get("rows", [])
+    if not rows:
+        return document
+    labels = {month["label"] for month in rows[0]["months"]}
+    closed_labels = sorted(labels & set(history.latest_version_numbers(session)))
+    closed = {label: closed_document(session, label) for label in closed_labels}
+    if not closed:
+        return document
+    document = copy.deepcopy(document)
+    for row in document["rows"]:
+        delta = dict.fromkeys(
+            ("scheduled", "unknown", "downtime", "planned", "disaster"), Fraction(0)
+        )
+        for month in row["months"]:
+            version = closed.get(month["label"])
+            if version is None:
+                continue
+            new = _frozen_month(_indicator(version, row["system"], row["service"]), version)
+            delta["scheduled"] += _ms(new["scheduled_seconds"]) - _ms(month["scheduled_seconds"])
+            delta["unknown"] += _ms(new["unknown_seconds"]) - _ms(month["unknown_seconds"])
+            delta["downtime"] += _ms(new["downtime_seconds"]) - _ms(month["downtime_seconds"])
+            for kind in ("planned", "disaster"):
+                delta[kind] += _ms((new["excluded_seconds"] or {}).get(kind)) - _ms(
+                    (month["excluded_seconds"] or {}).get(kind)
+                )
+            month.update(new)
+        row.update(_year_totals(row, delta, document["unknown_policy"]))
+    return document
