@@ -431,6 +431,22 @@ def fiscal_year_document(
                         "downtime_seconds": seconds(month_figures.downtime_ms) if started else None,
                         "insufficient_data": month_figures.insufficient_data if started else None,
                         "coverage": ratio(month_figures.coverage) if started else None,
+                        # What a year total is summed from (app.months: closed months).
+                        "scheduled_seconds": (
+                            seconds(month_figures.scheduled_ms) if started else None
+                        ),
+                        "unknown_seconds": seconds(month_figures.unknown_ms) if started else None,
+                        "excluded_seconds": (
+                            {
+                                "planned": seconds(month_figures.planned_excluded_ms),
+                                "disaster": seconds(month_figures.disaster_excluded_ms),
+                            }
+                            if started
+                            else None
+                        ),
+                        # A closed month's row is its latest version (app.months, §9).
+                        "version": None,
+                        "closed_at": None,
                     }
                 )
             rows.append(
