@@ -167,8 +167,15 @@ def write_bundle(
     *,
     segments: bool = False,
     now: datetime | None = None,
+    earlier: zipfile.ZipFile | None = None,
 ) -> None:
-    """Write the evidence bundle of ``month`` to ``target``, streaming the data file."""
+    """Write the evidence bundle of ``month`` to ``target``, streaming the data file.
+
+    ``earlier`` is a bundle of the same month written before its raw observations were
+    pruned: its observations and end marks are kept, together with what the store still
+    holds (see :func:`_merged_observations`), so a later version's bundle still carries
+    every observation the month is computed from.
+    """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     period = parse_month_label(month, timezone)
     start, end = from_ms(period.start_ms), from_ms(period.end_ms)
@@ -220,30 +227,21 @@ def write_bundle(
     else:
         data_file = "observations.csv"
         observations = history.observations_between(session, keys, data_start, data_end)
-        bundle.stream(
-            data_file,
-            _csv(
-                (
-                    (
-                        check,
-                        location,
-                        _instant(observed_at),
-                        int(ok),
-                        "" if latency_ms is None else repr(latency_ms),
-                        detail or "",
-                    )
-                    for check, location, observed_at, ok, latency_ms, detail in observations
-                ),
-                OBSERVATION_FIELDS,
-            ),
+        observation_rows: Iterator[tuple[Any, ...]] = (
+            _observation_row(check, location, observed_at, ok, latency_ms, detail)
+            for check, location, observed_at, ok, latency_ms, detail in observations
         )
-        marks = history.end_marks_between(session, keys, data_start, data_end)
-        bundle.stream(
-            "end_marks.csv",
-            _csv(
-                ((m.check, m.location, _instant(m.at)) for m in marks), ("check", "location", "at")
-            ),
+        mark_rows: Iterator[tuple[Any, ...]] = (
+            (m.check, m.location, _instant(m.at))
+            for m in history.end_marks_between(session, keys, data_start, data_end)
         )
+        if earlier is not None:
+            observation_rows = _merged_observations(
+                session, earlier, set(keys), data_start, data_end
+            )
+            mark_rows = iter(sorted({*mark_rows, *_earlier_marks(earlier, set(keys))}))
+        bundle.stream(data_file, _csv(observation_rows, OBSERVATION_FIELDS))
+        bundle.stream("end_marks.csv", _csv(mark_rows, ("check", "location", "at")))
     windows = list_exclusions(session, start=start, end=end)
     files["exclusions.json"] = _json_bytes([_exclusion_json(row) for row in windows])
     reason_ids = sorted({i for row in versions for i in row.audit_entry_ids})
@@ -294,6 +292,82 @@ def write_bundle(
     for name, body in sorted(files.items()):
         bundle.add(name, body)
     bundle.close()
+
+
+def _observation_row(
+    check: str,
+    location: str,
+    observed_at: datetime,
+    ok: bool,
+    latency_ms: float | None,
+    detail: str | None,
+) -> tuple[Any, ...]:
+    return (
+        check,
+        location,
+        _instant(observed_at),
+        int(ok),
+        "" if latency_ms is None else repr(latency_ms),
+        detail or "",
+    )
+
+
+def _earlier_rows(earlier: zipfile.ZipFile, name: str) -> Iterator[list[str]]:
+    if name not in earlier.namelist():
+        return
+    with earlier.open(name) as entry:
+        rows = csv.reader(io.TextIOWrapper(entry, encoding="utf-8", newline=""))
+        next(rows, None)  # the header
+        yield from rows
+
+
+def _earlier_marks(earlier: zipfile.ZipFile, keys: set[str]) -> set[tuple[Any, ...]]:
+    return {(r[0], r[1], r[2]) for r in _earlier_rows(earlier, "end_marks.csv") if r[0] in keys}
+
+
+def _merged_observations(
+    session: Session,
+    earlier: zipfile.ZipFile,
+    keys: set[str],
+    start: datetime,
+    end: datetime,
+) -> Iterator[tuple[Any, ...]]:
+    """The earlier bundle's observations together with the store's, one series at a time.
+
+    A series (check, location) is read from the store only while the earlier bundle's rows
+    of it are streamed, so memory holds one series of one month at most. Where both have
+    an instant, the store's row is written; series only the store has (late data from a
+    new location) follow at the end.
+    """
+    seen: set[tuple[str, str]] = set()
+
+    def series(check: str, location: str, rows: list[list[str]]) -> Iterator[tuple[Any, ...]]:
+        seen.add((check, location))
+        stored = {
+            _instant(at): _observation_row(check, location, at, ok, latency, detail)
+            for at, ok, latency, detail in history.series_observations_between(
+                session, check, location, start, end
+            )
+        }
+        merged = {row[2]: tuple(row) for row in rows} | stored
+        for instant in sorted(merged):
+            yield merged[instant]
+
+    current: tuple[str, str] | None = None
+    rows: list[list[str]] = []
+    for row in _earlier_rows(earlier, "observations.csv"):
+        if row[0] not in keys:
+            continue
+        if (row[0], row[1]) != current:
+            if current is not None:
+                yield from series(*current, rows)
+            current, rows = (row[0], row[1]), []
+        rows.append(row)
+    if current is not None:
+        yield from series(*current, rows)
+    for check, location in history.observation_series_between(session, sorted(keys), start, end):
+        if (check, location) not in seen:
+            yield from series(check, location, [])
 
 
 def _entry(name: str) -> zipfile.ZipInfo:

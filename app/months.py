@@ -173,9 +173,11 @@ def _causes(entries: list[AuditEntry], period: periods.Period) -> list[int]:
 
 def _late_in(entry: AuditEntry, month: str) -> dict[str, Any] | None:
     """What a late-observations entry stored inside ``month``: count, checks, locations."""
-    if entry.entity != "observations" or not isinstance(entry.after, dict):
+    # The prune's entries share the entity ("observations", action "prune"): not a cause.
+    if entry.entity != "observations" or entry.action != "late":
         return None
-    found = (entry.after.get("months") or {}).get(month)
+    months = entry.after.get("months") if isinstance(entry.after, dict) else None
+    found = months.get(month) if isinstance(months, dict) else None
     return found if isinstance(found, dict) else None
 
 

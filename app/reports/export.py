@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalog.model import Catalog
+from app.evidence_files import refresh_amended_bundles
 from app.months import close_month, closed_document
 from app.reports.render import FORMATS, file_name, render_monthly
 from app.reports.service import monthly_document
@@ -111,6 +112,10 @@ def export_due_reports(
             _write_atomically(path, render_monthly(document, fmt, lang))
             written.append(path)
     if recorded:
+        # A month pruned already (short retention) keeps its evidence current too.
+        written += refresh_amended_bundles(
+            sessions, catalog, timezone, plan.directory, [period.label]
+        )
         log.info(
             "%s amended to version %s; wrote %s",
             period.label,
