@@ -29,10 +29,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.catalog.canonical import canonical_json, canonical_sha256
 from app.catalog.model import Catalog
 from app.errors import InvalidInput, NotFound
-from app.evaluation import evaluate_period, ratio, report_document, seconds
+from app.evaluation import EvaluationResult, evaluate_period, ratio, report_document, seconds
 from app.history import catalog_for_period_end, versions_json
 from app.sla import periods
 from app.sla.availability import INSUFFICIENT_COVERAGE, NO_VALUE, UnknownPolicy, display_percent
+from app.sla.breakdown import figures_for
 from app.store import audit, history
 from app.store.db import transaction
 from app.store.exclusions import list_exclusions, snapshot
@@ -464,6 +465,57 @@ def _year_totals(row: dict[str, Any], delta: dict[str, Fraction], policy: str) -
     }
 
 
+def _closed_of_year(session: Session, labels: set[str]) -> dict[str, dict[str, Any]]:
+    """The latest version's document of each closed month among ``labels``."""
+    closed_labels = sorted(labels & set(history.latest_version_numbers(session)))
+    found = {label: closed_document(session, label) for label in closed_labels}
+    return {label: document for label, document in found.items() if document is not None}
+
+
+def _closed_months_json(closed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"month": label, "version": document.get("version"), "closed_at": document.get("closed_at")}
+        for label, document in sorted(closed.items())
+    ]
+
+
+def year_with_closed_months(
+    session: Session, result: EvaluationResult, document: dict[str, Any]
+) -> dict[str, Any]:
+    """A fiscal year's report document (``kadou report --fiscal-year``, ``GET
+    /availability?fiscal_year=``) with its figures made of the closed months' latest
+    versions, as the fiscal-year sheet's year column (:func:`_year_totals`); it lists them
+    in ``"closed_months"``. Other periods are returned as they are."""
+    period = result.period
+    if period.kind != "fiscal_year":
+        return document
+    months = periods.fiscal_year_months(period.start().year, period.timezone)
+    closed = _closed_of_year(session, {month.label for month in months})
+    document = {**document, "closed_months": _closed_months_json(closed)}
+    if not closed:
+        return document
+    document = copy.deepcopy(document)
+    for entry in [*document.get("services", []), *document.get("systems", [])]:
+        evaluation = result.for_service(entry["system"], entry.get("service"))
+        delta = dict.fromkeys(
+            ("scheduled", "unknown", "downtime", "planned", "disaster"), Fraction(0)
+        )
+        for month in months:
+            version = closed.get(month.label)
+            if version is None:
+                continue
+            live = figures_for(evaluation, month.start_ms, month.end_ms)
+            new = _frozen_month(_indicator(version, entry["system"], entry.get("service")), version)
+            delta["scheduled"] += _ms(new["scheduled_seconds"]) - live.scheduled_ms
+            delta["unknown"] += _ms(new["unknown_seconds"]) - live.unknown_ms
+            delta["downtime"] += _ms(new["downtime_seconds"]) - live.downtime_ms
+            excluded = new["excluded_seconds"] or {}
+            delta["planned"] += _ms(excluded.get("planned")) - live.planned_excluded_ms
+            delta["disaster"] += _ms(excluded.get("disaster")) - live.disaster_excluded_ms
+        entry.update(_year_totals(entry, delta, document["unknown_policy"]))
+    return document
+
+
 def fiscal_year_with_closed_months(session: Session, document: dict[str, Any]) -> dict[str, Any]:
     """The fiscal-year sheet with each closed month's row taken from its latest version.
 
@@ -475,9 +527,8 @@ def fiscal_year_with_closed_months(session: Session, document: dict[str, Any]) -
     rows = document.get("rows", [])
     if not rows:
         return document
-    labels = {month["label"] for month in rows[0]["months"]}
-    closed_labels = sorted(labels & set(history.latest_version_numbers(session)))
-    closed = {label: closed_document(session, label) for label in closed_labels}
+    closed = _closed_of_year(session, {month["label"] for month in rows[0]["months"]})
+    document = {**document, "closed_months": _closed_months_json(closed)}
     if not closed:
         return document
     document = copy.deepcopy(document)

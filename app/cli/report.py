@@ -110,7 +110,7 @@ def report(
     if output in ("table", "json"):
         if lang is not None:
             fail(f"--lang applies to csv, xlsx, html and pdf; the {output} output is in English")
-        from app.months import closed_document
+        from app.months import closed_document, year_with_closed_months
 
         with rt.sessions() as session:
             # A closed month prints its latest version as frozen (SLA-SEMANTICS §9).
@@ -126,11 +126,16 @@ def report(
                     session, rt.catalog, period, system_ids=[system] if system else None
                 )
             )
-        document = (
-            report_document(rt.catalog, result, system_id=system, service_id=service)
-            if result is not None
-            else closed or {}
-        )
+            document = (
+                # A fiscal year's figures are made of its closed months' versions (§9).
+                year_with_closed_months(
+                    session,
+                    result,
+                    report_document(rt.catalog, result, system_id=system, service_id=service),
+                )
+                if result is not None
+                else closed or {}
+            )
         text = (
             json.dumps(document, ensure_ascii=False, indent=2) + "\n"
             if output == "json"

@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 
 from app.catalog import load_catalog
 from app.catalog.model import Catalog
+from app.evaluation import FISCAL_YEAR_FIELDS as FIGURES
+from app.evaluation import evaluate_period, report_document
 from app.history import record_catalog
-from app.months import close_month
+from app.months import close_month, year_with_closed_months
 from app.reports.service import build_report
 from app.sla import periods
 from app.store.db import make_engine, session_factory, transaction
@@ -38,6 +40,25 @@ def _sheet(sessions: Any, catalog: Catalog) -> dict[str, Any]:
             timezone="Asia/Tokyo",
             now=NOW,
         ).document
+
+
+def _year_json(sessions: Any, catalog: Catalog) -> dict[str, Any]:
+    """What ``kadou report --fiscal-year --format json`` and the API answer."""
+    with sessions() as session:
+        period = periods.fiscal_year(2026, "Asia/Tokyo")
+        result = evaluate_period(session, catalog, period, now=NOW)
+        return year_with_closed_months(session, result, report_document(catalog, result))
+
+
+def _agrees(sheet: dict[str, Any], year: dict[str, Any]) -> None:
+    """The year's figures are the same in the sheet and in the period's JSON."""
+    entries = {(s["system"], s["service"]): s for s in year["services"]}
+    entries |= {(s["system"], None): s for s in year["systems"]}
+    for row in sheet["rows"]:
+        entry = entries[(row["system"], row["service"])]
+        for name in FIGURES:
+            assert row[name] == entry[name], (row["system"], row["service"], name)
+    assert sheet["closed_months"] == year["closed_months"]
 
 
 def _row(sheet: dict[str, Any], service: str | None = "main") -> dict[str, Any]:
@@ -101,12 +122,16 @@ def test_a_closed_month_stays_as_closed_in_the_year_until_amended(migrated_url: 
     assert row["target"] == 0.9999  # the year is judged by the year-end target
     _adds_up(row)
     _adds_up(_row(sheet, None))
+    _agrees(sheet, _year_json(sessions, changed))
+    assert sheet["closed_months"][0]["version"] == 1
 
     amended = close_month(sessions, changed, OCTOBER, actor="export", now=NOW)
     assert amended is not None and amended.version == 2
-    row = _row(_sheet(sessions, changed))
+    sheet = _sheet(sessions, changed)
+    row = _row(sheet)
     october = _month(row, "2026-10")
     assert october["version"] == 2
+    _agrees(sheet, _year_json(sessions, changed))
     assert october["downtime_seconds"] == _frozen(amended.document)["downtime_seconds"] > 1800
     assert row["downtime_seconds"] == october["downtime_seconds"]
     _adds_up(row)
