@@ -286,6 +286,7 @@ def postgres_sink(checks: Sequence[HttpCheck]) -> tuple[ObservationSink, Callabl
     from app.runtime import upgrade
     from app.store.db import make_engine, session_factory
     from app.store.ingest import TimelineParams
+    from app.store.late import LateAudit
     from app.store.sink import StoreSink
 
     url, name = live_store.database("postgres", "")
@@ -298,7 +299,7 @@ def postgres_sink(checks: Sequence[HttpCheck]) -> tuple[ObservationSink, Callabl
         live_store.drop(name)
 
     return (
-        StoreSink(session_factory(engine), params),
+        StoreSink(session_factory(engine), params, late=LateAudit("Asia/Tokyo")),
         lambda: live_store.server_cpu_seconds(name),
         finish,
     )

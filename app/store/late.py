@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,21 +40,22 @@ class LateAudit:
 
     def __init__(self, timezone: str) -> None:
         self.timezone = timezone
-        self._start_ms = 0
-        self._end_ms = 0
+        self.zone = ZoneInfo(timezone)
+        # One tuple, replaced whole: threads of the API read it without a lock.
+        self._month: tuple[int, int] = (0, 0)
 
     def current_month_start_ms(self, now: datetime | None = None) -> int:
         now_ms = to_ms(now or datetime.now(UTC))
-        if not self._start_ms <= now_ms < self._end_ms:
-            local = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(
-                periods.month(2000, 1, self.timezone).zone
-            )
+        start_ms, end_ms = self._month
+        if not start_ms <= now_ms < end_ms:
+            local = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(self.zone)
             current = periods.month(local.year, local.month, self.timezone)
-            self._start_ms, self._end_ms = current.start_ms, current.end_ms
-        return self._start_ms
+            start_ms, end_ms = current.start_ms, current.end_ms
+            self._month = (start_ms, end_ms)
+        return start_ms
 
     def month_label(self, instant: datetime) -> str:
-        local = instant.astimezone(periods.month(2000, 1, self.timezone).zone)
+        local = instant.astimezone(self.zone)
         return f"{local.year:04d}-{local.month:02d}"
 
 
