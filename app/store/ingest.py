@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from app.errors import InvalidInput
 from app.sla.timeline import (
     UNBOUNDED_END,
     UNBOUNDED_START,
@@ -215,6 +216,9 @@ def store_observations(
         fresh_marks = _store_marks(session, check, location, marks.get(series, set()))
         if not fresh and not fresh_marks:
             continue
+        first_new = min([*fresh[:1], *fresh_marks[:1]])
+        if late_before_ms is not None and first_new < late_before_ms:
+            _refuse_in_pruned_stretch(session, check, location, first_new)
         _insert_rows(session, [(check, location, at_ms, items[at_ms]) for at_ms in fresh])
         result.stored += len(fresh) + len(fresh_marks)
         result.marks += len(fresh_marks)
@@ -233,6 +237,39 @@ def store_observations(
         result.timelines_updated += 1
     result.duplicates = result.received - result.stored
     return result
+
+
+def _refuse_in_pruned_stretch(session: Session, check: str, location: str, first_ms: int) -> None:
+    """Refuse a late result where this series' raw observations were pruned.
+
+    A prune keeps the timeline but deletes the observations before each series' last
+    success before its cut. An observation in that stretch would have its timeline
+    relabelled from what is left (the outage before it erased), so it is refused; the
+    caller's transaction then stores nothing. The stretch shows as segments that start
+    before the series' earliest stored observation.
+    """
+    timeline_start = session.execute(
+        select(func.min(CheckSegment.start_at)).where(
+            CheckSegment.check == check, CheckSegment.location == location
+        )
+    ).scalar_one_or_none()
+    earliest = session.execute(
+        select(func.min(Observation.observed_at)).where(
+            Observation.check == check, Observation.location == location
+        )
+    ).scalar_one_or_none()
+    if timeline_start is None or earliest is None:
+        return
+    kept_from = _instant_ms(earliest)
+    if _instant_ms(timeline_start) < kept_from and first_ms < kept_from:
+        raise InvalidInput(
+            f"{check} from {location} at {from_ms(first_ms).isoformat()}: the raw "
+            f"observations of this check from this location before {from_ms(kept_from).isoformat()} "
+            "were pruned (KADOU_OBSERVATION_RETENTION), so its timeline there can no longer "
+            "be recomputed; leave out observations before that instant (the month's evidence "
+            "bundle keeps the observations it was computed from)",
+            field="observed_at",
+        )
 
 
 def _instant_ms(value: object) -> int:

@@ -64,3 +64,29 @@ def test_an_amendment_after_a_prune_writes_the_next_bundle_beside_the_first(
     kadou("db", "prune")
     assert {p.name for p in reports.glob("*evidence*")} == {first.name, second.name}
     assert verify_bundle(second).identical
+
+
+def test_observations_in_the_pruned_stretch_are_refused(
+    kadou: KadouCli,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The raw observations around them are gone: stored, they would relabel the pruned
+    part of the timeline from what is left and erase the outage of 20 October."""
+    kadou("month", "close", "2026-10")
+    kadou("db", "prune")
+    report = kadou("report", "--month", "2026-10", "--format", "json")
+    before_cut = tmp_path / "before-cut.jsonl"
+    late = {"check": "jpki/main/http", "location": "tokyo", "ok": True}
+    before_cut.write_text(
+        json.dumps({**late, "observed_at": "2026-10-25T03:00:00+09:00"})
+        + "\n"
+        + json.dumps({**late, "observed_at": "2026-10-20T09:59:30+09:00"})
+        + "\n"
+    )
+    out = kadou("import", str(before_cut), expect=2)
+    # 25 October is after the last success kept (10:59 on the 20th): it could be stored.
+    assert "jpki/main/http from tokyo at 2026-10-20T00:59:30+00:00" in out
+    assert "before 2026-10-20T01:59:00+00:00 were pruned (KADOU_OBSERVATION_RETENTION)" in out
+    # Nothing of the file was stored: the month has nothing to amend.
+    assert kadou("month", "amend").strip() == "no closed month changed"
+    assert kadou("report", "--month", "2026-10", "--format", "json") == report
