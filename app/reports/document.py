@@ -145,6 +145,20 @@ class FiscalYearMonth(TypedDict):
     # Coverage below 99 % (SLA-SEMANTICS §5); None for a month not started yet.
     insufficient_data: NotRequired[bool | None]
     coverage: NotRequired[float | None]
+    downtime_seconds: NotRequired[int | float | None]
+    # What the year's figures are summed from (SLA-SEMANTICS §9).
+    scheduled_seconds: NotRequired[int | float | None]
+    unknown_seconds: NotRequired[int | float | None]
+    excluded_seconds: NotRequired[ExcludedSeconds | None]
+    # A closed month's row is its latest version (1, 2, …); None for an open month.
+    version: NotRequired[int | None]
+    closed_at: NotRequired[str | None]
+
+
+class ClosedMonth(TypedDict):
+    month: str
+    version: int
+    closed_at: str
 
 
 class FiscalYearRow(TypedDict):
@@ -171,6 +185,8 @@ class FiscalYearReportDocument(TypedDict):
     catalog_sha256: str
     catalog_source: NotRequired[str]
     unknown_policy: NotRequired[UnknownPolicy]
+    # The closed months of the year and the version each row shows.
+    closed_months: NotRequired[list[ClosedMonth]]
 
 
 class DocumentError(ValueError):
