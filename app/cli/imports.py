@@ -46,17 +46,16 @@ def import_observations(
             late_before_ms = rt.late_audit.current_month_start_ms()
             for numbered in batched(iter_numbered_json_lines(lines, checks), IMPORT_BATCH):
                 batch = [observation for _, observation in numbered]
-                _refuse_conflicts_within(numbered)
-                stored: list[ObservationIn] = []
                 result = store_observations(
-                    session,
-                    batch,
-                    rt.timeline_params,
-                    on_stored=stored.append,
-                    late_before_ms=late_before_ms,
+                    session, batch, rt.timeline_params, late_before_ms=late_before_ms
                 )
-                if result.duplicates:
-                    _refuse_conflicts_with_earlier_lines(session, numbered, stored, path, checks)
+                if result.duplicates or result.marks:
+                    # Only a batch with a key seen twice (in it, or stored before) can hold
+                    # a conflict, or one with a runner's stop mark (stored apart from the
+                    # results): the check costs nothing on a plain file without repeats.
+                    # The transaction then rolls back what the batch stored.
+                    _refuse_conflicts_within(numbered)
+                    _refuse_conflicts_with_earlier_lines(session, numbered, path, checks)
                 late.add(session, result.late)
                 total.received += result.received
                 total.stored += result.stored
@@ -111,25 +110,23 @@ def _refuse_conflicts_within(numbered: list[tuple[int, ObservationIn]]) -> None:
 def _refuse_conflicts_with_earlier_lines(
     session: Session,
     numbered: list[tuple[int, ObservationIn]],
-    stored: list[ObservationIn],
     path: Path,
     checks: Mapping[str, Any],
 ) -> None:
-    """A result of this batch that was not stored because its key already was, with a
-    different result, by an earlier line of the same file: refused, naming both lines.
+    """A result of this batch whose key was already stored with a different result, by an
+    earlier line of the same file: refused, naming both lines.
 
     Earlier batches are not kept in memory (a file may hold millions of lines): the store
-    tells which keys were already there and with which result, and only on a contradiction
-    is the file read again to find the line. A contradiction with what was stored before
-    this import (another source) is not this rule's business: the stored result stays, as
-    for any duplicate.
+    tells which result each key of the batch has now (this batch's own where it was new),
+    and only on a contradiction is the file read again to find the line. A contradiction
+    with what was stored before this import (another source) is not this rule's business:
+    the stored result stays, as for any duplicate.
     """
     from app.store.ingest import stored_results
 
-    kept = {id(observation) for observation in stored}
     skipped: Mapping[tuple[str, str], list[tuple[int, ObservationIn]]] = defaultdict(list)
     for number, observation in numbered:
-        if not observation.end_of_observation and id(observation) not in kept:
+        if not observation.end_of_observation:
             skipped[(observation.check, observation.location)].append((number, observation))
     for (check, location), items in skipped.items():
         results = stored_results(session, check, location, [to_ms(o.observed_at) for _, o in items])

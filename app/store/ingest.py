@@ -18,6 +18,7 @@ the one the property-tested core defines.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -223,7 +224,9 @@ def store_observations(
         result.stored += len(fresh) + len(fresh_marks)
         result.marks += len(fresh_marks)
         if late_before_ms is not None:
-            result.late.extend(items[at_ms] for at_ms in fresh if at_ms < late_before_ms)
+            # ``fresh`` is sorted: the late ones are a prefix.
+            late = fresh[: bisect_left(fresh, late_before_ms)]
+            result.late.extend(map(items.__getitem__, late))
             result.late.extend(
                 ObservationIn(check, location, from_ms(at_ms), False, end_of_observation=True)
                 for at_ms in fresh_marks

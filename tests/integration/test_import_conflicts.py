@@ -110,3 +110,18 @@ def test_results_of_checks_gone_from_the_catalog_are_counted(sqlite_url: str) ->
     asyncio.run(sink.write(records))
     assert dropped() - before == 2
     runtime.engine.dispose()
+
+
+def test_a_stop_mark_and_a_result_at_one_instant_conflict(kadou: KadouCli, tmp_path: Path) -> None:
+    mark = json.dumps(
+        {
+            "check": "jpki/main/http",
+            "location": "tokyo",
+            "observed_at": "2026-10-01T00:01:00+09:00",
+            "end_of_observation": True,
+        }
+    )
+    data = tmp_path / "mark.jsonl"
+    data.write_text("\n".join([line(0), line(1), mark]) + "\n")
+    assert "lines 2 and 3 are the same observation" in kadou("import", str(data), expect=2)
+    _nothing_stored(kadou)
