@@ -496,3 +496,141 @@ def daily_bars(
     parts.append(_target_line(y(target), left, plot_width, target_display, lang))
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+# The charts as plain geometry, for the PDF writer that draws them itself (``pdf_writer``):
+# the same boxes, markers, ticks and labels as the print SVG, in the SVG's units (WIDTH
+# wide), so that the two can be compared and neither computes a figure of its own.
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class StripDrawing:
+    height: float
+    # The bar's drawn part (up underneath everything) and, in a running period, the part
+    # still to come.
+    bar: Box
+    future: Box | None
+    # Boxes per state other than up, in the order they are drawn.
+    runs: dict[str, list[Box]]
+    # The centre of each down run's marker (a small triangle above the bar).
+    markers: list[float]
+    ticks: list[float]
+    tick_top: float
+    # Day numbers, start-anchored at label_y.
+    labels: list[tuple[float, str]]
+    label_y: float
+
+
+def strip_drawing(
+    strip: list[StripRun],
+    period_start: str,
+    period_end: str,
+    *,
+    timezone_name: str,
+    drawn_until: str | None = None,
+) -> StripDrawing:
+    """``month_strip``'s picture as geometry (see ``month_strip`` for what it shows)."""
+    from zoneinfo import ZoneInfo
+
+    timezone = ZoneInfo(timezone_name)
+    start, end = parse_instant(period_start), parse_instant(period_end)
+    span = (end - start).total_seconds()
+    left, width = 4.0, WIDTH - 8.0
+    bar_top, bar_height = _STRIP_BAR_TOP, _STRIP_BAR_HEIGHT
+    height = 62
+    drawn_width = width
+    if drawn_until is not None:
+        drawn_width = min(
+            max(_x(parse_instant(drawn_until), start, span, left, width) - left, 0), width
+        )
+    future = (
+        (left + drawn_width, bar_top, width - drawn_width, bar_height)
+        if drawn_width < width
+        else None
+    )
+    runs: dict[str, list[Box]] = {}
+    markers: list[float] = []
+    for run in strip:
+        if run["state"] == "up":
+            continue
+        run_start = _x(parse_instant(run["start"]), start, span, left, width)
+        run_end = _x(parse_instant(run["end"]), start, span, left, width)
+        run_width = max(run_end - run_start, 1.5)
+        runs.setdefault(run["state"], []).append((run_start, bar_top, run_width, bar_height))
+        if run["state"] == "down":
+            markers.append(run_start + run_width / 2)
+    day_count = round(span / 86400)
+    first_day = start.astimezone(timezone).day
+    ticks = [(left + day * 86400 / span * width, first_day + day) for day in range(day_count + 1)]
+    numbered = [index for index in range(day_count) if index % 7 == 0 or index == day_count - 1]
+    return StripDrawing(
+        height=height,
+        bar=(left, bar_top, drawn_width, bar_height),
+        future=future,
+        runs=runs,
+        markers=markers,
+        ticks=[x for x, _day in ticks],
+        tick_top=bar_top + bar_height,
+        labels=[(ticks[index][0] + 2, str(ticks[index][1])) for index in numbered],
+        label_y=height - 6,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DailyDrawing:
+    height: float
+    plot: Box
+    # Axis ticks as (y, text), right-aligned 4 units left of the plot.
+    axis: list[tuple[float, str]]
+    bars: dict[str, list[Box]]
+    # Day numbers centred on their bar, at label_y.
+    day_labels: list[tuple[float, str]]
+    label_y: float
+    target_y: float
+    # "目標値 99.9%": right-aligned above the plot's right edge, a dashed key before it.
+    target_key: str
+
+
+def daily_drawing(
+    daily: list[DailyFigure],
+    target: float,
+    target_display: str,
+    lang: Lang,
+    *,
+    last_date: str | None = None,
+) -> DailyDrawing:
+    """``daily_bars``'s print picture as geometry (see ``daily_bars``)."""
+    left, right, top, bottom = 46.0, 8.0, 18.0, 22.0
+    height = 158
+    plot_width, plot_height = WIDTH - left - right, height - top - bottom
+    values = [day["availability"] for day in daily if day["availability"] is not None]
+    axis_floor = _axis_floor(target, values)
+
+    def y(ratio: float) -> float:
+        clamped = min(max(ratio, axis_floor), 1.0)
+        return top + (1.0 - clamped) / (1.0 - axis_floor) * plot_height
+
+    slot = plot_width / max(len(daily), 1)
+    bars: dict[str, list[Box]] = {}
+    day_labels: list[tuple[float, str]] = []
+    for index, day in enumerate(daily):
+        x = left + index * slot + slot * 0.15
+        bar_width = slot * 0.7
+        if index % 7 == 0 or index == len(daily) - 1:
+            day_labels.append((x + bar_width / 2, str(int(day["date"][-2:]))))
+        if last_date is not None and day["date"] > last_date:
+            continue
+        state, box = _day_bar(day["availability"], x, bar_width, y, top + plot_height, target)
+        bars.setdefault(state, []).append(box)
+    return DailyDrawing(
+        height=height,
+        plot=(left, top, plot_width, plot_height),
+        axis=[(y(tick), _percent_text(tick)) for tick in (axis_floor, 1.0)],
+        bars=bars,
+        day_labels=day_labels,
+        label_y=height - 8,
+        target_y=y(target),
+        target_key=f"{label('target', lang)} {target_display}",
+    )
