@@ -197,3 +197,36 @@ def test_a_system_with_one_service_prints_once(
     )
     assert text.count("許容停止時間の残り") == cards
     assert "情報連携(info-network/main)" in text  # the sole service is named on its system
+
+
+def test_the_same_document_gives_the_same_bytes(monthly: MonthlyReportDocument) -> None:
+    # A closed month's PDF regenerated later must be the same file (its versions and the
+    # evidence bundles compare digests): nothing may come from the clock or from chance.
+    for lang in ("ja", "en"):
+        assert render_monthly(monthly, "pdf", lang) == render_monthly(monthly, "pdf", lang)
+
+
+def test_the_pdf_writer_is_used_and_weasyprint_is_its_fallback(
+    monthly: MonthlyReportDocument, monthly_ja_pdf: Path, tmp_path: Path
+) -> None:
+    from app.reports import pdf_writer
+
+    assert pdf_writer.available(), "fpdf2 and IPAexGothic / DejaVu fonts are installed here"
+    info = _run(_tool("pdfinfo"), str(monthly_ja_pdf))
+    assert "Kadou" in info and "WeasyPrint" not in info
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pdf_writer, "available", lambda: False)
+        fallback = tmp_path / "weasyprint.pdf"
+        fallback.write_bytes(render_monthly(monthly, "pdf", "ja"))
+    assert "WeasyPrint" in _run(_tool("pdfinfo"), str(fallback))
+    # Both print every figure and label of the HTML report; only the layout engine differs.
+    written, laid_out = _text(monthly_ja_pdf), _text(fallback)
+    for figures in [*monthly["services"], *monthly["systems"]]:
+        for text in (
+            str(figures["availability_display"]),
+            f"({figures['scheduled_seconds']:,}秒)",
+            _squeeze(figures["name"]["ja"]),
+        ):
+            assert text in written and text in laid_out, text
+    for word in ("許容停止時間の残り", "障害復旧目標時間", "除外期間", "報告情報"):
+        assert written.count(word) == laid_out.count(word), word
