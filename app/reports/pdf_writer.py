@@ -233,15 +233,15 @@ class _Writer:
                 pdf.text_mode = self._fill
         return width
 
-    def draw_line(self, x: float, baseline: float, line: Line, gap: float = 0.0) -> float:
+    def draw_line(self, x: float, baseline: float, line: Line) -> float:
         for index, span in enumerate(line):
             if index:
-                x += gap or span.size * 0.3
+                x += _space(span)
             x += self.draw_span(x, baseline, span)
         return x
 
     def line_width(self, line: Line) -> float:
-        return sum(self.width(s) for s in line) + sum(s.size * 0.3 for s in line[1:])
+        return sum(self.width(s) for s in line) + sum(_space(s) for s in line[1:])
 
     def wrap(self, line: Line, width: float) -> list[Line]:
         """A line broken to ``width``: at spaces where the text has them, between any two
@@ -254,17 +254,24 @@ class _Writer:
         for span in line:
             text = span.text
             while text:
-                room = width - used - (span.size * 0.3 if current else 0)
-                cut = self._fit(span, text, room)
+                room = width - used - (_space(span) if current else 0)
+                # A badge is one box: it moves to the next line whole.
+                cut = (
+                    (len(text) if self.width(span) <= room else 0)
+                    if span.badge
+                    else self._fit(span, text, room)
+                )
                 if cut == 0:
                     if current:
                         lines.append(current)
                         current, used = [], 0.0
                         continue
                     cut = 1  # a character wider than the cell: print it anyway
-                piece = Span(text[:cut].rstrip(), span.size, span.colour, span.bold, span.font)
+                piece = Span(
+                    text[:cut].rstrip(), span.size, span.colour, span.bold, span.font, span.badge
+                )
                 current.append(piece)
-                used += self.width(piece) + (span.size * 0.3 if len(current) > 1 else 0)
+                used += self.width(piece) + (_space(piece) if len(current) > 1 else 0)
                 text = text[cut:].lstrip(" ")
                 if text:
                     lines.append(current)
@@ -363,7 +370,8 @@ class _Writer:
                 max(sum(max(s.size for s in line) * LINE for line in lines) for lines in laid)
                 + 2 * pad_y
             )
-            height = max(height, size * LINE + 2 * pad_y)
+            # One border's width too: collapsed borders sit between the rows.
+            height = max(height, size * LINE + 2 * pad_y) + PX
             self.room(height)
             x = SIDE
             pdf.set_line_width(PX)
@@ -524,6 +532,11 @@ def _cmap(pdf: FPDF, name: str) -> set[int]:
     font = pdf.fonts[name]
     assert isinstance(font, TTFFont)
     return set(font.cmap)
+
+
+def _space(span: Span) -> float:
+    """The gap before a span: a space in its size (0.27 em), a badge's 4 px more."""
+    return span.size * 0.27 + (4 * PX if span.badge else 0)
 
 
 def _hex(colour: str) -> Colour:
