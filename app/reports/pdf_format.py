@@ -1,5 +1,8 @@
 """PDF through WeasyPrint, from the same HTML the browser shows.
 
+The fiscal-year PDF always comes this way; the monthly one only when the PDF writer
+(``pdf_writer``, much faster) lacks its fonts.
+
 WeasyPrint lays text out with Pango and fontconfig, so Japanese renders with whatever CJK
 font the machine has; the stylesheet asks for IPAexGothic (Debian: fonts-ipaexfont-gothic)
 and DejaVu Sans for symbols. IPAex is TrueType, which WeasyPrint subsets fast; Noto Sans
