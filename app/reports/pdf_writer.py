@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from math import ceil, floor
@@ -131,9 +130,12 @@ class Cell:
     wrap: bool = False
 
 
-def _cell(text: str, *, align: str = "L", size: float = 10.0, css: str = "", **kw: bool) -> Cell:
+def _cell(
+    text: str, *, align: str = "L", size: float = 10.0, css: str = "", wrap: bool = False
+) -> Cell:
+    """A cell of one text, styled as the HTML's class ``css`` styles it."""
     colour, bold = _CLASS_STYLE[css]
-    return Cell([[Span(text, size, colour, bold)]], align=align, **kw)
+    return Cell([[Span(text, size, colour, bold)]], align=align, wrap=wrap)
 
 
 def _header(text: str, align: str = "L") -> Cell:
@@ -167,7 +169,7 @@ class _Writer:
         # The bottom margin of the block above, not yet added: CSS collapses it with the
         # next block's top margin (the larger one counts).
         self.margin = 0.0
-        self._widths: dict[tuple[str, float, str], float] = {}
+        self._widths: dict[tuple[str, float, str, bool], float] = {}
         from fpdf.enums import TextMode
 
         self._fill, self._fill_stroke = TextMode.FILL, TextMode.FILL_STROKE
@@ -189,7 +191,7 @@ class _Writer:
         return runs
 
     def width(self, span: Span) -> float:
-        key = (span.font, span.size, span.text)
+        key = (span.font, span.size, span.text, span.badge)
         found = self._widths.get(key)
         if found is None:
             found = 0.0
@@ -266,7 +268,8 @@ class _Writer:
                         lines.append(current)
                         current, used = [], 0.0
                         continue
-                    cut = 1  # a character wider than the cell: print it anyway
+                    # Wider than the whole line: a badge as it is, else one character.
+                    cut = len(text) if span.badge else 1
                 piece = Span(
                     text[:cut].rstrip(), span.size, span.colour, span.bold, span.font, span.badge
                 )
@@ -281,7 +284,9 @@ class _Writer:
         return lines
 
     def _fit(self, span: Span, text: str, room: float) -> int:
-        """How many characters of ``text`` fit in ``room``, cut after a space if one fits."""
+        """How many characters of ``text`` fit in ``room``: a line may end between any two
+        Japanese characters, but a Latin word or number moves to the next line whole when
+        a space before it fits (a word longer than the line breaks anyway)."""
         if self.width(Span(text, span.size, font=span.font)) <= room:
             return len(text)
         used, fitted, last_space = 0.0, 0, 0
@@ -292,7 +297,10 @@ class _Writer:
             fitted = index + 1
             if char == " ":
                 last_space = index + 1
-        return last_space or fitted
+        inside_word = 0 < fitted < len(text) and all(
+            c.isascii() and not c.isspace() for c in text[fitted - 1 : fitted + 1]
+        )
+        return (last_space or fitted) if inside_word else fitted
 
     # --- flow -----------------------------------------------------------------------
 
@@ -337,11 +345,12 @@ class _Writer:
 
     def h2(self, text: str, *, keep: float = 40.0) -> None:
         size = 13.0
-        self.gap(18 * PX, size * LINE + 8 * PX + keep)
-        self.draw_line(
-            SIDE, self.y + size * (LINE - 1) / 2 + size * 0.88, [Span(text, size, bold=True)]
-        )
-        self.y += size * LINE + 2 * PX
+        lines = self.wrap([Span(text, size, bold=True)], CONTENT_WIDTH)
+        self.gap(18 * PX, len(lines) * size * LINE + 4 * PX + keep)
+        for line in lines:
+            self.draw_line(SIDE, self.y + size * (LINE - 1) / 2 + size * 0.88, line)
+            self.y += size * LINE
+        self.y += 2 * PX
         self.pdf.set_draw_color(*RULE)
         self.pdf.set_line_width(2 * PX)
         self.pdf.line(SIDE, self.y + PX, SIDE + CONTENT_WIDTH, self.y + PX)
@@ -756,8 +765,7 @@ def _footer(writer: _Writer, text: str, page: int, pages: int) -> None:
     writer.draw_span(PAGE_WIDTH - SIDE - writer.width(number), baseline, number)
 
 
-@contextmanager
-def _document(view: MonthlyView) -> Iterator[FPDF]:
+def _document(view: MonthlyView) -> FPDF:
     from fpdf import FPDF
 
     files = _font_files()
@@ -776,37 +784,37 @@ def _document(view: MonthlyView) -> Iterator[FPDF]:
     pdf.set_lang(view.lang)
     pdf.set_creator("Kadou")
     pdf.set_producer("Kadou")
-    yield pdf
+    return pdf
 
 
 def write_monthly_pdf(view: MonthlyView) -> bytes:
     """The monthly report as PDF bytes; ``view`` from ``monthly_view(…, charts_as="drawing")``."""
-    with _document(view) as pdf:
-        writer = _Writer(pdf, view)
+    pdf = _document(view)
+    writer = _Writer(pdf, view)
+    writer.new_page()
+    writer.h1(view.title)
+    writer.paragraph([Span(f"{label('period', view.lang)}: {view.period_text}")])
+    if view.policy:
+        writer.paragraph([Span(f"{label('unknown_policy', view.lang)}: {view.policy}")])
+    writer.paragraph([Span(label("definition", view.lang), 8.5, (0x44, 0x44, 0x44))])
+    _summary(writer)
+    for section in view.sections:
+        # Each system starts a page, and each of its services' cards another.
         writer.new_page()
-        writer.h1(view.title)
-        writer.paragraph([Span(f"{label('period', view.lang)}: {view.period_text}")])
-        if view.policy:
-            writer.paragraph([Span(f"{label('unknown_policy', view.lang)}: {view.policy}")])
-        writer.paragraph([Span(label("definition", view.lang), 8.5, (0x44, 0x44, 0x44))])
-        _summary(writer)
-        for section in view.sections:
-            # Each system starts a page, and each of its services' cards another.
-            writer.new_page()
-            writer.h2(section.name, keep=160)
-            if section.card is not None:
-                _card(writer, section.card)
-            for index, card in enumerate(section.services):
-                if index or section.card is not None:
-                    writer.new_page()
-                _card(writer, card)
-        _exclusions(writer)
-        _provenance(writer)
-        pages = pdf.page_no()
-        for page in range(1, pages + 1):
-            pdf.page = page
-            # fpdf2 tracks the font set on "the" page; on a page revisited, set it anew.
-            pdf.current_font_is_set_on_page = False
-            _footer(writer, view.footer_text, page, pages)
-        pdf.page = pages
-        return bytes(pdf.output())
+        writer.h2(section.name, keep=160)
+        if section.card is not None:
+            _card(writer, section.card)
+        for index, card in enumerate(section.services):
+            if index or section.card is not None:
+                writer.new_page()
+            _card(writer, card)
+    _exclusions(writer)
+    _provenance(writer)
+    pages = pdf.page_no()
+    for page in range(1, pages + 1):
+        pdf.page = page
+        # fpdf2 tracks the font set on "the" page; on a page revisited, set it anew.
+        pdf.current_font_is_set_on_page = False
+        _footer(writer, view.footer_text, page, pages)
+    pdf.page = pages
+    return bytes(pdf.output())
