@@ -191,6 +191,22 @@ async def _prune_loop(runtime: Runtime, clock: Callable[[], datetime], retention
     )
 
 
+async def _partition_loop(runtime: Runtime, clock: Callable[[], datetime]) -> None:
+    """Create the monthly partitions ahead of time (PostgreSQL), at start and daily.
+
+    Every replica runs this loop; the advisory lock of partition maintenance makes them
+    take turns, and the second finds the partitions there.
+    """
+    from app.store.partitions import maintain
+
+    await _repeat(
+        lambda: maintain(runtime.sessions, runtime.timezone, clock()),
+        every=PRUNE_INTERVAL_SECONDS,
+        first_delay=0.0,
+        failure="creating the observation partitions ahead failed; retrying in a day",
+    )
+
+
 def create_app(
     runtime: Runtime | None = None,
     *,
@@ -206,7 +222,7 @@ def create_app(
 
     ``now`` replaces the clock (tests); ``with_probes`` runs the embedded probe runner in
     the lifespan; ``scheduled_prune`` prunes old observations daily unless the retention
-    is forever; ``current_max_age_seconds`` bounds how stale the current state of
+    is forever, and keeps the monthly partitions ahead on PostgreSQL; ``current_max_age_seconds`` bounds how stale the current state of
     ``/api/v1/systems`` may be; ``metrics_refresh_seconds`` (None: off) refreshes the
     snapshot ``/metrics`` reads in a background thread, which also polls the database every
     ``change_poll_seconds`` for writes made by other replicas (``app.current``).
@@ -233,6 +249,9 @@ def create_app(
             if scheduled_prune and retention_ms is not None
             else None
         )
+        partition_task = (
+            asyncio.create_task(_partition_loop(runtime, clock)) if scheduled_prune else None
+        )
         try:
             if with_probes:
                 async with _embedded_probes(context):
@@ -240,7 +259,7 @@ def create_app(
             else:
                 yield
         finally:
-            for task in (exporter_task, pruner_task):
+            for task in (exporter_task, pruner_task, partition_task):
                 if task is not None:
                     task.cancel()
             await asyncio.to_thread(cache.stop_refresher)
