@@ -354,8 +354,11 @@ def test_a_partition_with_rows_to_keep_stays(
     assert left == 1
 
 
-def test_stats_show_each_partition(engine: Engine, postgres_url: str) -> None:
-    upgrade(postgres_url)
+def test_stats_show_each_partition(
+    engine: Engine, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kadou = KadouCli(monkeypatch, postgres_url)
+    kadou("db", "upgrade")
     _store(engine, _series(CHECK, datetime(2001, 1, 1, tzinfo=JST), 10, set()))
     size = database_size(engine)
     observations = size.table("observations")
@@ -363,3 +366,9 @@ def test_stats_show_each_partition(engine: Engine, postgres_url: str) -> None:
     assert [item.name for item in size.partitions][-1] == partitions.DEFAULT
     assert sum(item.rows for item in size.partitions) == 10
     assert sum(item.total_bytes or 0 for item in size.partitions) == observations.total_bytes
+    lines = kadou("db", "stats").splitlines()
+    table = next(i for i, line in enumerate(lines) if line.startswith("observations "))
+    assert lines[table].split()[1] == "10"
+    # The partitions under the table's line, the one that took the rows with its count.
+    below = [line.split() for line in lines[table + 1 : table + 1 + len(size.partitions)]]
+    assert [row[0] for row in below][-1] == "default" and below[-1][1] == "10"
