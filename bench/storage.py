@@ -1,12 +1,13 @@
 """Bytes per stored observation on PostgreSQL, monthly-partitioned or not, and SQLite.
 
 Stores 100,000 observations (20 checks every 10 s, successes with a latency) in a fresh
-database through the ingest path, in transactions of 1,000, then prints the observations
+database through the ingest path, in transactions of 1,000, instant by instant as live
+probes arrive (``--by-check``: check by check, as an import of a sorted file), then prints the observations
 table's bytes (data and indexes, as ``kadou db stats`` counts them, after VACUUM ANALYZE so
 the figure does not depend on when autovacuum ran) and the CPU time of storing: this
 process's plus the PostgreSQL backend's. Each layout is measured ``--repeat`` times.
 
-    .venv/bin/python bench/storage.py [--repeat 3]
+    .venv/bin/python bench/storage.py [--repeat 3] [--by-check]
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _start() -> datetime:
     return local.replace(day=1, hour=1, minute=0, second=0, microsecond=0)
 
 
-def once(layout: str) -> tuple[float, float, int]:
+def once(layout: str, by_check: bool) -> tuple[float, float, int]:
     """(bytes per observation, CPU seconds storing, partitions) for one fresh database."""
     with tempfile.TemporaryDirectory() as workdir:
         backend = "sqlite" if layout == "sqlite" else "postgresql"
@@ -52,21 +53,22 @@ def once(layout: str) -> tuple[float, float, int]:
             steps = ROWS // CHECKS
             cpu = time.process_time()
             server = server_cpu_seconds(name)
-            per_batch = BATCH // CHECKS
-            for first in range(0, steps, per_batch):
-                batch = [
-                    ObservationIn(
-                        check,
-                        "tokyo",
-                        start + timedelta(seconds=10 * step),
-                        True,
-                        latency_ms=12.5 + step % 40,
-                    )
-                    for step in range(first, min(first + per_batch, steps))
-                    for check in checks
-                ]
+            every = [
+                ObservationIn(
+                    check,
+                    "tokyo",
+                    start + timedelta(seconds=10 * step),
+                    True,
+                    latency_ms=12.5 + step % 40,
+                )
+                for step in range(steps)
+                for check in checks
+            ]
+            if by_check:
+                every.sort(key=lambda item: item.check)
+            for first in range(0, ROWS, BATCH):
                 with transaction(sessions) as session:
-                    store_observations(session, batch, PARAMS)
+                    store_observations(session, every[first : first + BATCH], PARAMS)
             cpu = time.process_time() - cpu + server_cpu_seconds(name) - server
             with engine.connect() as connection:
                 if backend == "postgresql":
@@ -86,9 +88,15 @@ def once(layout: str) -> tuple[float, float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--by-check",
+        action="store_true",
+        help="store each check's results in a row (an import of a file sorted by check) "
+        "instead of all checks' results instant by instant, as probes arrive live",
+    )
     args = parser.parse_args()
     for layout in ("plain", "partitioned", "sqlite"):
-        runs = [once(layout) for _ in range(args.repeat)]
+        runs = [once(layout, args.by_check) for _ in range(args.repeat)]
         sizes = sorted(item[0] for item in runs)
         cpus = sorted(item[1] for item in runs)
         label = {
