@@ -57,6 +57,8 @@ EXPORT_CHECK_SECONDS = 60.0
 # round, which closes last month, so a month is pruned only after it is closed.
 PRUNE_INTERVAL_SECONDS = 86_400.0
 PRUNE_FIRST_DELAY_SECONDS = 2 * EXPORT_CHECK_SECONDS
+# The partitions ahead are retried this soon when the database could not be reached.
+PARTITION_RETRY_SECONDS = 60.0
 # The embedded runner's heartbeat; with KADOU_SHARE_CHECKS also how often it re-reads its share.
 EMBEDDED_HEARTBEAT_MS = 10_000
 # How often the refresher asks the database whether another process changed anything.
@@ -195,16 +197,28 @@ async def _partition_loop(runtime: Runtime, clock: Callable[[], datetime]) -> No
     """Create the monthly partitions ahead of time (PostgreSQL), at start and daily.
 
     Every replica runs this loop; the advisory lock of partition maintenance makes them
-    take turns, and the second finds the partitions there.
+    take turns, and the second finds the partitions there. A database out of reach is
+    one line in the log and a retry within minutes: until the partitions exist, rows of
+    a new month wait in the default partition.
     """
+    from app.store.monitor import describe, is_unavailable
     from app.store.partitions import maintain
 
-    await _repeat(
-        lambda: maintain(runtime.sessions, runtime.timezone, clock()),
-        every=PRUNE_INTERVAL_SECONDS,
-        first_delay=0.0,
-        failure="creating the observation partitions ahead failed; retrying in a day",
-    )
+    while True:
+        delay = PRUNE_INTERVAL_SECONDS
+        try:
+            await asyncio.to_thread(maintain, runtime.sessions, runtime.timezone, clock())
+        except Exception as error:
+            if not is_unavailable(error):
+                log.exception("creating the observation partitions ahead failed; retrying in a day")
+            else:
+                delay = PARTITION_RETRY_SECONDS
+                log.warning(
+                    "cannot create the observation partitions ahead (%s); retrying in %.0f s",
+                    describe(error),
+                    delay,
+                )
+        await asyncio.sleep(delay)
 
 
 def create_app(
