@@ -58,13 +58,13 @@ class PartitionRows:
 
     partition: partitions.Partition
     rows: int
-    # Rows the prune must keep (a series' last success before the cut): while there are
-    # any, the partition stays and its other rows are deleted one by one.
-    kept: int
+    # Series with rows the prune must keep (their last success before the cut): while
+    # there are any, the partition stays and its other rows are deleted in batches.
+    series_kept: int
 
     @property
     def droppable(self) -> bool:
-        return self.kept == 0
+        return self.series_kept == 0
 
 
 @dataclass
@@ -146,7 +146,8 @@ def plan_prune(
         plan.bounds.update(first_successes(session, straddled.start, cut))
     connection = session.connection()
     for partition in below:
-        rows, kept = partitions.count_kept(connection, partition.name, plan.bounds)
+        kept = partitions.series_kept(connection, partition.name, plan.bounds)
+        rows = partitions.row_count(connection, partition.name)
         plan.partitions.append(PartitionRows(partition, rows, kept))
     month = _month_of(oldest, timezone)
     while from_ms(month.start_ms) < cut:
@@ -216,11 +217,12 @@ def prune_observations(
             dropped = partitions.drop_if_all_pruned(
                 session.connection(), item.partition, plan.bounds
             )
-        if dropped is None:
+        if not dropped:
             # A row to keep arrived since the plan: the partition is thinned row by row.
-            log.info("partition %s now holds rows to keep; it stays", item.partition.name)
+            log.info("partition %s was not dropped: it holds rows to keep", item.partition.name)
             continue
-        result.observations += dropped
+        # Counted when planned: rows imported into so old a month since then are not.
+        result.observations += item.rows
         result.partitions_dropped.append(item.partition.name)
     observations, result.end_marks = delete_before(sessions, plan.bounds, batch_rows=batch_rows)
     result.observations += observations

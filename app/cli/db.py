@@ -232,9 +232,9 @@ def db_prune(
             )
         else:
             typer.echo(
-                f"partition {part.partition.name} ({span}) stays: {part.kept:,} of its "
-                f"{part.rows:,} observations are kept (a series' last success before the cut); "
-                "the others are deleted in batches"
+                f"partition {part.partition.name} ({span}) stays: {part.series_kept:,} "
+                f"check(s) keep observations in it (their last success before the cut); "
+                f"the others of its {part.rows:,} are deleted in batches"
             )
     if dry_run:
         for month in plan.bundles:

@@ -336,7 +336,7 @@ def test_a_partition_with_rows_to_keep_stays(
             now=datetime(2026, 12, 5, tzinfo=UTC),
         )
     assert plan is not None
-    assert [(p.partition.name, p.rows, p.kept) for p in plan.partitions] == [
+    assert [(p.partition.name, p.rows, p.series_kept) for p in plan.partitions] == [
         ("observations_2026_09", 1_443, 1)
     ]
     result = prune_observations(
@@ -372,3 +372,24 @@ def test_stats_show_each_partition(
     # The partitions under the table's line, the one that took the rows with its count.
     below = [line.split() for line in lines[table + 1 : table + 1 + len(size.partitions)]]
     assert [row[0] for row in below][-1] == "default" and below[-1][1] == "10"
+
+
+def test_a_partition_is_dropped_only_when_every_row_of_it_goes(
+    engine: Engine, postgres_url: str
+) -> None:
+    upgrade(postgres_url)
+    partitions.maintain(session_factory(engine), "Asia/Tokyo", datetime(2040, 5, 20, tzinfo=UTC))
+    at = datetime(2040, 5, 10, tzinfo=JST)
+    _store(engine, [*_series(CHECK, at, 3, set()), *_series(OTHER, at, 3, {1})])
+    may = next(item for item in _layout(engine) if item.name == "observations_2040_05")
+    after = at + timedelta(hours=3)
+    cases = [
+        ({}, False),  # no series has a bound: everything stays
+        ({(CHECK, "tokyo"): after}, False),  # the other series keeps its rows
+        ({(CHECK, "tokyo"): after, (OTHER, "tokyo"): at + timedelta(hours=2)}, False),
+        ({(CHECK, "tokyo"): after, (OTHER, "tokyo"): after}, True),
+    ]
+    for bounds, dropped in cases:
+        with session_factory(engine)() as session, session.begin():
+            assert partitions.drop_if_all_pruned(session.connection(), may, bounds) is dropped
+        assert len(_rows(engine)) == (0 if dropped else 6)
