@@ -73,7 +73,8 @@ class PrunePlan:
     cut: datetime
     held_by: str | None  # the oldest month not closed yet, when it moved the cut back
     months: list[MonthRows] = field(default_factory=list)
-    # Per (check, location): delete before its last success before the cut (see app.store.prune).
+    # Per (check, location): delete before its last success before the cut (see
+    # app.store.prune); on PostgreSQL, its first success in the partition the cut falls in.
     bounds: dict[Series, datetime] = field(default_factory=dict)
     bundles: list[str] = field(default_factory=list)  # months whose bundle must be written
     partitions: list[PartitionRows] = field(default_factory=list)  # PostgreSQL only
