@@ -20,6 +20,7 @@ def import_observations(
     """Import observations (JSON Lines). A bad line rejects the whole file; duplicates are skipped."""
     from app.observations import batched, iter_json_lines
     from app.store.ingest import IngestResult, store_observations
+    from app.store.partitions import maintain
 
     rt = runtime()
     require_schema(rt)
@@ -27,6 +28,9 @@ def import_observations(
     if file != "-" and not Path(file).is_file():
         fail(f"{file}: no such file")
     total = IngestResult()
+    # The months ahead get their partitions (PostgreSQL) before rows arrive; rows of months
+    # without one (old history) go to the default partition.
+    guarded(lambda: maintain(rt.sessions, rt.timezone))
 
     def run() -> None:
         # One transaction for the whole file, fed in batches so memory stays flat: a bad
