@@ -197,3 +197,24 @@ async def test_the_embedded_runner_leaves_other_runners_checks_alone(
             await asyncio.sleep(0.1)
     assert not theirs & set(probed), "the embedded runner probed agent-x's checks"
     runtime.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--heartbeat-interval", "50ms", "--heartbeat-interval: give 100ms to 10m; got '50ms'"),
+        ("--heartbeat-interval", "soon", "--heartbeat-interval: expected a duration"),
+        ("--runner-id", " ", "--runner-id: give 1 to 200 characters"),
+    ],
+)
+def test_an_agents_heartbeat_and_runner_id_are_checked(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str, option: str, value: str, message: str
+) -> None:
+    from tests.support.cli import KadouCli
+
+    monkeypatch.setenv("KADOU_AGENT_TOKEN", "a-prober-token")
+    output = KadouCli(monkeypatch, sqlite_url)(
+        "probe", "--push", "http://127.0.0.1:9/", option, value, expect=2
+    )
+    assert message in output and "Traceback" not in output
+
