@@ -146,9 +146,10 @@ AGENT_SCRIPT = textwrap.dedent(
 
     async def main():
         async with HttpPushSink(receiver_url, "agent-token") as sink:
-            # Nothing is flushed on the timer during the test: only SIGTERM flushes.
+            # Nothing is flushed on a timer during the test, neither by the flush nor by a
+            # heartbeat (each is sent at once): only SIGTERM flushes.
             await run_probe_agent(catalog, "osaka", sink, Path(spool_dir),
-                                  flush_interval_ms=600_000)
+                                  flush_interval_ms=600_000, heartbeat_interval_ms=600_000)
         print("flushed", flush=True)
 
     asyncio.run(main())

@@ -218,3 +218,34 @@ def test_an_agents_heartbeat_and_runner_id_are_checked(
     )
     assert message in output and "Traceback" not in output
 
+
+async def test_a_heartbeat_goes_out_at_once_not_at_the_next_flush(tmp_path: Path) -> None:
+    """A runner is live for 1.5 heartbeats after its last one: a beat that waited for a
+    flush as long as the heartbeat would let a live runner look lost."""
+    from collections.abc import Sequence
+    from datetime import UTC, datetime
+
+    from probes.sink import BatchingWriter, Heartbeat, ObservationRecord
+
+    received: list[tuple[int, Heartbeat | None]] = []
+
+    class Recorder:
+        async def write(
+            self, observations: Sequence[ObservationRecord], heartbeat: Heartbeat | None = None
+        ) -> None:
+            received.append((len(observations), heartbeat))
+
+    at = datetime.now(UTC)
+    # Flushes an hour apart: only the heartbeat itself can make the writer send it.
+    writer = BatchingWriter(Recorder(), tmp_path / "spool", flush_interval_ms=3_600_000)
+    writer.add(ObservationRecord("jpki/main/http", "tokyo", at, True, 1.0, None))
+    await writer.start()
+    try:
+        await wait_for(lambda: len(received) == 1, "the first cycle sends what was buffered")
+        beat = Heartbeat(runner_id="tokyo-1", location="tokyo", at=at, interval_ms=HEARTBEAT_MS)
+        writer.heartbeat(beat)
+        await wait_for(lambda: len(received) == 2, "the heartbeat is sent")
+        assert received[1] == (0, beat)
+    finally:
+        await writer.aclose()
+
