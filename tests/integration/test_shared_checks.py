@@ -249,3 +249,22 @@ async def test_a_heartbeat_goes_out_at_once_not_at_the_next_flush(tmp_path: Path
     finally:
         await writer.aclose()
 
+
+async def test_a_runner_asks_for_its_checks_at_least_once_a_heartbeat() -> None:
+    """Before a runner's first heartbeat has arrived the server does not know its interval
+    (it says 10 s); the runner still asks again after its own heartbeat interval."""
+    answer = {"checks": ["jpki/main/http0"], "ask_again_seconds": 10.0}
+    transport = httpx.MockTransport(lambda _request: httpx.Response(200, json=answer))
+    assignment = CheckAssignment("http://kadou.test", "token", "tokyo", transport=transport)
+    assignment.runner_id = "tokyo-1"
+    try:
+        assert await assignment.refresh()
+        assert assignment.ask_again_seconds == 10.0  # no heartbeat given: the server's word
+        assignment.heartbeat_interval_s = HEARTBEAT_MS / 1000
+        assert await assignment.refresh()
+        assert assignment.ask_again_seconds == HEARTBEAT_MS / 1000
+        answer["ask_again_seconds"] = 0.2  # another runner there beats faster: follow it
+        assert await assignment.refresh()
+        assert assignment.ask_again_seconds == 0.2
+    finally:
+        await assignment.aclose()
