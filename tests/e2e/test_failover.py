@@ -48,7 +48,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select
 
 from app.assignments import assign
-from app.store.models import Observation, ReportExport
+from app.store.models import AuditEntry, MonthVersion, Observation, ReportExport
 from probes.spool import decode_batch
 from tests.support.api import add_tokens, make_runtime, migrate
 from tests.support.processes import ManagedProcess, SimulatorThread
@@ -272,6 +272,15 @@ class Run:
                 )
             ]
 
+    def month_records(self) -> tuple[list[tuple[str, int]], list[tuple[str, str | None]]]:
+        """The closed months' versions, and the audit log's entries about months."""
+        with self.engine.connect() as connection:
+            versions = connection.execute(select(MonthVersion.month, MonthVersion.version)).all()
+            entries = connection.execute(
+                select(AuditEntry.action, AuditEntry.entity_id).where(AuditEntry.entity == "month")
+            ).all()
+        return [tuple(row) for row in versions], [tuple(row) for row in entries]  # type: ignore[misc]
+
 
 def spooled(directory: Path) -> dict[tuple[str, str, datetime], bool]:
     """Every observation in the spool directory's batches: (check, location, at) -> ok."""
@@ -390,6 +399,8 @@ def test_killing_a_replica_and_an_agent_loses_no_coverage_no_export_no_spool(run
     assert len(writers) == 1 and rounds[writers[0]].startswith("exported"), rounds
     written = {path.name: path.stat().st_mtime_ns for path in run.reports.iterdir()}
     assert sorted(written) == sorted(files), "files other than the recorded export"
+    # Exporting closes the month: closed once, audited once.
+    assert run.month_records() == ([(month, 1)], [("close", month)])
 
     # --- 2. The agents share the checks; A and then tokyo-2 are killed. ------------------
     agents_started = datetime.now(UTC)
@@ -487,6 +498,7 @@ def test_killing_a_replica_and_an_agent_loses_no_coverage_no_export_no_spool(run
     )
     assert export_round("a") == f"the {month} reports are already exported"
     assert run.exports() == exports
+    assert run.month_records() == ([(month, 1)], [("close", month)])
     assert {p.name: p.stat().st_mtime_ns for p in run.reports.iterdir()} == written
 
     # --- 5. Full coverage, and the same answer from both replicas. ----------------------
