@@ -116,7 +116,12 @@ def pdf() -> list[Row]:
         wall, cpu = report_render.monthly_pdf(services)
         print(f"monthly PDF, {services} services: CPU {cpu:.2f} s, wall {wall:.2f} s", flush=True)
         rows.append(
-            (f"monthly PDF, {services} services", f"{cpu:.2f} s", f"< {goal_s:g} s", cpu < goal_s)
+            (
+                f"monthly PDF, {services} services, {report_render.pdf_renderer()}",
+                f"{cpu:.2f} s",
+                f"< {goal_s:g} s",
+                cpu < goal_s,
+            )
         )
     return rows
 

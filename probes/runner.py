@@ -427,6 +427,7 @@ async def run_probe_agent(
     following: asyncio.Task[None] | None = None
     if assignment is not None:
         assignment.runner_id = runner.runner_id
+        assignment.heartbeat_interval_s = heartbeat_interval_ms / 1000
         await assignment.refresh()  # the first answer before the first probe, if it comes
         following = asyncio.create_task(assignment.follow(), name="kadou-assignment")
     loop = asyncio.get_running_loop()

@@ -29,6 +29,7 @@ def import_observations(
     from app.observations import batched, iter_numbered_json_lines
     from app.store.ingest import IngestResult, store_observations
     from app.store.late import LateObservations
+    from app.store.partitions import maintain
 
     rt = runtime()
     require_schema(rt)
@@ -37,6 +38,9 @@ def import_observations(
         fail(f"{file}: no such file")
     total = IngestResult()
     actor = cli_actor().name
+    # The months ahead get their partitions (PostgreSQL) before rows arrive; rows of months
+    # without one (old history) go to the default partition.
+    guarded(lambda: maintain(rt.sessions, rt.timezone))
 
     def run(lines: IO[str], path: Path) -> None:
         # One transaction for the whole file, fed in batches so memory stays flat: a bad

@@ -103,6 +103,7 @@ def export_due_reports(
             session, catalog, period, now=now
         )
     if recorded and (made is None or made.version == 1):
+        log.debug("the %s reports are already exported", period.label)
         return []
     plan.directory.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

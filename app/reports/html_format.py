@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -41,6 +42,8 @@ from app.reports.labels import (
 from app.reports.rows import FigureRow, figure_rows, system_groups
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+ChartKind = Literal["screen", "print", "drawing"]
 
 
 @lru_cache(maxsize=1)
@@ -104,6 +107,9 @@ class FigureCard:
     exclusion_ids: list[int]
     strip_svg: Markup | None = None
     daily_svg: Markup | None = None
+    # The same charts as geometry, for the PDF writer (``charts="drawing"``).
+    strip_drawing: charts.StripDrawing | None = None
+    daily_drawing: charts.DailyDrawing | None = None
     # On a system's card, its only service when that service's card would repeat it.
     sole_service: str = ""
 
@@ -195,7 +201,7 @@ def _card(
     document: MonthlyReportDocument,
     timezone: ZoneInfo,
     lang: Lang,
-    for_print: bool,
+    chart_kind: ChartKind,
 ) -> FigureCard:
     figures = row.figures
     stats = _stats(figures, lang)
@@ -216,6 +222,17 @@ def _card(
         exclusion_ids=[w["id"] for w in document.get("exclusions", []) if _applies(w, row)],
     )
     period = document["period"]
+    if chart_kind == "drawing":
+        if figures.get("strip"):
+            card.strip_drawing = charts.strip_drawing(
+                figures["strip"], period["start"], period["end"], timezone_name=period["timezone"]
+            )
+        if figures.get("daily"):
+            card.daily_drawing = charts.daily_drawing(
+                figures["daily"], figures["target"], figures["target_display"], lang
+            )
+        return card
+    for_print = chart_kind == "print"
     if figures.get("strip"):
         card.strip_svg = charts.month_strip(
             figures["strip"],
@@ -298,16 +315,36 @@ def _same_figures(system: Figures, service: Figures) -> bool:
     return all(system.get(key) == service.get(key) for key in _SAME_FIELDS)
 
 
-def render_monthly_html(
-    document: MonthlyReportDocument, lang: Lang, *, for_print: bool = False
-) -> str:
-    """The monthly page. ``for_print`` is the PDF's source: the same content, with charts
-    drawn in few elements and no tooltips, since WeasyPrint's time grows with the number of
-    SVG elements (see ``charts``) and a PDF has no hover anyway."""
+@dataclass
+class MonthlyView:
+    """Everything the monthly report prints, as text in one language: what the HTML
+    template lays out and what the PDF writer draws (``pdf_writer``), so that both print
+    the same words and figures."""
+
+    lang: Lang
+    title: str
+    period_text: str
+    policy: str
+    summary_sentence: str
+    system_cards: list[FigureCard]
+    sections: list[SystemSection]
+    exclusions: list[ExclusionView]
+    provenance: list[Stat]
+    footer_text: str
+    # The instant the report describes (its generated_at), which a PDF carries as its date.
+    generated_at: str
+
+
+def monthly_view(
+    document: MonthlyReportDocument, lang: Lang, *, charts_as: ChartKind = "screen"
+) -> MonthlyView:
+    """The monthly report's content. ``charts_as`` says how its charts come: SVG with
+    tooltips for a browser, lean SVG for WeasyPrint (``print``), or geometry for the PDF
+    writer (``drawing``)."""
     period = document["period"]
     timezone = ZoneInfo(period["timezone"])
     rows = figure_rows(document)
-    cards = {row.scope: _card(row, document, timezone, lang, for_print) for row in rows}
+    cards = {row.scope: _card(row, document, timezone, lang, charts_as) for row in rows}
     sections = []
     for group in system_groups(document):
         section = SystemSection(
@@ -326,12 +363,9 @@ def render_monthly_html(
         sections.append(section)
     system_cards = [cards[row.scope] for row in rows if row.level == "system"]
     met_count = sum(1 for card in system_cards if card.met is True)
-    template = environment().get_template("monthly.html.j2")
-    return template.render(
+    return MonthlyView(
         lang=lang,
-        t=lambda key: label(key, lang),
         title=f"{label('report_title_monthly', lang)} {period_heading(period['label'], lang)}",
-        period=period,
         period_text=(
             f"{format_instant(period['start'], timezone, lang)} – "
             f"{format_instant(period['end'], timezone, lang)} ({period['timezone']})"
@@ -349,6 +383,31 @@ def render_monthly_html(
             f"{document['catalog_sha256'][:12]}… · {label('generated_at', lang)} "
             f"{document['generated_at']}"
         ),
+        generated_at=str(document["generated_at"]),
+    )
+
+
+def render_monthly_html(
+    document: MonthlyReportDocument, lang: Lang, *, for_print: bool = False
+) -> str:
+    """The monthly page. ``for_print`` is WeasyPrint's source (the PDF when the PDF writer
+    is not installed): the same content, with charts drawn in few elements and no tooltips,
+    since WeasyPrint's time grows with the number of SVG elements (see ``charts``) and a
+    PDF has no hover anyway."""
+    view = monthly_view(document, lang, charts_as="print" if for_print else "screen")
+    template = environment().get_template("monthly.html.j2")
+    return template.render(
+        lang=lang,
+        t=lambda key: label(key, lang),
+        title=view.title,
+        period_text=view.period_text,
+        policy=view.policy,
+        summary_sentence=view.summary_sentence,
+        system_cards=view.system_cards,
+        sections=view.sections,
+        exclusions=view.exclusions,
+        provenance=view.provenance,
+        footer_text=view.footer_text,
         legend=charts.legend("legend", lang),
     )
 
