@@ -1,0 +1,251 @@
+"""Structure instant by instant inside a period (SLA-SEMANTICS §8), on SQLite and PostgreSQL.
+
+Each test records two catalog versions around a change in the middle of October 2026 and
+checks the month's figures to the second: a service added, a check removed, hours changed,
+a service removed, a target changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.catalog.loader import parse_catalog
+from app.catalog.model import Catalog
+from app.evaluation import evaluate_period, report_document
+from app.history import record_catalog
+from app.sla import periods
+from app.store import history
+from app.store.db import make_engine, session_factory, transaction
+from app.store.ingest import ObservationIn, TimelineParams, store_observations
+
+JST = ZoneInfo("Asia/Tokyo")
+OCTOBER = periods.month(2026, 10, "Asia/Tokyo")
+MONTH_START = datetime(2026, 10, 1, tzinfo=JST)
+MONTH_END = datetime(2026, 11, 1, tzinfo=JST)
+AFTER = datetime(2026, 11, 3, tzinfo=JST)
+DAY = 86_400
+STEP = timedelta(minutes=5)
+# A 5-minute interval: stale after 15 minutes (three intervals), confirmed by 2 failures.
+PARAMS = TimelineParams(2, 15 * 60_000)
+
+
+def _service(
+    service_id: str,
+    checks: Iterable[str] = ("http",),
+    *,
+    target: str = "0.999",
+    hours: str = "",
+    core: bool = True,
+) -> str:
+    check_lines = "".join(
+        f"""
+          - id: {check_id}
+            type: http
+            url: http://127.0.0.1:9/{service_id}/{check_id}
+            interval: 5m
+            timeout: 10s"""
+        for check_id in checks
+    )
+    extra = (f"\n        hours: {hours}" if hours else "") + (
+        "" if core else "\n        core: false"
+    )
+    return f"""
+      - id: {service_id}
+        name: {{ja: {service_id}, en: {service_id}}}
+        target: {target}{extra}
+        checks:{check_lines}"""
+
+
+def _catalog(*services: str, target: str = "0.999") -> Catalog:
+    text = f"""\
+systems:
+  - id: jpki
+    name: {{ja: JPKI, en: JPKI}}
+    target: {target}
+    services:{"".join(services)}
+"""
+    return parse_catalog(text, "pieces.yaml")
+
+
+def _sessions(url: str, *versions: tuple[datetime, Catalog]) -> sessionmaker[Session]:
+    sessions = session_factory(make_engine(url))
+    for at, catalog in versions:
+        assert record_catalog(sessions, catalog, "test", at=at) is not None
+    return sessions
+
+
+def _probe(
+    sessions: sessionmaker[Session],
+    check: str,
+    start: datetime,
+    end: datetime,
+    failing: Iterable[tuple[datetime, datetime]] = (),
+) -> None:
+    """One result every 5 minutes in [start, end); failed inside the ``failing`` ranges."""
+    spans = list(failing)
+    batch = []
+    at = start
+    while at < end:
+        ok = not any(low <= at < high for low, high in spans)
+        batch.append(ObservationIn(check, "tokyo", at, ok))
+        at += STEP
+    with transaction(sessions) as session:
+        store_observations(session, batch, {check: PARAMS})
+
+
+def _october(sessions: sessionmaker[Session], catalog: Catalog) -> dict[str, Any]:
+    with sessions() as session:
+        result = evaluate_period(session, catalog, OCTOBER, now=AFTER)
+    return report_document(catalog, result)
+
+
+def _row(document: dict[str, Any], service: str | None) -> dict[str, Any]:
+    rows = document["services"] if service else document["systems"]
+    return next(row for row in rows if row.get("service") == service)
+
+
+def test_a_service_added_on_the_15th_is_scheduled_from_the_15th(migrated_url: str) -> None:
+    before = _catalog(_service("main"))
+    after = _catalog(_service("main"), _service("new"))
+    added = datetime(2026, 10, 15, tzinfo=JST)
+    sessions = _sessions(migrated_url, (datetime(2026, 9, 1, tzinfo=JST), before), (added, after))
+    _probe(sessions, "jpki/main/http", MONTH_START - timedelta(days=1), AFTER)
+    # Probed (and failing) before it was in the catalog: that time is not its.
+    _probe(sessions, "jpki/new/http", added - timedelta(days=2), added)
+    _probe(sessions, "jpki/new/http", added, AFTER)
+
+    document = _october(sessions, after)
+    new = _row(document, "new")
+    assert new["scheduled_seconds"] == 17 * DAY
+    assert new["unknown_seconds"] == 0 and new["downtime_seconds"] == 0
+    assert new["availability"] == 1.0 and new["incidents"] == []
+    assert _row(document, "main")["scheduled_seconds"] == 31 * DAY
+    assert _row(document, None)["scheduled_seconds"] == 31 * DAY
+    assert [v["sha256"] for v in document["catalog_versions"]] == [
+        row.sha256 for row in _versions(sessions)
+    ]
+
+
+def _versions(sessions: sessionmaker[Session]) -> list[Any]:
+    with sessions() as session:
+        return history.catalog_versions(session)
+
+
+def test_a_check_removed_mid_month_is_neither_down_nor_unknown_after(migrated_url: str) -> None:
+    before = _catalog(_service("main", ("http", "api")))
+    after = _catalog(_service("main", ("http",)))
+    removed = datetime(2026, 10, 20, 12, tzinfo=JST)
+    sessions = _sessions(migrated_url, (datetime(2026, 9, 1, tzinfo=JST), before), (removed, after))
+    _probe(sessions, "jpki/main/http", MONTH_START - timedelta(days=1), AFTER)
+    # Down for 30 minutes on the 5th while it was in the catalog; after its removal a
+    # forgotten agent still reports it failing, then it goes silent.
+    outage = datetime(2026, 10, 5, 10, tzinfo=JST)
+    _probe(
+        sessions,
+        "jpki/main/api",
+        MONTH_START - timedelta(days=1),
+        removed + timedelta(days=3),
+        failing=[(outage, outage + timedelta(minutes=30)), (removed, AFTER)],
+    )
+
+    main = _row(_october(sessions, after), "main")
+    assert main["scheduled_seconds"] == 31 * DAY
+    assert main["downtime_seconds"] == 1800
+    assert main["unknown_seconds"] == 0
+    assert len(main["incidents"]) == 1
+    # The removed check's observations are kept.
+    with sessions() as session:
+        kept = list(
+            history.observations_between(
+                session, ["jpki/main/api"], removed, removed + timedelta(days=3)
+            )
+        )
+    assert len(kept) == 3 * 24 * 12 and not any(row[3] for row in kept)
+
+
+def test_hours_changed_mid_month_apply_piecewise_and_targets_are_the_end_s(
+    migrated_url: str,
+) -> None:
+    before = _catalog(_service("main", target="0.999"), target="0.999")
+    after = _catalog(
+        _service("main", target="0.9999", hours='{daily: "09:00-18:00"}'), target="0.9999"
+    )
+    changed = datetime(2026, 10, 16, tzinfo=JST)
+    sessions = _sessions(migrated_url, (datetime(2026, 9, 1, tzinfo=JST), before), (changed, after))
+    _probe(sessions, "jpki/main/http", MONTH_START - timedelta(days=1), AFTER)
+
+    document = _october(sessions, after)
+    main = _row(document, "main")
+    assert main["scheduled_seconds"] == 15 * DAY + 16 * 9 * 3600
+    assert main["target"] == 0.9999 and main["target_display"] == "99.99%"
+    assert _row(document, None)["target"] == 0.9999
+    assert _row(document, None)["scheduled_seconds"] == 15 * DAY + 16 * 9 * 3600
+    # The strip shows the closed hours only from the change on.
+    with sessions() as session:
+        pictured = report_document(
+            after, evaluate_period(session, after, OCTOBER, now=AFTER), pictures=True
+        )
+    strip = _row(pictured, "main")["strip"]
+    assert [(run["end"], run["state"]) for run in strip[:4]] == [
+        ("2026-10-16T00:00:00+09:00", "up"),
+        ("2026-10-16T09:00:00+09:00", "outside_hours"),
+        ("2026-10-16T18:00:00+09:00", "up"),
+        ("2026-10-17T09:00:00+09:00", "outside_hours"),
+    ]
+
+
+def test_a_service_removed_mid_month_stays_in_the_month_for_the_time_it_existed(
+    migrated_url: str,
+) -> None:
+    before = _catalog(_service("main"), _service("old"))
+    after = _catalog(_service("main"))
+    removed = datetime(2026, 10, 11, tzinfo=JST)
+    sessions = _sessions(migrated_url, (datetime(2026, 9, 1, tzinfo=JST), before), (removed, after))
+    _probe(sessions, "jpki/main/http", MONTH_START - timedelta(days=1), AFTER)
+    outage = datetime(2026, 10, 3, 1, tzinfo=JST)
+    _probe(
+        sessions,
+        "jpki/old/http",
+        MONTH_START - timedelta(days=1),
+        removed,
+        failing=[(outage, outage + timedelta(hours=1))],
+    )
+
+    document = _october(sessions, after)
+    assert [row["service"] for row in document["services"]] == ["main", "old"]
+    old = _row(document, "old")
+    assert old["removed_at"] == "2026-10-11T00:00:00+09:00"
+    assert old["scheduled_seconds"] == 10 * DAY
+    assert old["downtime_seconds"] == 3600 and old["unknown_seconds"] == 0
+    assert "removed_at" not in _row(document, "main")
+    # The system's month includes the removed core service's outage.
+    system = _row(document, None)
+    assert system["downtime_seconds"] == 3600 and len(system["incidents"]) == 1
+
+
+def test_a_change_that_leaves_structure_alone_gives_the_single_version_figures(
+    migrated_url: str,
+) -> None:
+    """Only a target moved: every figure is the one-version evaluation's, to the byte."""
+    before = _catalog(_service("main", target="0.99"))
+    after = _catalog(_service("main", target="0.999"))
+    outage = datetime(2026, 10, 7, 3, tzinfo=JST)
+    one = _sessions(migrated_url, (datetime(2026, 9, 1, tzinfo=JST), after))
+    _probe(
+        one,
+        "jpki/main/http",
+        MONTH_START - timedelta(days=1),
+        AFTER,
+        failing=[(outage, outage + timedelta(minutes=40))],
+    )
+    single = _october(one, after)
+    assert record_catalog(one, before, "test", at=datetime(2026, 10, 10, tzinfo=JST))
+    assert record_catalog(one, after, "test", at=datetime(2026, 10, 12, tzinfo=JST))
+    two = _october(one, after)
+    assert len(two["catalog_versions"]) == 3
+    assert {**two, "catalog_versions": None} == {**single, "catalog_versions": None}
