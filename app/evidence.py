@@ -24,10 +24,10 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from app.catalog.model import Catalog
+from app.catalog.model import Catalog, Check
 from app.errors import InvalidInput
 from app.evaluation import INITIAL_MARGIN_MS, evaluate_period, report_document
-from app.history import catalog_for_period_end
+from app.history import catalog_for_period_end, period_checks
 from app.months import figure_diff, month_inputs, parse_month_label
 from app.sla import periods
 from app.store import history
@@ -174,7 +174,6 @@ def write_bundle(
     start, end = from_ms(period.start_ms), from_ms(period.end_ms)
     margin = timedelta(milliseconds=INITIAL_MARGIN_MS)
     inputs = month_inputs(session, fallback, period)
-    keys = sorted(inputs.catalog.checks())
     versions = history.month_versions(session, period.label)
     files: dict[str, bytes] = {}
     bundle = _BundleWriter(target)
@@ -182,6 +181,8 @@ def write_bundle(
     _, used = catalog_for_period_end(session, end, fallback)
     if used is not None and used.id not in {row.id for row in catalog_rows}:
         catalog_rows = [used, *catalog_rows]
+    # The checks of every version of the month: one removed mid-month counts until then.
+    keys = sorted(period_checks(inputs.catalog, catalog_rows))
     catalog_index = [
         {
             "sha256": row.sha256,
@@ -417,9 +418,15 @@ def _recompute(
     catalog = catalog_from_canonical(
         files[f"catalog/{used['sha256']}.json"].decode("utf-8"), "evidence bundle"
     )
+    # Every version's checks, the latest definition of each: a check removed mid-month
+    # counts until its removal, and the evaluation takes each part's structure (§8).
+    checks: dict[str, Check] = {}
+    for item in index:
+        text = files[f"catalog/{item['sha256']}.json"].decode("utf-8")
+        checks.update(catalog_from_canonical(text, "evidence bundle").checks())
+    checks.update(catalog.checks())
     params = {
-        key: TimelineParams(check.confirm, check.stale_after_ms)
-        for key, check in catalog.checks().items()
+        key: TimelineParams(check.confirm, check.stale_after_ms) for key, check in checks.items()
     }
     versions = month["versions"]
     expected_name = f"reports/v{versions[-1]['version']}.json" if versions else "reports/open.json"

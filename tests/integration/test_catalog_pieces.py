@@ -7,17 +7,22 @@ a service removed, a target changed.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalog.loader import parse_catalog
 from app.catalog.model import Catalog
 from app.evaluation import evaluate_period, report_document
+from app.evidence import build_bundle, verify_bundle
 from app.history import record_catalog
+from app.months import close_month
 from app.sla import periods
 from app.store import history
 from app.store.db import make_engine, session_factory, transaction
@@ -249,3 +254,46 @@ def test_a_change_that_leaves_structure_alone_gives_the_single_version_figures(
     two = _october(one, after)
     assert len(two["catalog_versions"]) == 3
     assert {**two, "catalog_versions": None} == {**single, "catalog_versions": None}
+
+
+@pytest.mark.parametrize("segments", [False, True], ids=["observations", "segments"])
+def test_a_closed_month_with_a_catalog_change_verifies_from_its_bundle(
+    migrated_url: str, tmp_path: Path, segments: bool
+) -> None:
+    """Closing and verifying use the same pieces: the bundle carries every version."""
+    before = _catalog(_service("main", ("http", "api")), _service("old"))
+    after = _catalog(_service("main", ("http",)), _service("new"))
+    changed = datetime(2026, 10, 18, 6, tzinfo=JST)
+    sessions = _sessions(migrated_url, (datetime(2026, 9, 1, tzinfo=JST), before), (changed, after))
+    outage = datetime(2026, 10, 4, 8, tzinfo=JST)
+    _probe(sessions, "jpki/main/http", MONTH_START - timedelta(days=1), AFTER)
+    _probe(
+        sessions,
+        "jpki/main/api",
+        MONTH_START - timedelta(days=1),
+        AFTER,
+        failing=[(outage, outage + timedelta(minutes=20)), (changed, AFTER)],
+    )
+    _probe(sessions, "jpki/old/http", MONTH_START - timedelta(days=1), changed)
+    _probe(sessions, "jpki/new/http", changed, AFTER)
+
+    closed = close_month(sessions, after, OCTOBER, actor="export", now=MONTH_END + STEP)
+    assert closed is not None
+    document = closed.document
+    assert len(document["catalog_versions"]) == 2
+    assert [row["service"] for row in document["services"]] == ["main", "new", "old"]
+    assert _row(document, "main")["downtime_seconds"] == 1200
+    assert _row(document, "new")["scheduled_seconds"] == 31 * DAY - (17 * DAY + 6 * 3600)
+    assert _row(document, "old")["scheduled_seconds"] == 17 * DAY + 6 * 3600
+    # Closing again finds nothing changed.
+    assert close_month(sessions, after, OCTOBER, actor="export", now=AFTER) is None
+
+    with sessions() as session:
+        body = build_bundle(session, after, "2026-10", "Asia/Tokyo", segments=segments, now=AFTER)
+    path = tmp_path / "evidence-2026-10.zip"
+    path.write_bytes(body)
+    with zipfile.ZipFile(path) as bundle:
+        names = set(bundle.namelist())
+    assert {f"catalog/{row.sha256}.json" for row in _versions(sessions)} <= names
+    verification = verify_bundle(path)
+    assert verification.identical, verification.lines()
