@@ -29,11 +29,21 @@ from app.sla.evaluate import Evaluation, ServiceInput, StructurePiece, SystemInp
 from app.sla.exclusions import ExclusionKind, ExclusionWindow
 from app.sla.incidents import Incident
 from app.sla.periods import Period, days_of
-from app.sla.timeline import UNBOUNDED_END, UNBOUNDED_START, Segment
+from app.sla.timeline import (
+    UNBOUNDED_END,
+    UNBOUNDED_START,
+    LabellingPiece,
+    Segment,
+    segments_in_pieces,
+)
 from app.store.exclusions import list_exclusions, snapshot
 from app.store.history import catalog_versions_between
 from app.store.models import CatalogVersion, Exclusion
-from app.store.segments import segments_between
+from app.store.segments import (
+    observations_for_labelling,
+    segments_between,
+    timeline_parameters,
+)
 from app.store.types import from_ms, to_ms
 
 DAY_MS = 86_400_000
@@ -297,6 +307,49 @@ def _former(catalog: Catalog, placed: dict[str, _Placed]) -> tuple[Former, ...]:
     return tuple(former)
 
 
+def _labelling_pieces(placed: dict[str, _Placed]) -> dict[str, list[LabellingPiece]]:
+    """Each check whose ``confirm`` or ``stale_after`` changed during the period, with the
+    pieces of each (a check belongs to one service, so its pieces do not overlap)."""
+    pieces: dict[str, list[LabellingPiece]] = defaultdict(list)
+    for entry in placed.values():
+        for *_, where in entry.services.values():
+            for start_ms, end_ms, service in where:
+                for check in service.checks:
+                    pieces[check.key].append(
+                        LabellingPiece(start_ms, end_ms, check.confirm, check.stale_after_ms)
+                    )
+    return {
+        key: items
+        for key, items in pieces.items()
+        if len({(item.confirm, item.stale_after_ms) for item in items}) > 1
+    }
+
+
+def _labelled_piecewise(
+    session: Session,
+    segments: dict[tuple[str, str], list[Segment]],
+    pieces: dict[str, list[LabellingPiece]],
+    data_start: int,
+    data_end: int,
+) -> None:
+    """Replace the stored segments of checks whose ``confirm``/``stale_after`` changed
+    during the period by the observations labelled piece by piece (§8).
+
+    The stored timeline is labelled with one set of parameters (the latest the check was
+    probed with); the parts of the period under other parameters are labelled again from
+    the observations. Where these were pruned, the stored segments stay.
+    """
+    stored_params = timeline_parameters(session, list(pieces))
+    observations, marks = observations_for_labelling(session, list(pieces), data_start, data_end)
+    for key, series in observations.items():
+        params = stored_params.get(key)
+        if params is None or not series:
+            continue
+        segments[key] = segments_in_pieces(
+            segments.get(key, []), series, marks.get(key, []), pieces[key[0]], params
+        )
+
+
 def evaluate_period(
     session: Session,
     catalog: Catalog,
@@ -322,9 +375,11 @@ def evaluate_period(
     pieces = catalog_pieces(catalog, version_rows)
     systems = [s for s in catalog.systems if system_ids is None or s.id in system_ids]
     placed = None if pieces is None else _placements(catalog, pieces, system_ids)
+    labelling: dict[str, list[LabellingPiece]] = {}
     if placed is None:
         check_keys = [c.key for s in systems for service in s.services for c in service.checks]
     else:
+        labelling = _labelling_pieces(placed)
         check_keys = list(
             dict.fromkeys(
                 check.key
@@ -346,6 +401,8 @@ def evaluate_period(
         data_start = period.start_ms - margin
         data_end = min(cutoff_ms, period.end_ms + margin)
         segments = segments_between(session, check_keys, data_start, data_end)
+        if labelling:
+            _labelled_piecewise(session, segments, labelling, data_start, data_end)
         inputs = (
             _inputs(catalog, systems, segments, exclusions)
             if placed is None

@@ -46,6 +46,7 @@ def _service(
     target: str = "0.999",
     hours: str = "",
     core: bool = True,
+    confirm: int = 2,
 ) -> str:
     check_lines = "".join(
         f"""
@@ -53,7 +54,8 @@ def _service(
             type: http
             url: http://127.0.0.1:9/{service_id}/{check_id}
             interval: 5m
-            timeout: 10s"""
+            timeout: 10s
+            confirm: {confirm}"""
         for check_id in checks
     )
     extra = (f"\n        hours: {hours}" if hours else "") + (
@@ -90,6 +92,7 @@ def _probe(
     start: datetime,
     end: datetime,
     failing: Iterable[tuple[datetime, datetime]] = (),
+    params: TimelineParams = PARAMS,
 ) -> None:
     """One result every 5 minutes in [start, end); failed inside the ``failing`` ranges."""
     spans = list(failing)
@@ -100,7 +103,7 @@ def _probe(
         batch.append(ObservationIn(check, "tokyo", at, ok))
         at += STEP
     with transaction(sessions) as session:
-        store_observations(session, batch, {check: PARAMS})
+        store_observations(session, batch, {check: params})
 
 
 def _october(sessions: sessionmaker[Session], catalog: Catalog) -> dict[str, Any]:
@@ -202,6 +205,29 @@ def test_hours_changed_mid_month_apply_piecewise_and_targets_are_the_end_s(
         ("2026-10-16T18:00:00+09:00", "up"),
         ("2026-10-17T09:00:00+09:00", "outside_hours"),
     ]
+
+
+def test_confirm_changed_mid_month_labels_each_part_with_its_own(migrated_url: str) -> None:
+    before = _catalog(_service("main", confirm=2))
+    after = _catalog(_service("main", confirm=4))
+    changed = datetime(2026, 10, 15, tzinfo=JST)
+    sessions = _sessions(migrated_url, (datetime(2026, 9, 1, tzinfo=JST), before), (changed, after))
+    # Three failures in a row on the 5th (confirmed under confirm 2) and on the 20th (a
+    # blip under confirm 4). The store labels the whole history with the current confirm.
+    first, second = datetime(2026, 10, 5, 10, tzinfo=JST), datetime(2026, 10, 20, 10, tzinfo=JST)
+    _probe(
+        sessions,
+        "jpki/main/http",
+        MONTH_START - timedelta(days=1),
+        AFTER,
+        failing=[(first, first + 3 * STEP), (second, second + 3 * STEP)],
+        params=TimelineParams(4, 15 * 60_000),
+    )
+
+    main = _row(_october(sessions, after), "main")
+    assert main["downtime_seconds"] == 15 * 60
+    assert [incident["start"] for incident in main["incidents"]] == ["2026-10-05T10:00:00+09:00"]
+    assert main["blips"] == 1
 
 
 def test_a_service_removed_mid_month_stays_in_the_month_for_the_time_it_existed(
