@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.catalog.model import Catalog, Check
 from app.errors import InvalidInput
 from app.evaluation import INITIAL_MARGIN_MS, evaluate_period, report_document
-from app.history import catalog_for_period_end, period_checks
+from app.history import catalog_for_period_end, period_checks, relabelled_checks
 from app.months import figure_diff, month_inputs, parse_month_label
 from app.sla import periods
 from app.store import history
@@ -61,7 +61,7 @@ manifest.json   SHA-256 of every other file in this bundle
 month.json      the month, what the data is (observations or segments), each version
 catalog/        the catalog version(s) in force during the month (canonical JSON)
 {data_file}  every {data_kind} of the month's checks, with {margin} days either side
-end_marks.csv   instants at which a probe runner stopped cleanly (observations only)
+{observed}end_marks.csv   instants at which a probe runner stopped cleanly (with observations)
 exclusions.json the exclusion windows that touch the month
 audit.json      the audit entries of those windows and of each version's reasons
 reports/        the report document of every version (open.json for an open month)
@@ -205,9 +205,13 @@ def write_bundle(
         ]
     files["catalog/versions.json"] = _json_bytes(catalog_index)
     data_start, data_end = start - margin, min(end + margin, now)
+    # Checks whose confirm or stale_after changed during the month are evaluated from their
+    # observations (§8), so a bundle of segments carries their observations instead.
+    observed = sorted(relabelled_checks(inputs.catalog, catalog_rows)) if segments else keys
     if segments:
         data_file = "segments.csv"
-        rows = history.segments_rows_between(session, keys, data_start, data_end)
+        segmented = sorted(set(keys) - set(observed))
+        rows = history.segments_rows_between(session, segmented, data_start, data_end)
         bundle.stream(
             data_file,
             _csv(
@@ -220,9 +224,10 @@ def write_bundle(
         )
     else:
         data_file = "observations.csv"
-        observations = history.observations_between(session, keys, data_start, data_end)
+    if observed:
+        observations = history.observations_between(session, observed, data_start, data_end)
         bundle.stream(
-            data_file,
+            "observations.csv",
             _csv(
                 (
                     (
@@ -238,7 +243,7 @@ def write_bundle(
                 OBSERVATION_FIELDS,
             ),
         )
-        marks = history.end_marks_between(session, keys, data_start, data_end)
+        marks = history.end_marks_between(session, observed, data_start, data_end)
         bundle.stream(
             "end_marks.csv",
             _csv(
@@ -291,6 +296,12 @@ def write_bundle(
         data_file=f"{data_file:<15}",
         data_kind="check segment" if segments else "observation",
         margin=INITIAL_MARGIN_MS // 86_400_000,
+        observed=(
+            "observations.csv the observations of the checks whose confirm or stale_after\n"
+            "                changed during the month (their segments are computed from them)\n"
+            if segments and observed
+            else ""
+        ),
     ).encode("utf-8")
     for name, body in sorted(files.items()):
         bundle.add(name, body)
@@ -464,8 +475,9 @@ def _recompute(
                                 if row["check"] in params
                             ],
                         )
-                else:
-                    _load_observations(session, bundle, params)
+                # All of them, or (with segments) those of checks whose confirm or
+                # stale_after changed during the month.
+                _load_observations(session, bundle, params)
                 history.insert_exclusions(
                     session,
                     [

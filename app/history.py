@@ -70,6 +70,16 @@ def period_checks(catalog: Catalog, rows: Sequence[CatalogVersion]) -> dict[str,
     return checks
 
 
+def relabelled_checks(catalog: Catalog, rows: Sequence[CatalogVersion]) -> set[str]:
+    """The checks whose ``confirm`` or ``stale_after`` differ between ``rows`` and
+    ``catalog``: a period's evaluation labels their observations again piece by piece."""
+    seen: dict[str, set[tuple[int, int]]] = {}
+    for version in [*(version_catalog(row) for row in rows), catalog]:
+        for key, check in version.checks().items():
+            seen.setdefault(key, set()).add((check.confirm, check.stale_after_ms))
+    return {key for key, params in seen.items() if len(params) > 1}
+
+
 def versions_json(rows: list[CatalogVersion], zone: tzinfo) -> list[dict[str, Any]]:
     return [
         {"sha256": row.sha256, "effective_from": row.effective_from.astimezone(zone).isoformat()}

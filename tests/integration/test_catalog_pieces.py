@@ -288,11 +288,20 @@ def test_a_closed_month_with_a_catalog_change_verifies_from_its_bundle(
 ) -> None:
     """Closing and verifying use the same pieces: the bundle carries every version."""
     before = _catalog(_service("main", ("http", "api")), _service("old"))
-    after = _catalog(_service("main", ("http",)), _service("new"))
+    after = _catalog(_service("main", ("http",), confirm=3), _service("new"))
     changed = datetime(2026, 10, 18, 6, tzinfo=JST)
     sessions = _sessions(migrated_url, (datetime(2026, 9, 1, tzinfo=JST), before), (changed, after))
     outage = datetime(2026, 10, 4, 8, tzinfo=JST)
-    _probe(sessions, "jpki/main/http", MONTH_START - timedelta(days=1), AFTER)
+    # Two failures on the 6th: an outage under October's first confirm (2), not under 3.
+    short = datetime(2026, 10, 6, 3, tzinfo=JST)
+    _probe(
+        sessions,
+        "jpki/main/http",
+        MONTH_START - timedelta(days=1),
+        AFTER,
+        failing=[(short, short + 2 * STEP)],
+        params=TimelineParams(3, 15 * 60_000),
+    )
     _probe(
         sessions,
         "jpki/main/api",
@@ -308,7 +317,7 @@ def test_a_closed_month_with_a_catalog_change_verifies_from_its_bundle(
     document = closed.document
     assert len(document["catalog_versions"]) == 2
     assert [row["service"] for row in document["services"]] == ["main", "new", "old"]
-    assert _row(document, "main")["downtime_seconds"] == 1200
+    assert _row(document, "main")["downtime_seconds"] == 1200 + 600
     assert _row(document, "new")["scheduled_seconds"] == 31 * DAY - (17 * DAY + 6 * 3600)
     assert _row(document, "old")["scheduled_seconds"] == 17 * DAY + 6 * 3600
     # Closing again finds nothing changed.
