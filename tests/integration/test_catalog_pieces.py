@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,11 +23,16 @@ from app.catalog.model import Catalog
 from app.evaluation import evaluate_period, report_document
 from app.evidence import build_bundle, verify_bundle
 from app.history import record_catalog
+from app.main import create_app
 from app.months import close_month
+from app.runtime import open_runtime, upgrade
+from app.settings import Settings
 from app.sla import periods
 from app.store import history
 from app.store.db import make_engine, session_factory, transaction
 from app.store.ingest import ObservationIn, TimelineParams, store_observations
+from app.store.tokens import create_token
+from tests.integration.test_web_pages import sign_in
 
 JST = ZoneInfo("Asia/Tokyo")
 OCTOBER = periods.month(2026, 10, "Asia/Tokyo")
@@ -332,3 +338,124 @@ def test_a_closed_month_with_a_catalog_change_verifies_from_its_bundle(
     assert {f"catalog/{row.sha256}.json" for row in _versions(sessions)} <= names
     verification = verify_bundle(path)
     assert verification.identical, verification.lines()
+
+
+def test_the_worked_example_of_section_8(migrated_url: str) -> None:
+    """docs/semantics.md §8's worked example, figure by figure."""
+    version_a = _catalog(
+        _service("main", ("http", "api")), _service("batch"), _service("old"), target="0.999"
+    )
+    version_b = _catalog(
+        _service("main", ("http",), target="0.9999"),
+        _service("batch", target="0.9999", hours='{daily: "09:00-18:00"}'),
+        _service("new", target="0.9999"),
+        target="0.9999",
+    )
+    changed = datetime(2026, 10, 16, tzinfo=JST)
+    sessions = _sessions(
+        migrated_url, (datetime(2026, 9, 1, tzinfo=JST), version_a), (changed, version_b)
+    )
+    early, late = MONTH_START - timedelta(days=1), AFTER
+    api_outage = datetime(2026, 10, 5, 10, tzinfo=JST)
+    old_outage = datetime(2026, 10, 3, 1, tzinfo=JST)
+    _probe(sessions, "jpki/main/http", early, late)
+    _probe(
+        sessions,
+        "jpki/main/api",
+        early,
+        late,
+        failing=[(api_outage, api_outage + timedelta(minutes=30)), (changed, late)],
+    )
+    _probe(sessions, "jpki/batch/http", early, late)
+    _probe(
+        sessions,
+        "jpki/old/http",
+        early,
+        changed,
+        failing=[(old_outage, old_outage + timedelta(hours=1))],
+    )
+    _probe(
+        sessions, "jpki/new/http", changed - timedelta(days=2), changed, failing=[(early, changed)]
+    )
+    _probe(sessions, "jpki/new/http", changed, late)
+
+    document = _october(sessions, version_b)
+    assert [row["service"] for row in document["services"]] == ["main", "batch", "new", "old"]
+    new, main, batch, old = (_row(document, name) for name in ("new", "main", "batch", "old"))
+    assert (new["scheduled_seconds"], new["downtime_seconds"], new["unknown_seconds"]) == (
+        1_382_400,
+        0,
+        0,
+    )
+    assert new["incidents"] == []
+    assert (main["scheduled_seconds"], main["downtime_seconds"], main["unknown_seconds"]) == (
+        2_678_400,
+        1_800,
+        0,
+    )
+    assert batch["scheduled_seconds"] == 1_814_400
+    assert old["removed_at"] == "2026-10-16T00:00:00+09:00"
+    assert (old["scheduled_seconds"], old["downtime_seconds"]) == (1_296_000, 3_600)
+    assert old["target"] == 0.999  # its last version's
+    system = _row(document, None)
+    assert system["target"] == main["target"] == new["target"] == batch["target"] == 0.9999
+    assert system["downtime_seconds"] == 5_400 and len(system["incidents"]) == 2
+
+
+async def test_pages_and_metrics_with_a_service_and_a_system_removed_this_month(
+    sqlite_url: str,
+) -> None:
+    """The running month: the system page lists the removed service without a link, the
+    status page and /metrics show only what is in the catalog now, and the system's
+    figures still count the removed service's outage."""
+    text = """\
+systems:
+  - id: jpki
+    name: {ja: JPKI, en: JPKI}
+    target: 0.999
+    services:%s
+  - id: legacy
+    name: {ja: 旧システム, en: Legacy}
+    target: 0.999
+    services:%s
+"""
+    before = parse_catalog(text % (_service("main") + _service("old"), _service("app")), "a")
+    after = _catalog(_service("main"))
+    removed = datetime(2026, 10, 11, tzinfo=JST)
+    upgrade(sqlite_url)
+    sessions = _sessions(sqlite_url, (datetime(2026, 9, 1, tzinfo=JST), before), (removed, after))
+    clock = datetime(2026, 10, 25, 9, tzinfo=JST)
+    _probe(sessions, "jpki/main/http", MONTH_START - timedelta(days=1), clock)
+    outage = datetime(2026, 10, 3, 1, tzinfo=JST)
+    _probe(
+        sessions,
+        "jpki/old/http",
+        MONTH_START - timedelta(days=1),
+        removed,
+        failing=[(outage, outage + timedelta(hours=1))],
+    )
+    _probe(sessions, "legacy/app/http", MONTH_START - timedelta(days=1), removed)
+
+    runtime = open_runtime(Settings(database_url=sqlite_url, timezone="Asia/Tokyo"), catalog=after)
+    with transaction(runtime.sessions) as session:
+        _, secret = create_token(session, name="viewer", role="viewer", actor="test")
+    app = create_app(
+        runtime, now=lambda: clock, current_max_age_seconds=0, metrics_refresh_seconds=None
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kadou.test") as http:
+        headers = {"Authorization": f"Bearer {secret}"}
+        await sign_in(http, secret)
+        page = (await http.get("/systems/jpki?month=2026-10", headers=headers)).text
+        assert "2026-10-11 に削除" in page
+        assert 'href="/systems/jpki/old' not in page and 'href="/systems/jpki/main' in page
+        status = await http.get("/status", headers=headers)
+        assert status.status_code == 200 and "旧システム" not in status.text
+        metrics = (await http.get("/metrics", headers=headers)).text
+        api = (await http.get("/api/v1/availability?month=2026-10", headers=headers)).json()
+    assert 'service="old"' not in metrics and 'system="legacy"' not in metrics
+    assert 'kadou_sla_downtime_seconds{period="2026-10",service="",system="jpki"} 3600.0' in metrics
+    assert _row(api, "old")["removed_at"] == "2026-10-11T00:00:00+09:00"
+    legacy = next(row for row in api["systems"] if row["system"] == "legacy")
+    assert legacy["removed_at"] == "2026-10-11T00:00:00+09:00"
+    assert legacy["scheduled_seconds"] == 10 * DAY
