@@ -340,7 +340,22 @@ def _labelled_piecewise(
     the observations. Where these were pruned, the stored segments stay.
     """
     stored_params = timeline_parameters(session, list(pieces))
-    observations, marks = observations_for_labelling(session, list(pieces), data_start, data_end)
+    # Only the parts labelled otherwise than stored are read again, with a margin for the
+    # runs of failures and the holds that cross their edges.
+    relabelled = [
+        piece
+        for (check, _), params in stored_params.items()
+        for piece in pieces.get(check, ())
+        if (piece.confirm, piece.stale_after_ms) != params
+    ]
+    if not relabelled:
+        return
+    read_start = max(data_start, min(piece.start_ms for piece in relabelled) - INITIAL_MARGIN_MS)
+    read_end = min(data_end, max(piece.end_ms for piece in relabelled) + INITIAL_MARGIN_MS)
+    if read_start >= read_end:
+        return
+    checks = sorted({check for check, _ in stored_params})
+    observations, marks = observations_for_labelling(session, checks, read_start, read_end)
     for key, series in observations.items():
         params = stored_params.get(key)
         if params is None or not series:

@@ -25,6 +25,7 @@ from app.evidence import build_bundle, verify_bundle
 from app.history import record_catalog
 from app.main import create_app
 from app.months import close_month
+from app.reports.render import render_monthly
 from app.runtime import open_runtime, upgrade
 from app.settings import Settings
 from app.sla import periods
@@ -263,6 +264,14 @@ def test_a_service_removed_mid_month_stays_in_the_month_for_the_time_it_existed(
     # The system's month includes the removed core service's outage.
     system = _row(document, None)
     assert system["downtime_seconds"] == 3600 and len(system["incidents"]) == 1
+    # Every report format lists it.
+    with sessions() as session:
+        pictured = report_document(
+            after, evaluate_period(session, after, OCTOBER, now=AFTER), pictures=True
+        )
+    for fmt in ("csv", "html", "xlsx", "json"):
+        assert render_monthly(pictured, fmt, "en")
+    assert "old" in render_monthly(pictured, "csv", "en").decode("utf-8-sig")
 
 
 def test_a_change_that_leaves_structure_alone_gives_the_single_version_figures(
