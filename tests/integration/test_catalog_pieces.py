@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalog.loader import parse_catalog
 from app.catalog.model import Catalog
+from app.cli.report import render_table
 from app.evaluation import evaluate_period, report_document
 from app.evidence import build_bundle, verify_bundle
 from app.history import record_catalog
@@ -272,6 +273,10 @@ def test_a_service_removed_mid_month_stays_in_the_month_for_the_time_it_existed(
     for fmt in ("csv", "html", "xlsx", "json"):
         assert render_monthly(pictured, fmt, "en")
     assert "old" in render_monthly(pictured, "csv", "en").decode("utf-8-sig")
+    table = render_table(document).splitlines()
+    assert next(line for line in table if line.startswith("jpki/old ")).endswith(
+        "removed 2026-10-11"
+    )
 
 
 def test_a_change_that_leaves_structure_alone_gives_the_single_version_figures(
