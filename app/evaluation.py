@@ -34,12 +34,14 @@ from app.sla.timeline import (
     UNBOUNDED_START,
     LabellingPiece,
     Segment,
+    merge_segments,
     segments_in_pieces,
 )
 from app.store.exclusions import list_exclusions, snapshot
 from app.store.history import catalog_versions_between
 from app.store.models import CatalogVersion, Exclusion
 from app.store.segments import (
+    observation_counts,
     observations_for_labelling,
     segments_between,
     timeline_parameters,
@@ -325,6 +327,12 @@ def _labelling_pieces(placed: dict[str, _Placed]) -> dict[str, list[LabellingPie
     }
 
 
+# Relabelled parts of timelines, kept while the observations under them are the same (the
+# running month is evaluated on every /metrics refresh; its past parts rarely change).
+RELABELLED_CACHE_SIZE = 20_000
+_RELABELLED: dict[tuple[Any, ...], list[Segment]] = {}
+
+
 def _labelled_piecewise(
     session: Session,
     segments: dict[tuple[str, str], list[Segment]],
@@ -354,14 +362,42 @@ def _labelled_piecewise(
     read_end = min(data_end, max(piece.end_ms for piece in relabelled) + INITIAL_MARGIN_MS)
     if read_start >= read_end:
         return
-    checks = sorted({check for check, _ in stored_params})
-    observations, marks = observations_for_labelling(session, checks, read_start, read_end)
-    for key, series in observations.items():
+    counts = observation_counts(
+        session, sorted({check for check, _ in stored_params}), read_start, read_end
+    )
+    # Kept per database: a bundle verified in this process must not meet the figures of
+    # the database it came from.
+    database = str(session.get_bind().engine.url)
+    rebuilt: dict[tuple[str, str], list[Segment]] = {}
+    missing: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for key, count in counts.items():
         params = stored_params.get(key)
-        if params is None or not series:
-            continue
-        segments[key] = segments_in_pieces(
-            segments.get(key, []), series, marks.get(key, []), pieces[key[0]], params
+        if params is None or count[0] == 0:
+            continue  # never stored, or pruned: the stored timeline stays
+        other = tuple(p for p in pieces[key[0]] if (p.confirm, p.stale_after_ms) != params)
+        cache_key = (database, key, other, read_start, read_end, count)
+        cached = _RELABELLED.get(cache_key)
+        if cached is None:
+            missing[key] = cache_key
+        else:
+            rebuilt[key] = cached
+    if missing:
+        observations, marks = observations_for_labelling(
+            session, sorted({check for check, _ in missing}), read_start, read_end
+        )
+        if len(_RELABELLED) > RELABELLED_CACHE_SIZE:
+            _RELABELLED.clear()
+        for key, cache_key in missing.items():
+            other = cache_key[2]
+            rebuilt[key] = _RELABELLED[cache_key] = segments_in_pieces(
+                [], observations.get(key, []), marks.get(key, []), other, None
+            )
+    for key, parts in rebuilt.items():
+        params = stored_params[key]
+        kept = [p for p in pieces[key[0]] if (p.confirm, p.stale_after_ms) == params]
+        stored = segments_in_pieces(segments.get(key, []), [], [], kept, params)
+        segments[key] = merge_segments(
+            sorted([*stored, *parts], key=lambda segment: segment.start_ms)
         )
 
 

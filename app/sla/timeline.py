@@ -322,18 +322,20 @@ def segments_in_pieces(
     observations: Sequence[Observation],
     marks: Iterable[int],
     pieces: Sequence[LabellingPiece],
-    stored_params: tuple[int, int],
+    stored_params: tuple[int, int] | None,
 ) -> list[Segment]:
     """One (check, location)'s segments when its ``confirm``/``stale_after`` changed (§8).
 
     Each piece's part is labelled and held with that piece's parameters: the ``stored``
-    segments (built with ``stored_params``) where those are the piece's, else the
-    observations labelled again with the piece's. A failure run or a hold that crosses a
+    segments (built with ``stored_params``; None: no stored segments) where those are the
+    piece's, else the observations labelled again with the piece's. A failure run or a hold that crosses a
     change is cut there, each side judged by its own parameters. Time outside every piece
     has no segment.
     """
     marks = sorted(set(marks))
-    built: dict[tuple[int, int], Sequence[Segment]] = {stored_params: stored}
+    built: dict[tuple[int, int], Sequence[Segment]] = (
+        {} if stored_params is None else {stored_params: stored}
+    )
     parts: list[Segment] = []
     for piece in pieces:
         params = (piece.confirm, piece.stale_after_ms)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.sla.timeline import CheckState, Observation, Segment
@@ -137,3 +137,37 @@ def observations_for_labelling(
     for check, location, at in session.execute(mark_query):
         marks[(check, location)].append(to_ms(at))
     return observations, marks
+
+
+def observation_counts(
+    session: Session, check_keys: Sequence[str], start_ms: int, end_ms: int
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(observations, end marks) of each (check, location) in [start_ms, end_ms).
+
+    Both are only ever inserted (or pruned), so equal counts over a range mean the same
+    rows: what a result computed from them may be kept against.
+    """
+    counts: dict[tuple[str, str], tuple[int, int]] = {}
+    if not check_keys:
+        return counts
+    keys = list(check_keys)
+    start, end = from_ms(start_ms), from_ms(end_ms)
+    observed = (
+        select(ObservationRow.check, ObservationRow.location, func.count())
+        .where(
+            ObservationRow.check.in_(keys),
+            ObservationRow.observed_at >= start,
+            ObservationRow.observed_at < end,
+        )
+        .group_by(ObservationRow.check, ObservationRow.location)
+    )
+    for check, location, count in session.execute(observed):
+        counts[(check, location)] = (int(count), 0)
+    marked = (
+        select(EndMark.check, EndMark.location, func.count())
+        .where(EndMark.check.in_(keys), EndMark.at >= start, EndMark.at < end)
+        .group_by(EndMark.check, EndMark.location)
+    )
+    for check, location, count in session.execute(marked):
+        counts[(check, location)] = (counts.get((check, location), (0, 0))[0], int(count))
+    return counts

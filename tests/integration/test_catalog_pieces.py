@@ -236,6 +236,21 @@ def test_confirm_changed_mid_month_labels_each_part_with_its_own(migrated_url: s
     assert main["downtime_seconds"] == 15 * 60
     assert [incident["start"] for incident in main["incidents"]] == ["2026-10-05T10:00:00+09:00"]
     assert main["blips"] == 1
+    # A late pair of failures on the 8th (an outage under confirm 2): the part labelled
+    # again is not kept from the evaluation before.
+    late = datetime(2026, 10, 8, 4, 2, tzinfo=JST)
+    with transaction(sessions) as session:
+        store_observations(
+            session,
+            [
+                ObservationIn("jpki/main/http", "tokyo", late + timedelta(minutes=m), False)
+                for m in (0, 1)
+            ],
+            {"jpki/main/http": TimelineParams(4, 15 * 60_000)},
+        )
+    main = _row(_october(sessions, after), "main")
+    assert main["downtime_seconds"] == 15 * 60 + 3 * 60
+    assert len(main["incidents"]) == 2
 
 
 def test_a_service_removed_mid_month_stays_in_the_month_for_the_time_it_existed(
