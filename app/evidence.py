@@ -24,10 +24,10 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from app.catalog.model import Catalog
+from app.catalog.model import Catalog, Check
 from app.errors import InvalidInput
 from app.evaluation import INITIAL_MARGIN_MS, evaluate_period, report_document
-from app.history import catalog_for_period_end
+from app.history import catalog_for_period_end, period_checks, relabelled_checks
 from app.months import figure_diff, month_inputs, parse_month_label
 from app.sla import periods
 from app.store import history
@@ -61,7 +61,7 @@ manifest.json   SHA-256 of every other file in this bundle
 month.json      the month, what the data is (observations or segments), each version
 catalog/        the catalog version(s) in force during the month (canonical JSON)
 {data_file}  every {data_kind} of the month's checks, with {margin} days either side
-end_marks.csv   instants at which a probe runner stopped cleanly (observations only)
+{observed}end_marks.csv   instants at which a probe runner stopped cleanly (with observations)
 exclusions.json the exclusion windows that touch the month
 audit.json      the audit entries of those windows and of each version's reasons
 reports/        the report document of every version (open.json for an open month)
@@ -181,7 +181,6 @@ def write_bundle(
     start, end = from_ms(period.start_ms), from_ms(period.end_ms)
     margin = timedelta(milliseconds=INITIAL_MARGIN_MS)
     inputs = month_inputs(session, fallback, period)
-    keys = sorted(inputs.catalog.checks())
     versions = history.month_versions(session, period.label)
     files: dict[str, bytes] = {}
     bundle = _BundleWriter(target)
@@ -189,6 +188,8 @@ def write_bundle(
     _, used = catalog_for_period_end(session, end, fallback)
     if used is not None and used.id not in {row.id for row in catalog_rows}:
         catalog_rows = [used, *catalog_rows]
+    # The checks of every version of the month: one removed mid-month counts until then.
+    keys = sorted(period_checks(inputs.catalog, catalog_rows))
     catalog_index = [
         {
             "sha256": row.sha256,
@@ -211,9 +212,13 @@ def write_bundle(
         ]
     files["catalog/versions.json"] = _json_bytes(catalog_index)
     data_start, data_end = start - margin, min(end + margin, now)
+    # Checks whose confirm or stale_after changed during the month are evaluated from their
+    # observations (§8), so a bundle of segments carries their observations instead.
+    observed = sorted(relabelled_checks(inputs.catalog, catalog_rows)) if segments else keys
     if segments:
         data_file = "segments.csv"
-        rows = history.segments_rows_between(session, keys, data_start, data_end)
+        segmented = sorted(set(keys) - set(observed))
+        rows = history.segments_rows_between(session, segmented, data_start, data_end)
         bundle.stream(
             data_file,
             _csv(
@@ -226,21 +231,21 @@ def write_bundle(
         )
     else:
         data_file = "observations.csv"
-        observations = history.observations_between(session, keys, data_start, data_end)
+    if observed:
+        wanted = set(observed)
+        observations = history.observations_between(session, observed, data_start, data_end)
         observation_rows: Iterator[tuple[Any, ...]] = (
             _observation_row(check, location, observed_at, ok, latency_ms, detail)
             for check, location, observed_at, ok, latency_ms, detail in observations
         )
         mark_rows: Iterator[tuple[Any, ...]] = (
             (m.check, m.location, _instant(m.at))
-            for m in history.end_marks_between(session, keys, data_start, data_end)
+            for m in history.end_marks_between(session, observed, data_start, data_end)
         )
         if earlier is not None:
-            observation_rows = _merged_observations(
-                session, earlier, set(keys), data_start, data_end
-            )
-            mark_rows = iter(sorted({*mark_rows, *_earlier_marks(earlier, set(keys))}))
-        bundle.stream(data_file, _csv(observation_rows, OBSERVATION_FIELDS))
+            observation_rows = _merged_observations(session, earlier, wanted, data_start, data_end)
+            mark_rows = iter(sorted({*mark_rows, *_earlier_marks(earlier, wanted)}))
+        bundle.stream("observations.csv", _csv(observation_rows, OBSERVATION_FIELDS))
         bundle.stream("end_marks.csv", _csv(mark_rows, ("check", "location", "at")))
     windows = list_exclusions(session, start=start, end=end)
     files["exclusions.json"] = _json_bytes([_exclusion_json(row) for row in windows])
@@ -288,6 +293,12 @@ def write_bundle(
         data_file=f"{data_file:<15}",
         data_kind="check segment" if segments else "observation",
         margin=INITIAL_MARGIN_MS // 86_400_000,
+        observed=(
+            "observations.csv the observations of the checks whose confirm or stale_after\n"
+            "                changed during the month (their segments are computed from them)\n"
+            if segments and observed
+            else ""
+        ),
     ).encode("utf-8")
     for name, body in sorted(files.items()):
         bundle.add(name, body)
@@ -491,9 +502,15 @@ def _recompute(
     catalog = catalog_from_canonical(
         files[f"catalog/{used['sha256']}.json"].decode("utf-8"), "evidence bundle"
     )
+    # Every version's checks, the latest definition of each: a check removed mid-month
+    # counts until its removal, and the evaluation takes each part's structure (§8).
+    checks: dict[str, Check] = {}
+    for item in index:
+        text = files[f"catalog/{item['sha256']}.json"].decode("utf-8")
+        checks.update(catalog_from_canonical(text, "evidence bundle").checks())
+    checks.update(catalog.checks())
     params = {
-        key: TimelineParams(check.confirm, check.stale_after_ms)
-        for key, check in catalog.checks().items()
+        key: TimelineParams(check.confirm, check.stale_after_ms) for key, check in checks.items()
     }
     versions = month["versions"]
     expected_name = f"reports/v{versions[-1]['version']}.json" if versions else "reports/open.json"
@@ -531,8 +548,9 @@ def _recompute(
                                 if row["check"] in params
                             ],
                         )
-                else:
-                    _load_observations(session, bundle, params)
+                # All of them, or (with segments) those of checks whose confirm or
+                # stale_after changed during the month.
+                _load_observations(session, bundle, params)
                 history.insert_exclusions(
                     session,
                     [

@@ -229,8 +229,13 @@ _Row = tuple[str, str, dict[str, Any]]
 
 
 def _rows(state: CurrentState) -> list[_Row]:
-    rows: list[_Row] = [(row["system"], row["service"], row) for row in state.document["services"]]
-    rows += [(row["system"], "", row) for row in state.document["systems"]]
+    # A service removed from the catalog this month has no current state to export; its
+    # time until the removal still counts in its system's figures (SLA-SEMANTICS §8).
+    services, systems = state.document["services"], state.document["systems"]
+    rows: list[_Row] = [
+        (row["system"], row["service"], row) for row in services if "removed_at" not in row
+    ]
+    rows += [(row["system"], "", row) for row in systems if "removed_at" not in row]
     return rows
 
 

@@ -30,7 +30,7 @@ from app.catalog.canonical import canonical_json, canonical_sha256
 from app.catalog.model import Catalog
 from app.errors import InvalidInput, NotFound
 from app.evaluation import EvaluationResult, evaluate_period, ratio, report_document, seconds
-from app.history import catalog_for_period_end, versions_json
+from app.history import catalog_for_period_end, period_checks, versions_json
 from app.sla import periods
 from app.sla.availability import INSUFFICIENT_COVERAGE, NO_VALUE, UnknownPolicy, display_percent
 from app.sla.breakdown import figures_for
@@ -103,7 +103,7 @@ def month_inputs(session: Session, fallback: Catalog, period: periods.Period) ->
         # Recorded only after the month: the oldest version known is the one it is judged by.
         rows = [used]
     digests = [row.sha256 for row in rows] or [canonical_sha256(canonical_json(fallback))]
-    keys = sorted(catalog.checks())
+    keys = sorted(period_checks(catalog, rows))
     return MonthInputs(
         catalog=catalog,
         catalog_digests=digests,

@@ -205,6 +205,9 @@ def render_table(document: dict[str, Any]) -> str:
         )
         coverage = format_percent(item["coverage"], decimals, none="-")
         flag = "  insufficient data" if item["insufficient_data"] else ""
+        if item.get("removed_at"):
+            # In the period's catalog history but no longer in the catalog (§8).
+            flag += f"  removed {item['removed_at'][:10]}"
         return (
             f"{name:<28} {item['target_display']:>7} {item['availability_display']:>12} {met:>4} "
             f"{_duration(item['scheduled_seconds']):>12} {_duration(item['downtime_seconds']):>11} "

@@ -99,6 +99,9 @@ class Figures(TypedDict):
     incidents: list[Incident]
     strip: NotRequired[list[StripRun]]
     daily: NotRequired[list[DailyFigure]]
+    # Only for a service or system the catalog no longer has at the period's end: the
+    # instant it left (SLA-SEMANTICS §8); its figures cover the time it existed.
+    removed_at: NotRequired[str]
 
 
 class ServiceFigures(Figures):
