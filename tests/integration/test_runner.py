@@ -15,7 +15,8 @@ from pathlib import Path
 from test_runner_servers import ResultsReceiver, TinyHttpServer, probe_target
 
 from app.catalog.model import HttpCheck
-from probes.runner import ProbeRunner, schedule_offset_ms
+from probes.base import Check, ProbeContext, ProbeResult
+from probes.runner import ProbeRunner, misfire_grace_ms, next_grid_ms, schedule_offset_ms
 from probes.sink import BatchingWriter, Heartbeat, ObservationRecord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +55,51 @@ def test_offsets_are_stable_and_spread_over_the_interval() -> None:
         buckets[offset // 100] += 1
     assert max(buckets) <= 25
     assert len(set(offsets)) > 950
+
+
+def test_the_next_grid_point_is_on_the_grid_and_within_an_interval() -> None:
+    interval_ms = 10_000
+    for offset_ms in (0, 1, 4_321, 9_999):
+        for now_ms in (1_764_000_000_000, 1_764_000_004_321, 1_764_000_009_999):
+            due_ms = next_grid_ms(now_ms, offset_ms, interval_ms)
+            assert now_ms <= due_ms < now_ms + interval_ms
+            assert (due_ms - offset_ms) % interval_ms == 0
+    # A grid point that is now is due now, not an interval later.
+    assert next_grid_ms(1_764_000_004_321, 4_321, interval_ms) == 1_764_000_004_321
+
+
+async def test_late_grid_ticks_coalesce_and_a_tick_past_its_grace_is_skipped() -> None:
+    """A busy loop may run a check's timer late: one probe for the latest grid point, and
+    a tick later than its grace is counted as missed, never probed late."""
+    interval_ms = 1_500  # a grace of 1 s: a tick can be late within the interval yet missed
+    assert misfire_grace_ms(interval_ms) == 1_000
+    check = http_check("a/b/http", "http://127.0.0.1:9/", interval_ms=interval_ms, timeout_ms=500)
+    lags: list[float] = []
+
+    async def instant(check: Check, ctx: ProbeContext) -> ProbeResult:
+        return ProbeResult(True, 1.0)
+
+    runner = ProbeRunner(
+        [check], CollectingSink(), "tokyo", probe=instant,
+        on_schedule_lag=lambda _, lag_ms: lags.append(lag_ms),
+    )  # fmt: skip
+    now_ms = runner._now_ms()
+    try:
+        # Three grid points missed and 200 ms into the fourth: one probe, for that one.
+        runner._grid_tick(check.key, now_ms - 3 * interval_ms - 200)
+        await asyncio.gather(*runner._in_flight.values())
+        assert runner.stats.probes_finished == 1 and runner.stats.ticks_missed == 0
+        assert 200 <= lags[0] < 1_000
+        # 1.2 s late: past the grace, skipped and counted.
+        runner._grid_tick(check.key, runner._now_ms() - 1_200)
+        assert runner.stats.ticks_missed == 1 and not runner._in_flight
+        assert runner.stats.probes_finished == 1
+        # Each tick re-armed the check's timer for the grid point after the one it ran for.
+        timer = runner._timers[check.key]
+        assert 0 < timer.when() - asyncio.get_running_loop().time() <= interval_ms / 1000
+    finally:
+        for timer in runner._timers.values():
+            timer.cancel()
 
 
 async def test_200_hanging_targets_do_not_stop_a_healthy_check() -> None:
