@@ -66,7 +66,7 @@ sys.path.insert(0, str(REPO))
 from app.catalog.model import HttpCheck  # noqa: E402
 from probes.base import Check, ProbeContext, ProbeResult  # noqa: E402
 from probes.protocols import run_probe  # noqa: E402
-from probes.runner import ProbeRunner, schedule_offset_ms  # noqa: E402
+from probes.runner import ProbeRunner, schedule_offset_ms, settle_heap_for_probing  # noqa: E402
 from probes.sink import BatchingWriter, Heartbeat, ObservationRecord, ObservationSink  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -344,6 +344,8 @@ async def kadou_worker(args: argparse.Namespace) -> dict[str, Any]:
             lags_ms.append(lag_ms)
 
     runner = ProbeRunner(checks, BatchingWriter(sink), "bench", probe=probe, on_schedule_lag=on_lag)
+    # As `kadou probe` does before it starts probing; for every variant alike.
+    settle_heap_for_probing()
     await runner.start()
     # Warm up for one interval: every check has fired once, connections and caches exist.
     await asyncio.sleep(args.interval)

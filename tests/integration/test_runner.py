@@ -262,3 +262,22 @@ async def test_sigterm_flushes_pending_observations(tmp_path: Path) -> None:
     assert not list((tmp_path / "spool").glob("*.jsonl"))
     observed = [datetime.fromisoformat(str(key[2])) for key in receiver.stored]
     assert all(instant.utcoffset() is not None for instant in observed)
+
+
+def test_kadou_probe_freezes_its_setup_and_collects_young_objects_less_often() -> None:
+    # In a child process: the tuning is process-wide, and this test process must keep its own.
+    code = textwrap.dedent(
+        """
+        import gc
+        from probes.runner import GC_YOUNG_THRESHOLD, settle_heap_for_probing
+        before = gc.get_threshold()
+        settle_heap_for_probing()
+        after = gc.get_threshold()
+        assert after == (GC_YOUNG_THRESHOLD, *before[1:]), (before, after)
+        assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
