@@ -143,8 +143,9 @@ async def fast_status(plan: FastPlan, ssl_context: ssl.SSLContext) -> int | None
             server_hostname=plan.server_hostname,
             happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S,
         )
-    except OSError:
-        return None  # refused, unreachable, DNS, TLS: aiohttp says it in its words
+    except Exception:
+        # Refused, unreachable, DNS, TLS, or anything odd: aiohttp says it in its words.
+        return None
     try:
         transport.write(plan.request)
         received = await head
