@@ -51,6 +51,8 @@ class FastPlan:
     tls: bool
     server_hostname: str | None
     request: bytes
+    # A literal address has one address to try: no happy eyeballs race (which costs tasks).
+    literal: bool
 
 
 def plan_for(check: HttpCheck, headers: dict[str, str], user_agent: str) -> FastPlan | None:
@@ -86,9 +88,11 @@ def plan_for(check: HttpCheck, headers: dict[str, str], user_agent: str) -> Fast
     if not text.isascii():
         return None  # aiohttp encodes these; it keeps that job
     tls = url.scheme == "https"
+    literal = _is_ip(host)
     # A literal IP is not a server name (aiohttp sends no SNI for one either).
-    server_hostname = host if tls and not _is_ip(host) else None
-    return FastPlan(host, port, tls, server_hostname, (text + "\r\n\r\n").encode("ascii"))
+    server_hostname = host if tls and not literal else None
+    request = (text + "\r\n\r\n").encode("ascii")
+    return FastPlan(host.strip("[]"), port, tls, server_hostname, request, literal)
 
 
 def _is_ip(host: str) -> bool:
@@ -137,11 +141,11 @@ async def fast_status(plan: FastPlan, ssl_context: ssl.SSLContext) -> int | None
     try:
         transport, _ = await loop.create_connection(
             lambda: _HeadReader(head),
-            plan.host.strip("[]"),
+            plan.host,
             plan.port,
             ssl=ssl_context if plan.tls else None,
             server_hostname=plan.server_hostname,
-            happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S,
+            happy_eyeballs_delay=None if plan.literal else HAPPY_EYEBALLS_DELAY_S,
         )
     except Exception:
         # Refused, unreachable, DNS, TLS, or anything odd: aiohttp says it in its words.

@@ -3,9 +3,10 @@
 Each check fires on a fixed grid, ``offset + k × interval`` from the Unix epoch, where the
 offset is a stable hash of the check key: a thousand checks at the same interval spread
 over it instead of firing in the same millisecond, and a restart keeps every check on its
-grid. The grid is kept by one timer per check in the event loop's own timer heap, re-armed
-for the next grid point at each tick (a general-purpose job scheduler cost about a third
-of the runner's CPU per probe in its bookkeeping). A tick that comes late is counted; one
+grid. The grid is one heap of (next grid point, check) pairs with one event-loop timer for
+the earliest, re-armed after each round (a general-purpose job scheduler cost a sizeable
+share of the runner's CPU per probe in its bookkeeping; a loop timer per check made every
+other timer of the loop dearer). A tick that comes late is counted; one
 later than its grace is skipped, as only the next grid point is useful by then.
 
 A tick only spawns a task and returns, so the timers never wait on a target. Each probe
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import heapq
 import json
 import logging
 import os
@@ -202,8 +204,10 @@ class ProbeRunner:
         self._offsets_ms = {
             check.key: schedule_offset_ms(check.key, check.interval_ms) for check in checks
         }
-        # Each check's timer for its next grid point, and the heartbeat's.
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        # (next grid point in ms, check key) of every check, earliest first, and the one loop
+        # timer, armed for the earliest; then the heartbeat's timer.
+        self._grid: list[tuple[int, str]] = []
+        self._grid_timer: asyncio.TimerHandle | None = None
         self._beat_timer: asyncio.TimerHandle | None = None
         self._started = False
         self._stopping = False
@@ -219,11 +223,12 @@ class ProbeRunner:
         await self.writer.start()
         loop = asyncio.get_running_loop()
         now_ms = self._now_ms()
-        for key, check in self.checks.items():
-            due_ms = next_grid_ms(now_ms, self._offsets_ms[key], check.interval_ms)
-            self._timers[key] = loop.call_later(
-                (due_ms - now_ms) / 1000, self._grid_tick, key, due_ms
-            )
+        self._grid = [
+            (next_grid_ms(now_ms, self._offsets_ms[key], check.interval_ms), key)
+            for key, check in self.checks.items()
+        ]
+        heapq.heapify(self._grid)
+        self._arm_grid(now_ms)
         self._beat_timer = loop.call_later(self.heartbeat_interval_ms / 1000, self._beat_tick)
         self._started = True
         if self._retrying:
@@ -248,9 +253,10 @@ class ProbeRunner:
         """No new probes; wait briefly for those in flight; flush the writer."""
         self._stopping = True
         started, self._started = self._started, False
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        if self._grid_timer is not None:
+            self._grid_timer.cancel()
+            self._grid_timer = None
+        self._grid.clear()
         if self._beat_timer is not None:
             self._beat_timer.cancel()
             self._beat_timer = None
@@ -283,10 +289,32 @@ class ProbeRunner:
 
     # -- scheduling --------------------------------------------------------------------
 
-    def _grid_tick(self, check_key: str, due_ms: int) -> None:
-        """The timer of ``check_key``'s grid point ``due_ms``: re-arm, then maybe probe."""
+    def _arm_grid(self, now_ms: int) -> None:
+        if self._grid:
+            delay_s = max(0, self._grid[0][0] - now_ms) / 1000
+            self._grid_timer = asyncio.get_running_loop().call_later(delay_s, self._run_grid)
+
+    def _run_grid(self) -> None:
+        """Every grid point that is due: its tick, and the check's next point on the heap."""
+        self._grid_timer = None
         if self._stopping:
             return
+        grid = self._grid
+        # Within a millisecond counts as due: the loop's clock is not the wall clock.
+        until_ms = self._now_ms() + 1
+        while grid and grid[0][0] <= until_ms:
+            due_ms, key = grid[0]
+            try:
+                next_ms = self._grid_tick(key, due_ms)
+            except Exception:
+                # One check's trouble (an ownership callback, say) must not stop the grid.
+                log.exception("%s: tick failed", key)
+                next_ms = due_ms + self.checks[key].interval_ms
+            heapq.heapreplace(grid, (next_ms, key))
+        self._arm_grid(self._now_ms())
+
+    def _grid_tick(self, check_key: str, due_ms: int) -> int:
+        """``check_key``'s grid point ``due_ms`` has come: maybe probe; its next grid point."""
         check = self.checks[check_key]
         interval_ms = check.interval_ms
         now_ms = self._now_ms()
@@ -295,16 +323,11 @@ class ProbeRunner:
         scheduled_ms = due_ms
         if now_ms >= due_ms + interval_ms:
             scheduled_ms = now_ms - (now_ms - due_ms) % interval_ms
-        next_ms = scheduled_ms + interval_ms
-        # From the wall clock at every tick, so the loop's monotonic clock never drifts
-        # from the grid.
-        self._timers[check_key] = asyncio.get_running_loop().call_later(
-            max(0, next_ms - now_ms) / 1000, self._grid_tick, check_key, next_ms
-        )
         if now_ms - scheduled_ms > misfire_grace_ms(interval_ms):
             self.stats.ticks_missed += 1
-            return
-        self._tick(check, scheduled_ms)
+        else:
+            self._tick(check, scheduled_ms)
+        return scheduled_ms + interval_ms
 
     def _tick(self, check: Check, scheduled_ms: int) -> None:
         check_key = check.key

@@ -84,22 +84,18 @@ async def test_late_grid_ticks_coalesce_and_a_tick_past_its_grace_is_skipped() -
         on_schedule_lag=lambda _, lag_ms: lags.append(lag_ms),
     )  # fmt: skip
     now_ms = runner._now_ms()
-    try:
-        # Three grid points missed and 200 ms into the fourth: one probe, for that one.
-        runner._grid_tick(check.key, now_ms - 3 * interval_ms - 200)
-        await asyncio.gather(*runner._in_flight.values())
-        assert runner.stats.probes_finished == 1 and runner.stats.ticks_missed == 0
-        assert 200 <= lags[0] < 1_000
-        # 1.2 s late: past the grace, skipped and counted.
-        runner._grid_tick(check.key, runner._now_ms() - 1_200)
-        assert runner.stats.ticks_missed == 1 and not runner._in_flight
-        assert runner.stats.probes_finished == 1
-        # Each tick re-armed the check's timer for the grid point after the one it ran for.
-        timer = runner._timers[check.key]
-        assert 0 < timer.when() - asyncio.get_running_loop().time() <= interval_ms / 1000
-    finally:
-        for timer in runner._timers.values():
-            timer.cancel()
+    # Three grid points missed and 200 ms into the fourth: one probe, for that one, and the
+    # next tick is the grid point after it.
+    next_ms = runner._grid_tick(check.key, now_ms - 3 * interval_ms - 200)
+    await asyncio.gather(*runner._in_flight.values())
+    assert runner.stats.probes_finished == 1 and runner.stats.ticks_missed == 0
+    assert 200 <= lags[0] < 1_000
+    assert next_ms == now_ms - 200 + interval_ms
+    # 1.2 s late: past the grace, skipped and counted; the next grid point stays on the grid.
+    due_ms = runner._now_ms() - 1_200
+    assert runner._grid_tick(check.key, due_ms) == due_ms + interval_ms
+    assert runner.stats.ticks_missed == 1 and not runner._in_flight
+    assert runner.stats.probes_finished == 1
 
 
 async def test_200_hanging_targets_do_not_stop_a_healthy_check() -> None:
