@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app.api import (
@@ -315,8 +316,13 @@ def create_app(
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
     )
-    def metrics(_actor: Actor = Depends(reader)) -> Response:
-        return Response(exporter.render(), media_type=CONTENT_TYPE)
+    async def metrics(_actor: Actor = Depends(reader)) -> Response:
+        # A scrape of a snapshot already rendered answers on the event loop; only a new
+        # snapshot's rendering (or computation) goes to the thread pool.
+        body = exporter.render_cached()
+        if body is None:
+            body = await run_in_threadpool(exporter.render)
+        return Response(body, media_type=CONTENT_TYPE)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

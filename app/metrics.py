@@ -395,6 +395,15 @@ class MetricsExporter:
         self._rendered: tuple[CurrentState, bytes] | None = None
         self._lock = threading.Lock()
 
+    def render_cached(self) -> bytes | None:
+        """``render()`` when the SLA text of the current snapshot is already rendered (no
+        computation, no database: fit for the event loop), else None."""
+        state = self.collector.cache.published() or self.collector.cache.peek()
+        rendered = self._rendered
+        if state is None or rendered is None or rendered[0] is not state:
+            return None
+        return rendered[1] + generate_latest(PROBE_REGISTRY)
+
     def render(self) -> bytes:
         state = self.collector.snapshot()
         rendered = self._rendered

@@ -194,7 +194,7 @@ def probe_command(
     """Run the probe runner alone: into the database, or as a remote agent with --push."""
     import asyncio
 
-    from probes.runner import run_probe_agent
+    from probes.runner import run_probe_agent, settle_heap_for_probing
     from probes.sink import HttpPushSink, ObservationSink
 
     settings = get_settings()
@@ -259,6 +259,8 @@ def probe_command(
             if assignment is not None:
                 await assignment.aclose()
 
+    # Set up (catalog, database, metrics server): what exists now lives as long as we do.
+    settle_heap_for_probing()
     asyncio.run(run())
 
 
