@@ -310,8 +310,13 @@ def _former(catalog: Catalog, placed: dict[str, _Placed]) -> tuple[Former, ...]:
 
 
 def _labelling_pieces(placed: dict[str, _Placed]) -> dict[str, list[LabellingPiece]]:
-    """Each check whose ``confirm`` or ``stale_after`` changed during the period, with the
-    pieces of each (a check belongs to one service, so its pieces do not overlap)."""
+    """Every check of the period with its ``confirm``/``stale_after`` piece by piece (a
+    check belongs to one service, so its pieces do not overlap).
+
+    All of them, not only those that changed during the period: the stored timeline is
+    labelled with the parameters the check was last probed with, which a change after the
+    period makes differ from the period's own (:func:`_labelled_piecewise` keeps the
+    stored segments wherever they agree)."""
     pieces: dict[str, list[LabellingPiece]] = defaultdict(list)
     for entry in placed.values():
         for *_, where in entry.services.values():
@@ -320,10 +325,18 @@ def _labelling_pieces(placed: dict[str, _Placed]) -> dict[str, list[LabellingPie
                     pieces[check.key].append(
                         LabellingPiece(start_ms, end_ms, check.confirm, check.stale_after_ms)
                     )
+    return dict(pieces)
+
+
+def _single_labelling(systems: Sequence[System]) -> dict[str, list[LabellingPiece]]:
+    """The checks of a period with one catalog version: one piece each, without bound."""
     return {
-        key: items
-        for key, items in pieces.items()
-        if len({(item.confirm, item.stale_after_ms) for item in items}) > 1
+        check.key: [
+            LabellingPiece(UNBOUNDED_START, UNBOUNDED_END, check.confirm, check.stale_after_ms)
+        ]
+        for system in systems
+        for service in system.services
+        for check in service.checks
     }
 
 
@@ -340,12 +353,14 @@ def _labelled_piecewise(
     data_start: int,
     data_end: int,
 ) -> None:
-    """Replace the stored segments of checks whose ``confirm``/``stale_after`` changed
-    during the period by the observations labelled piece by piece (§8).
+    """Replace the stored segments of checks labelled in some piece of the period with
+    other ``confirm``/``stale_after`` than the store's by the observations labelled piece
+    by piece (§8).
 
     The stored timeline is labelled with one set of parameters (the latest the check was
-    probed with); the parts of the period under other parameters are labelled again from
-    the observations. Where these were pruned, the stored segments stay.
+    probed with); the parts of the period under other parameters (changed during the
+    period, or after it: a closed month keeps its own) are labelled again from the
+    observations. Where these were pruned, the stored segments stay.
     """
     stored_params = timeline_parameters(session, list(pieces))
     # Only the parts labelled otherwise than stored are read again, with a margin for the
@@ -426,8 +441,8 @@ def evaluate_period(
     pieces = catalog_pieces(catalog, version_rows)
     systems = [s for s in catalog.systems if system_ids is None or s.id in system_ids]
     placed = None if pieces is None else _placements(catalog, pieces, system_ids)
-    labelling: dict[str, list[LabellingPiece]] = {}
     if placed is None:
+        labelling = _single_labelling(systems)
         check_keys = [c.key for s in systems for service in s.services for c in service.checks]
     else:
         labelling = _labelling_pieces(placed)
@@ -453,6 +468,8 @@ def evaluate_period(
         data_end = min(cutoff_ms, period.end_ms + margin)
         segments = segments_between(session, check_keys, data_start, data_end)
         if labelling:
+            # A period judged with other confirm/stale_after than the store labelled its
+            # checks with (a catalog change inside it or after it) is labelled with its own.
             _labelled_piecewise(session, segments, labelling, data_start, data_end)
         inputs = (
             _inputs(catalog, systems, segments, exclusions)

@@ -34,6 +34,7 @@ from app.store import history
 from app.store.exclusions import list_exclusions
 from app.store.ingest import ObservationIn, TimelineParams, store_observations
 from app.store.models import AuditEntry, Exclusion
+from app.store.segments import timeline_parameters
 from app.store.types import from_ms
 
 BUNDLE_FORMAT = 1
@@ -214,7 +215,13 @@ def write_bundle(
     data_start, data_end = start - margin, min(end + margin, now)
     # Checks whose confirm or stale_after changed during the month are evaluated from their
     # observations (§8), so a bundle of segments carries their observations instead.
-    observed = sorted(relabelled_checks(inputs.catalog, catalog_rows)) if segments else keys
+    # A change after the month relabels the stored timeline, not the month (§8): those
+    # checks are carried as observations too.
+    observed = (
+        sorted(relabelled_checks(inputs.catalog, catalog_rows, timeline_parameters(session, keys)))
+        if segments
+        else keys
+    )
     if segments:
         data_file = "segments.csv"
         segmented = sorted(set(keys) - set(observed))

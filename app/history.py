@@ -8,7 +8,7 @@ afterwards leaves that month's figures as they were.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -70,14 +70,24 @@ def period_checks(catalog: Catalog, rows: Sequence[CatalogVersion]) -> dict[str,
     return checks
 
 
-def relabelled_checks(catalog: Catalog, rows: Sequence[CatalogVersion]) -> set[str]:
+def relabelled_checks(
+    catalog: Catalog,
+    rows: Sequence[CatalogVersion],
+    stored: Mapping[tuple[str, str], tuple[int, int]] | None = None,
+) -> set[str]:
     """The checks whose ``confirm`` or ``stale_after`` differ between ``rows`` and
-    ``catalog``: a period's evaluation labels their observations again piece by piece."""
+    ``catalog``, or from the ``stored`` timelines' (per (check, location), as
+    :func:`app.store.segments.timeline_parameters`): a period's evaluation labels their
+    observations again piece by piece."""
     seen: dict[str, set[tuple[int, int]]] = {}
     for version in [*(version_catalog(row) for row in rows), catalog]:
         for key, check in version.checks().items():
             seen.setdefault(key, set()).add((check.confirm, check.stale_after_ms))
-    return {key for key, params in seen.items() if len(params) > 1}
+    relabelled = {key for key, params in seen.items() if len(params) > 1}
+    for (key, _), params in (stored or {}).items():
+        if key in seen and seen[key] != {params}:
+            relabelled.add(key)
+    return relabelled
 
 
 def versions_json(rows: list[CatalogVersion], zone: tzinfo) -> list[dict[str, Any]]:

@@ -228,6 +228,11 @@ def close_month(
             else _causes(history.audit_entries_after(session, latest.audit_watermark), period)
         )
         diff = [] if latest is None else figure_diff(latest.document, document)
+        if changed == ["segments"] and not causes and not diff:
+            # The stored timeline was labelled again for a confirm/stale_after changed
+            # after the month, which is evaluated with its own (§8): nothing of the month
+            # changed, so there is no new version.
+            return None
         row = MonthVersion(
             month=period.label,
             version=version,
