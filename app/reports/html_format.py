@@ -33,13 +33,14 @@ from app.reports.labels import (
     label,
     met_text,
     month_heading,
+    name_text,
     period_heading,
     pick,
     policy_text,
     recovery_text,
     yes_no,
 )
-from app.reports.rows import FigureRow, figure_rows, system_groups
+from app.reports.rows import FigureRow, figure_rows, group_name, system_groups
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -211,7 +212,7 @@ def _card(
         level=row.level,
         anchor=anchor,
         scope=row.scope,
-        name=pick(row.name, lang),
+        name=row.display_name(lang),
         target=figures["target_display"],
         availability=_availability_text(figures["availability_display"], lang),
         met=figures["met"],
@@ -349,7 +350,7 @@ def monthly_view(
     for group in system_groups(document):
         section = SystemSection(
             card=cards.get(group.system_id) if group.system is not None else None,
-            name=pick(group.name, lang),
+            name=group_name(group, lang),
             services=[cards[f"{s['system']}/{s['service']}"] for s in group.services],
         )
         if section.card is not None and group.system is not None and len(group.services) == 1:
@@ -357,7 +358,8 @@ def monthly_view(
             if _same_figures(group.system, sole):
                 # One service with the system's own figures: one card, naming the service.
                 section.card.sole_service = (
-                    f"{pick(sole['name'], lang)} ({sole['system']}/{sole['service']})"
+                    f"{name_text(sole['name'], sole.get('removed_at'), lang)} "
+                    f"({sole['system']}/{sole['service']})"
                 )
                 section.services = []
         sections.append(section)

@@ -194,6 +194,23 @@ _LABELS.update(
 )
 
 
+# A service or system the catalog no longer has, still in a period it was part of (§8):
+# the same words on the pages and in every report file.
+_LABELS["removed_on"] = ("{date} に削除", "removed {date}")
+
+
+def removed_text(removed_at: str, lang: Lang) -> str:
+    """ "2026-10-11 に削除" / "removed 2026-10-11": ``removed_at`` is an ISO instant in the
+    period's time zone (a document's ``"removed_at"``), so its date is the local one."""
+    return label("removed_on", lang).format(date=removed_at[:10])
+
+
+def name_text(name: LocalizedText, removed_at: str | None, lang: Lang) -> str:
+    """A row's name in ``lang``, marked when it left the catalog during the period."""
+    text = pick(name, lang)
+    return text if not removed_at else f"{text} ({removed_text(removed_at, lang)})"
+
+
 def _reason_words(reason: dict[str, Any], lang: Lang) -> str:
     window = reason.get("window")
     if reason.get("entity") == "exclusion" and isinstance(window, dict):

@@ -28,6 +28,7 @@ from app.reports.labels import (
     label,
     met_text,
     month_heading,
+    name_text,
     pick,
     yes_no,
 )
@@ -43,6 +44,10 @@ class FigureRow:
     service: str | None
     name: LocalizedText
     figures: Figures
+
+    def display_name(self, lang: Lang) -> str:
+        """Its name in ``lang``, marked "removed 2026-10-11" when it left the catalog."""
+        return name_text(self.name, self.figures.get("removed_at"), lang)
 
     @property
     def scope(self) -> str:
@@ -76,6 +81,12 @@ def system_groups(document: MonthlyReportDocument) -> list[SystemGroup]:
     for system_id, services in services_by_system.items():
         groups.append(SystemGroup(None, system_id, services[0]["system_name"], tuple(services)))
     return groups
+
+
+def group_name(group: SystemGroup, lang: Lang) -> str:
+    """A system section's name, marked when the system left the catalog in the period."""
+    removed_at = None if group.system is None else group.system.get("removed_at")
+    return name_text(group.name, removed_at, lang)
 
 
 def figure_rows(document: MonthlyReportDocument) -> list[FigureRow]:
@@ -139,7 +150,7 @@ def figure_values(row: FigureRow, lang: Lang) -> dict[str, Cell]:
         "level": label(f"level_{row.level}", lang),
         "system_id": row.system,
         "service_id": row.service,
-        "name": pick(row.name, lang),
+        "name": row.display_name(lang),
         "target": figures["target_display"],
         "availability": figures["availability_display"],
         "result": met_text(figures["met"], lang),
