@@ -34,7 +34,6 @@ from app.store import history
 from app.store.exclusions import list_exclusions
 from app.store.ingest import ObservationIn, TimelineParams, store_observations
 from app.store.models import AuditEntry, Exclusion
-from app.store.segments import timeline_parameters
 from app.store.types import from_ms
 
 BUNDLE_FORMAT = 1
@@ -218,7 +217,9 @@ def write_bundle(
     # A change after the month relabels the stored timeline, not the month (§8): those
     # checks are carried as observations too.
     observed = (
-        sorted(relabelled_checks(inputs.catalog, catalog_rows, timeline_parameters(session, keys)))
+        sorted(
+            relabelled_checks(inputs.catalog, catalog_rows, history.latest_catalog_version(session))
+        )
         if segments
         else keys
     )

@@ -8,7 +8,7 @@ afterwards leaves that month's figures as they were.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -71,23 +71,22 @@ def period_checks(catalog: Catalog, rows: Sequence[CatalogVersion]) -> dict[str,
 
 
 def relabelled_checks(
-    catalog: Catalog,
-    rows: Sequence[CatalogVersion],
-    stored: Mapping[tuple[str, str], tuple[int, int]] | None = None,
+    catalog: Catalog, rows: Sequence[CatalogVersion], latest: CatalogVersion | None = None
 ) -> set[str]:
     """The checks whose ``confirm`` or ``stale_after`` differ between ``rows`` and
-    ``catalog``, or from the ``stored`` timelines' (per (check, location), as
-    :func:`app.store.segments.timeline_parameters`): a period's evaluation labels their
-    observations again piece by piece."""
+    ``catalog``, or from the ``latest`` version's (the store labels its timelines with
+    today's): a period's evaluation labels their observations again piece by piece."""
     seen: dict[str, set[tuple[int, int]]] = {}
     for version in [*(version_catalog(row) for row in rows), catalog]:
         for key, check in version.checks().items():
             seen.setdefault(key, set()).add((check.confirm, check.stale_after_ms))
-    relabelled = {key for key, params in seen.items() if len(params) > 1}
-    for (key, _), params in (stored or {}).items():
-        if key in seen and seen[key] != {params}:
-            relabelled.add(key)
-    return relabelled
+    now = {} if latest is None else version_catalog(latest).checks()
+    return {
+        key
+        for key, params in seen.items()
+        if len(params) > 1
+        or (key in now and params != {(now[key].confirm, now[key].stale_after_ms)})
+    }
 
 
 def versions_json(rows: list[CatalogVersion], zone: tzinfo) -> list[dict[str, Any]]:

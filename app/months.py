@@ -365,6 +365,9 @@ def month_version_detail(
 
 # A fiscal-year month row's figures, taken from the month's latest version when it is closed.
 _MONTH_ROW_FIGURES = (
+    # The month's own target, as its version has it (§8).
+    "target",
+    "target_display",
     "availability",
     "availability_display",
     "met",
