@@ -28,8 +28,8 @@ from app.reports.labels import (
     label,
     met_text,
     month_heading,
+    month_version_text,
     name_text,
-    pick,
     yes_no,
 )
 
@@ -219,6 +219,14 @@ def fiscal_year_month_labels(document: FiscalYearReportDocument) -> list[str]:
     return [month["label"] for month in document["rows"][0]["months"]] if document["rows"] else []
 
 
+def fiscal_year_month_versions(document: FiscalYearReportDocument, lang: Lang) -> list[str]:
+    """Each month's version in words ("第2版" / "v2"), "" for an open month: a closed
+    month is one version for every row, so the sheet says it once, in its heading."""
+    if not document["rows"]:
+        return []
+    return [month_version_text(month, lang) or "" for month in document["rows"][0]["months"]]
+
+
 def _month_column(
     index: int, pick_value: Callable[[FiscalYearMonth], Cell]
 ) -> Callable[[FiscalYearRow], Cell]:
@@ -243,7 +251,11 @@ def fiscal_year_columns(document: FiscalYearReportDocument, lang: Lang) -> list[
         ),
         FiscalYearColumn(label("system_id", lang), "text", lambda row: row["system"]),
         FiscalYearColumn(label("service_id", lang), "text", lambda row: row["service"]),
-        FiscalYearColumn(label("indicator", lang), "text", lambda row: pick(row["name"], lang)),
+        FiscalYearColumn(
+            label("indicator", lang),
+            "text",
+            lambda row: name_text(row["name"], row.get("removed_at"), lang),
+        ),
         FiscalYearColumn(label("target", lang), "target", lambda row: row["target_display"]),
         FiscalYearColumn(
             f"{year_title} {label('availability', lang)}",
@@ -270,10 +282,12 @@ def fiscal_year_columns(document: FiscalYearReportDocument, lang: Lang) -> list[
             missed=lambda row: bool(row.get("insufficient_data")),
         ),
     ]
+    versions = fiscal_year_month_versions(document, lang)
     for index, month in enumerate(months):
+        version = f" {versions[index]}" if versions[index] else ""
         columns.append(
             FiscalYearColumn(
-                f"{month_heading(month, lang)} ({month})",
+                f"{month_heading(month, lang)} ({month}){version}",
                 "percent",
                 _month_column(index, lambda m: m["availability_display"]),
                 missed=lambda row, i=index: row["months"][i]["met"] is False,  # type: ignore[misc]
