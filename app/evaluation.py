@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from app.catalog.canonical import catalog_from_canonical
-from app.catalog.model import Catalog, Service, System
+from app.catalog.model import Catalog, Check, Service, System
 from app.sla import periods
 from app.sla.availability import UnknownPolicy, display_percent
 from app.sla.breakdown import daily_figures, figures_for, state_strip
@@ -38,7 +38,12 @@ from app.sla.timeline import (
     segments_in_pieces,
 )
 from app.store.exclusions import list_exclusions, snapshot
-from app.store.history import catalog_versions_between
+from app.store.history import (
+    catalog_version_at,
+    catalog_versions,
+    catalog_versions_between,
+    latest_catalog_version,
+)
 from app.store.models import CatalogVersion, Exclusion
 from app.store.segments import (
     observation_counts,
@@ -310,8 +315,8 @@ def _former(catalog: Catalog, placed: dict[str, _Placed]) -> tuple[Former, ...]:
 
 
 def _labelling_pieces(placed: dict[str, _Placed]) -> dict[str, list[LabellingPiece]]:
-    """Each check whose ``confirm`` or ``stale_after`` changed during the period, with the
-    pieces of each (a check belongs to one service, so its pieces do not overlap)."""
+    """Every check of the period with its ``confirm``/``stale_after`` piece by piece (a
+    check belongs to one service, so its pieces do not overlap)."""
     pieces: dict[str, list[LabellingPiece]] = defaultdict(list)
     for entry in placed.values():
         for *_, where in entry.services.values():
@@ -320,10 +325,39 @@ def _labelling_pieces(placed: dict[str, _Placed]) -> dict[str, list[LabellingPie
                     pieces[check.key].append(
                         LabellingPiece(start_ms, end_ms, check.confirm, check.stale_after_ms)
                     )
+    return dict(pieces)
+
+
+def _relabelled(
+    pieces: dict[str, list[LabellingPiece]], latest: Catalog | None
+) -> dict[str, list[LabellingPiece]]:
+    """The checks of ``pieces`` whose ``confirm``/``stale_after`` changed during the
+    period, or differ from the latest catalog version's (``latest``): the store labels a
+    check's timeline with the values it is probed with now, so a change after the period
+    relabels the period's stored segments, and the period keeps its own (§8)."""
+    now = {} if latest is None else latest.checks()
+    changed = {}
+    for key, items in pieces.items():
+        params = {(item.confirm, item.stale_after_ms) for item in items}
+        check = now.get(key)
+        if len(params) > 1 or (check is not None and params != {_params(check)}):
+            changed[key] = items
+    return changed
+
+
+def _params(check: Check) -> tuple[int, int]:
+    return check.confirm, check.stale_after_ms
+
+
+def _single_labelling(systems: Sequence[System]) -> dict[str, list[LabellingPiece]]:
+    """The checks of a period with one catalog version: one piece each, without bound."""
     return {
-        key: items
-        for key, items in pieces.items()
-        if len({(item.confirm, item.stale_after_ms) for item in items}) > 1
+        check.key: [
+            LabellingPiece(UNBOUNDED_START, UNBOUNDED_END, check.confirm, check.stale_after_ms)
+        ]
+        for system in systems
+        for service in system.services
+        for check in service.checks
     }
 
 
@@ -340,12 +374,14 @@ def _labelled_piecewise(
     data_start: int,
     data_end: int,
 ) -> None:
-    """Replace the stored segments of checks whose ``confirm``/``stale_after`` changed
-    during the period by the observations labelled piece by piece (§8).
+    """Replace the stored segments of checks labelled in some piece of the period with
+    other ``confirm``/``stale_after`` than the store's by the observations labelled piece
+    by piece (§8).
 
     The stored timeline is labelled with one set of parameters (the latest the check was
-    probed with); the parts of the period under other parameters are labelled again from
-    the observations. Where these were pruned, the stored segments stay.
+    probed with); the parts of the period under other parameters (changed during the
+    period, or after it: a closed month keeps its own) are labelled again from the
+    observations. Where these were pruned, the stored segments stay.
     """
     stored_params = timeline_parameters(session, list(pieces))
     # Only the parts labelled otherwise than stored are read again, with a margin for the
@@ -426,11 +462,13 @@ def evaluate_period(
     pieces = catalog_pieces(catalog, version_rows)
     systems = [s for s in catalog.systems if system_ids is None or s.id in system_ids]
     placed = None if pieces is None else _placements(catalog, pieces, system_ids)
-    labelling: dict[str, list[LabellingPiece]] = {}
+    latest_row = latest_catalog_version(session)
+    latest = None if latest_row is None else _version_catalog(latest_row)
     if placed is None:
+        labelling = _relabelled(_single_labelling(systems), latest)
         check_keys = [c.key for s in systems for service in s.services for c in service.checks]
     else:
-        labelling = _labelling_pieces(placed)
+        labelling = _relabelled(_labelling_pieces(placed), latest)
         check_keys = list(
             dict.fromkeys(
                 check.key
@@ -453,6 +491,8 @@ def evaluate_period(
         data_end = min(cutoff_ms, period.end_ms + margin)
         segments = segments_between(session, check_keys, data_start, data_end)
         if labelling:
+            # A period judged with other confirm/stale_after than the store labelled its
+            # checks with (a catalog change inside it or after it) is labelled with its own.
             _labelled_piecewise(session, segments, labelling, data_start, data_end)
         inputs = (
             _inputs(catalog, systems, segments, exclusions)
@@ -710,74 +750,152 @@ def report_document(
 __all__ = ["EvaluationResult", "evaluate_period", "report_document"]
 
 
+# (system id, service id or None) -> (target, unknown policy) of one catalog.
+Targets = dict[tuple[str, str | None], tuple[Decimal, UnknownPolicy]]
+
+
+def _targets(catalog: Catalog) -> Targets:
+    targets: Targets = {}
+    for system in catalog.systems:
+        targets[(system.id, None)] = (system.target, _policy(catalog, None))
+        for service in system.services:
+            targets[(system.id, service.id)] = (service.target, _policy(catalog, service))
+    return targets
+
+
+def _month_end_catalog(session: Session, month: Period, fallback: Catalog) -> Catalog:
+    """The catalog a month ending at ``month``'s end is judged by: the version in force
+    at its end, else the oldest recorded, else ``fallback`` (as
+    :func:`app.history.catalog_for_period_end`, with each version parsed once)."""
+    # A version that took effect at the very end instant belongs to the next month.
+    row = catalog_version_at(session, from_ms(month.end_ms - 1))
+    if row is None:
+        versions = catalog_versions(session)
+        row = versions[0] if versions else None
+    return fallback if row is None else _version_catalog(row)
+
+
+def _year_indicators(
+    catalog: Catalog, result: EvaluationResult
+) -> list[tuple[System, Service | None, int | None]]:
+    """The fiscal-year sheet's rows in report order: (system, service or None for the
+    system's own row, the instant it left the catalog or None), with the systems and
+    services removed during the year as the monthly report lists them (§8)."""
+    former_services: dict[str, list[tuple[Service, int]]] = defaultdict(list)
+    former_systems: list[tuple[System, int]] = []
+    for item in result.former:
+        if item.service is None:
+            former_systems.append((item.system, item.removed_ms))
+        else:
+            former_services[item.system.id].append((item.service, item.removed_ms))
+    listed: list[tuple[System, int | None]] = [(system, None) for system in catalog.systems]
+    listed += former_systems
+    rows: list[tuple[System, Service | None, int | None]] = []
+    for system, system_removed_ms in listed:
+        rows.append((system, None, system_removed_ms))
+        present = [(service, None) for service in system.services if system_removed_ms is None]
+        for service, removed_ms in [*present, *former_services.get(system.id, [])]:
+            rows.append((system, service, removed_ms))
+    return rows
+
+
 def fiscal_year_document(
     session: Session, catalog: Catalog, year: int, timezone: str, *, now: datetime | None = None
 ) -> dict[str, Any]:
     """The fiscal-year sheet: one row per indicator, the year's figure and each month's.
 
     The year's availability is computed over the whole year (not an average of the monthly
-    ratios). Each month's figures are the same evaluation cut to that month, which gives
-    exactly what evaluating the month alone gives, without reading the store twelve more
-    times.
+    ratios), with the year-end targets (``catalog``'s). Each month's figures are the same
+    evaluation cut to that month, with the targets in force at that month's end
+    (SLA-SEMANTICS §8): exactly what evaluating the month alone gives, without reading the
+    store twelve more times. Systems and services removed during the year are listed
+    after the others of their system, with ``"removed_at"``, as in the monthly report.
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
+    now_ms = to_ms(now)
     zone = ZoneInfo(timezone)
     year_period = periods.fiscal_year(year, timezone)
     year_result = evaluate_period(session, catalog, year_period, now=now)
     months_of_year = periods.fiscal_year_months(year, timezone)
+    # Each started month's targets: the running month's are the catalog's (its end is
+    # ahead), an ended month's those of the version in force at its end.
+    month_targets = {
+        month.label: _targets(
+            catalog if month.end_ms > now_ms else _month_end_catalog(session, month, catalog)
+        )
+        for month in months_of_year
+        if month.start_ms < now_ms
+    }
     rows: list[dict[str, Any]] = []
-    for system in catalog.systems:
-        indicators: list[tuple[str | None, Any, Decimal]] = [(None, system.name, system.target)]
-        indicators += [(service.id, service.name, service.target) for service in system.services]
-        for service_id, name, target in indicators:
-            evaluation = year_result.for_service(system.id, service_id)
-            figures = figures_json(evaluation, target, zone)
-            months = []
-            for month in months_of_year:
-                month_figures = figures_for(evaluation, month.start_ms, month.end_ms)
-                started = month.start_ms < to_ms(now)
-                months.append(
-                    {
-                        "label": month.label,
-                        "availability": ratio(month_figures.availability) if started else None,
-                        "availability_display": (
-                            display_percent(month_figures.availability, month_figures.target)
-                            if started
-                            else display_percent(None, month_figures.target)
-                        ),
-                        "met": month_figures.met if started else None,
-                        "downtime_seconds": seconds(month_figures.downtime_ms) if started else None,
-                        "insufficient_data": month_figures.insufficient_data if started else None,
-                        "coverage": ratio(month_figures.coverage) if started else None,
-                        # What a year total is summed from (app.months: closed months).
-                        "scheduled_seconds": (
-                            seconds(month_figures.scheduled_ms) if started else None
-                        ),
-                        "unknown_seconds": seconds(month_figures.unknown_ms) if started else None,
-                        "excluded_seconds": (
-                            {
-                                "planned": seconds(month_figures.planned_excluded_ms),
-                                "disaster": seconds(month_figures.disaster_excluded_ms),
-                            }
-                            if started
-                            else None
-                        ),
-                        # A closed month's row is its latest version (app.months, §9).
-                        "version": None,
-                        "closed_at": None,
-                    }
-                )
-            rows.append(
+    for system, service, removed_ms in _year_indicators(catalog, year_result):
+        service_id = None if service is None else service.id
+        name = system.name if service is None else service.name
+        target = system.target if service is None else service.target
+        evaluation = year_result.for_service(system.id, service_id)
+        figures = figures_json(evaluation, target, zone)
+        months = []
+        for month in months_of_year:
+            started = month.label in month_targets
+            month_target, month_policy = (
+                month_targets[month.label].get((system.id, service_id), (target, None))
+                if started
+                else (target, None)
+            )
+            month_figures = figures_for(
+                evaluation,
+                month.start_ms,
+                month.end_ms,
+                target=as_fraction(month_target),
+                policy=month_policy,
+            )
+            months.append(
                 {
-                    "system": system.id,
-                    "service": service_id,
-                    "name": name.model_dump(),
-                    "system_name": system.name.model_dump(),
-                    **{key: figures[key] for key in FISCAL_YEAR_FIELDS},
-                    "incidents": len(figures["incidents"]),
-                    "months": months,
+                    "label": month.label,
+                    # The month's own target (§8); the year's row has the year-end one.
+                    "target": float(month_target),
+                    "target_display": target_display(month_target),
+                    "availability": ratio(month_figures.availability) if started else None,
+                    "availability_display": (
+                        display_percent(month_figures.availability, month_figures.target)
+                        if started
+                        else display_percent(None, month_figures.target)
+                    ),
+                    "met": month_figures.met if started else None,
+                    "downtime_seconds": seconds(month_figures.downtime_ms) if started else None,
+                    "insufficient_data": month_figures.insufficient_data if started else None,
+                    "coverage": ratio(month_figures.coverage) if started else None,
+                    # What a year total is summed from (app.months: closed months).
+                    "scheduled_seconds": (seconds(month_figures.scheduled_ms) if started else None),
+                    "unknown_seconds": seconds(month_figures.unknown_ms) if started else None,
+                    "excluded_seconds": (
+                        {
+                            "planned": seconds(month_figures.planned_excluded_ms),
+                            "disaster": seconds(month_figures.disaster_excluded_ms),
+                        }
+                        if started
+                        else None
+                    ),
+                    # A closed month's row is its latest version (app.months, §9).
+                    "version": None,
+                    "closed_at": None,
                 }
             )
+        row: dict[str, Any] = {
+            "system": system.id,
+            "service": service_id,
+            "name": name.model_dump(),
+            "system_name": system.name.model_dump(),
+        }
+        if removed_ms is not None:
+            row["removed_at"] = iso(removed_ms, zone)
+        rows.append(
+            {
+                **row,
+                **{key: figures[key] for key in FISCAL_YEAR_FIELDS},
+                "incidents": len(figures["incidents"]),
+                "months": months,
+            }
+        )
     return {
         "period": {
             **period_json(year_period),
@@ -786,9 +904,7 @@ def fiscal_year_document(
         },
         "unknown_policy": catalog.unknown_policy,
         "generated_at": generated_at(year_period, now),
-        "data_cutoff": from_ms(year_period.evaluated_end_ms(to_ms(now)))
-        .astimezone(zone)
-        .isoformat(),
+        "data_cutoff": from_ms(year_period.evaluated_end_ms(now_ms)).astimezone(zone).isoformat(),
         "catalog_source": catalog.source,
         "catalog_sha256": catalog.sha256,
         "catalog_versions": catalog_versions_json(year_result, zone),

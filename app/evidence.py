@@ -214,7 +214,15 @@ def write_bundle(
     data_start, data_end = start - margin, min(end + margin, now)
     # Checks whose confirm or stale_after changed during the month are evaluated from their
     # observations (§8), so a bundle of segments carries their observations instead.
-    observed = sorted(relabelled_checks(inputs.catalog, catalog_rows)) if segments else keys
+    # A change after the month relabels the stored timeline, not the month (§8): those
+    # checks are carried as observations too.
+    observed = (
+        sorted(
+            relabelled_checks(inputs.catalog, catalog_rows, history.latest_catalog_version(session))
+        )
+        if segments
+        else keys
+    )
     if segments:
         data_file = "segments.csv"
         segmented = sorted(set(keys) - set(observed))

@@ -70,14 +70,23 @@ def period_checks(catalog: Catalog, rows: Sequence[CatalogVersion]) -> dict[str,
     return checks
 
 
-def relabelled_checks(catalog: Catalog, rows: Sequence[CatalogVersion]) -> set[str]:
+def relabelled_checks(
+    catalog: Catalog, rows: Sequence[CatalogVersion], latest: CatalogVersion | None = None
+) -> set[str]:
     """The checks whose ``confirm`` or ``stale_after`` differ between ``rows`` and
-    ``catalog``: a period's evaluation labels their observations again piece by piece."""
+    ``catalog``, or from the ``latest`` version's (the store labels its timelines with
+    today's): a period's evaluation labels their observations again piece by piece."""
     seen: dict[str, set[tuple[int, int]]] = {}
     for version in [*(version_catalog(row) for row in rows), catalog]:
         for key, check in version.checks().items():
             seen.setdefault(key, set()).add((check.confirm, check.stale_after_ms))
-    return {key for key, params in seen.items() if len(params) > 1}
+    now = {} if latest is None else version_catalog(latest).checks()
+    return {
+        key
+        for key, params in seen.items()
+        if len(params) > 1
+        or (key in now and params != {(now[key].confirm, now[key].stale_after_ms)})
+    }
 
 
 def versions_json(rows: list[CatalogVersion], zone: tzinfo) -> list[dict[str, Any]]:

@@ -228,6 +228,11 @@ def close_month(
             else _causes(history.audit_entries_after(session, latest.audit_watermark), period)
         )
         diff = [] if latest is None else figure_diff(latest.document, document)
+        if changed == ["segments"] and not causes and not diff:
+            # The stored timeline was labelled again for a confirm/stale_after changed
+            # after the month, which is evaluated with its own (§8): nothing of the month
+            # changed, so there is no new version.
+            return None
         row = MonthVersion(
             month=period.label,
             version=version,
@@ -360,6 +365,9 @@ def month_version_detail(
 
 # A fiscal-year month row's figures, taken from the month's latest version when it is closed.
 _MONTH_ROW_FIGURES = (
+    # The month's own target, as its version has it (§8).
+    "target",
+    "target_display",
     "availability",
     "availability_display",
     "met",

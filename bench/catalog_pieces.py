@@ -10,7 +10,9 @@ three databases that differ only in their catalog history:
 * **hours changed**: a second version from 16 October changes every service's operating
   hours (each service evaluated in two pieces);
 * **confirm changed**: a second version from 16 October changes every check's ``confirm``
-  (each check's first half labelled again from its observations).
+  (each check's first half labelled again from its observations);
+* **confirm changed after the month**: the change takes effect on 2 November; October
+  keeps its own ``confirm`` (each check's whole month labelled again).
 
     python bench/catalog_pieces.py                    # 20 services
     python bench/catalog_pieces.py --services 200
@@ -43,6 +45,7 @@ JST = ZoneInfo("Asia/Tokyo")
 OCTOBER = periods.month(2026, 10, "Asia/Tokyo")
 CHANGE = datetime(2026, 10, 16, tzinfo=JST)
 NOW = datetime(2026, 11, 3, tzinfo=JST)
+AFTER = datetime(2026, 11, 2, tzinfo=JST)
 
 
 def catalog(services: int, *, hours: str = "", confirm: int = 2) -> Catalog:
@@ -132,6 +135,9 @@ def main() -> None:
         "one version": ([(september, base)], base),
         "hours changed on the 16th": ([(september, base), (CHANGE, office)], office),
         "confirm changed on the 16th": ([(september, base), (CHANGE, stricter)], stricter),
+        # A closed October judged by its own version after a later change relabelled the
+        # stored timelines: the whole month labelled again from its observations.
+        "confirm changed after the month": ([(september, base), (AFTER, stricter)], base),
     }
     print(f"{options.services} services, 5-minute checks, October 2026 (CPU seconds)")
     with tempfile.TemporaryDirectory(prefix="kadou-bench-") as folder:
@@ -141,7 +147,7 @@ def main() -> None:
                 timings = cpu_seconds(url, judged_by, options.repeats, warm=warm)
                 label = f"{name}, {'again' if warm else 'first'}"
                 print(
-                    f"  {label:<36} min {min(timings):.3f}  median "
+                    f"  {label:<40} min {min(timings):.3f}  median "
                     f"{statistics.median(timings):.3f}  max {max(timings):.3f}"
                     f"  ({options.repeats} runs)"
                 )

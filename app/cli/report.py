@@ -16,6 +16,7 @@ from app.cli._common import check_output_path, fail, guarded, require_schema, ru
 from app.errors import KadouError
 from app.evaluation import evaluate_period, report_document
 from app.reports.formats import format_duration, format_percent, percent_decimals
+from app.reports.labels import removed_text
 from app.sla import periods
 
 # Years a report can be asked for: "26" is a typo for 2026, not the fiscal year 26 AD.
@@ -207,7 +208,7 @@ def render_table(document: dict[str, Any]) -> str:
         flag = "  insufficient data" if item["insufficient_data"] else ""
         if item.get("removed_at"):
             # In the period's catalog history but no longer in the catalog (§8).
-            flag += f"  removed {item['removed_at'][:10]}"
+            flag += f"  {removed_text(item['removed_at'], 'en')}"
         return (
             f"{name:<28} {item['target_display']:>7} {item['availability_display']:>12} {met:>4} "
             f"{_duration(item['scheduled_seconds']):>12} {_duration(item['downtime_seconds']):>11} "

@@ -153,6 +153,9 @@ class FiscalYearMonth(TypedDict):
     scheduled_seconds: NotRequired[int | float | None]
     unknown_seconds: NotRequired[int | float | None]
     excluded_seconds: NotRequired[ExcludedSeconds | None]
+    # The month's own target (its month-end catalog's, or its closed version's, §8).
+    target: NotRequired[float]
+    target_display: NotRequired[str]
     # A closed month's row is its latest version (1, 2, …); None for an open month.
     version: NotRequired[int | None]
     closed_at: NotRequired[str | None]
@@ -178,6 +181,8 @@ class FiscalYearRow(TypedDict):
     months: list[FiscalYearMonth]
     insufficient_data: NotRequired[bool]
     coverage: NotRequired[float | None]
+    # Only for a system or service removed during the year (SLA-SEMANTICS §8).
+    removed_at: NotRequired[str]
 
 
 class FiscalYearReportDocument(TypedDict):

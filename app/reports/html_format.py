@@ -33,13 +33,19 @@ from app.reports.labels import (
     label,
     met_text,
     month_heading,
+    name_text,
     period_heading,
-    pick,
     policy_text,
     recovery_text,
     yes_no,
 )
-from app.reports.rows import FigureRow, figure_rows, system_groups
+from app.reports.rows import (
+    FigureRow,
+    figure_rows,
+    fiscal_year_month_versions,
+    group_name,
+    system_groups,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -211,7 +217,7 @@ def _card(
         level=row.level,
         anchor=anchor,
         scope=row.scope,
-        name=pick(row.name, lang),
+        name=row.display_name(lang),
         target=figures["target_display"],
         availability=_availability_text(figures["availability_display"], lang),
         met=figures["met"],
@@ -349,7 +355,7 @@ def monthly_view(
     for group in system_groups(document):
         section = SystemSection(
             card=cards.get(group.system_id) if group.system is not None else None,
-            name=pick(group.name, lang),
+            name=group_name(group, lang),
             services=[cards[f"{s['system']}/{s['service']}"] for s in group.services],
         )
         if section.card is not None and group.system is not None and len(group.services) == 1:
@@ -357,7 +363,8 @@ def monthly_view(
             if _same_figures(group.system, sole):
                 # One service with the system's own figures: one card, naming the service.
                 section.card.sole_service = (
-                    f"{pick(sole['name'], lang)} ({sole['system']}/{sole['service']})"
+                    f"{name_text(sole['name'], sole.get('removed_at'), lang)} "
+                    f"({sole['system']}/{sole['service']})"
                 )
                 section.services = []
         sections.append(section)
@@ -418,6 +425,8 @@ class MonthCell:
     text: str
     met: bool | None
     insufficient_data: bool
+    # "目標 99.9%" when the month's own target differs from the year's (§8), else "".
+    target: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,7 +460,7 @@ def render_fiscal_year_html(document: FiscalYearReportDocument, lang: Lang) -> s
         FiscalYearRowView(
             is_system=row["service"] is None,
             scope=row["system"] if row["service"] is None else f"{row['system']}/{row['service']}",
-            name=pick(row["name"], lang),
+            name=name_text(row["name"], row.get("removed_at"), lang),
             target=row["target_display"],
             availability=_availability_text(row["availability_display"], lang),
             met=row["met"],
@@ -468,6 +477,9 @@ def render_fiscal_year_html(document: FiscalYearReportDocument, lang: Lang) -> s
                     _availability_text(m["availability_display"], lang),
                     m["met"],
                     bool(m.get("insufficient_data")),
+                    label("month_target", lang).format(target=m["target_display"])
+                    if m.get("target_display", row["target_display"]) != row["target_display"]
+                    else "",
                 )
                 for m in row["months"]
             ],
@@ -491,6 +503,7 @@ def render_fiscal_year_html(document: FiscalYearReportDocument, lang: Lang) -> s
         if document.get("unknown_policy")
         else "",
         month_headings=[month_heading(month, lang) for month in month_labels],
+        month_versions=fiscal_year_month_versions(document, lang),
         year_groups=year_groups,
         rows=rows,
         provenance=_provenance(dict(document), lang),

@@ -61,8 +61,6 @@ _PAGE_LABELS: dict[str, tuple[str, str]] = {
     ),
     "forbidden": ("この操作を行う権限がありません。", "You are not allowed to do this."),
     "not_found": ("見つかりません", "Not found"),
-    # A service the catalog no longer has, still in a month it was part of (§8).
-    "removed_on": ("{date} に削除", "removed {date}"),
     "overview_title": ("稼働状況の概況", "Availability overview"),
     "month_to_date": ("当月（{month}）の{now}までの実績", "Month to date ({month}), up to {now}"),
     "auto_refresh": ("{seconds}秒ごとに自動更新", "Refreshes every {seconds} s"),

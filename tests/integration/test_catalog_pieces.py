@@ -55,6 +55,7 @@ def _service(
     hours: str = "",
     core: bool = True,
     confirm: int = 2,
+    stale_after: str = "15m",
 ) -> str:
     check_lines = "".join(
         f"""
@@ -63,7 +64,8 @@ def _service(
             url: http://127.0.0.1:9/{service_id}/{check_id}
             interval: 5m
             timeout: 10s
-            confirm: {confirm}"""
+            confirm: {confirm}
+            stale_after: {stale_after}"""
         for check_id in checks
     )
     extra = (f"\n        hours: {hours}" if hours else "") + (
@@ -488,3 +490,65 @@ systems:
     legacy = next(row for row in api["systems"] if row["system"] == "legacy")
     assert legacy["removed_at"] == "2026-10-11T00:00:00+09:00"
     assert legacy["scheduled_seconds"] == 10 * DAY
+
+
+@pytest.mark.parametrize("changed", ["confirm", "stale_after"])
+def test_a_labelling_change_after_a_closed_month_does_not_amend_it(
+    migrated_url: str, tmp_path: Path, changed: str
+) -> None:
+    """§8: the closed month keeps its own confirm/stale_after when the store relabels."""
+    october = _catalog(_service("main"))
+    later = _catalog(
+        _service("main", confirm=3) if changed == "confirm" else _service("main", stale_after="1h")
+    )
+    later_params = (
+        TimelineParams(3, 15 * 60_000) if changed == "confirm" else TimelineParams(2, 60 * 60_000)
+    )
+    sessions = _sessions(migrated_url, (datetime(2026, 9, 1, tzinfo=JST), october))
+    # Two failures on the 6th (an outage under confirm 2, a blip under 3) and a 40-minute
+    # silence on the 9th (partly unknown when stale after 15 minutes, not after 1 hour).
+    short = datetime(2026, 10, 6, 3, tzinfo=JST)
+    silent = datetime(2026, 10, 9, 12, tzinfo=JST)
+    _probe(
+        sessions,
+        "jpki/main/http",
+        MONTH_START - timedelta(days=1),
+        silent,
+        failing=[(short, short + 2 * STEP)],
+    )
+    _probe(sessions, "jpki/main/http", silent + timedelta(minutes=40), AFTER)
+    closed = close_month(sessions, october, OCTOBER, actor="export", now=AFTER)
+    assert closed is not None
+    before = _row(closed.document, "main")
+    assert before["downtime_seconds"] == 600 and before["unknown_seconds"] == 30 * 60
+
+    # The catalog changes after the month; the next results relabel the stored history.
+    assert record_catalog(sessions, later, "test", at=AFTER + timedelta(hours=1))
+    _probe(
+        sessions,
+        "jpki/main/http",
+        AFTER + timedelta(hours=1),
+        AFTER + timedelta(hours=2),
+        params=later_params,
+    )
+    with sessions() as session:
+        assert (
+            history.segments_digest(session, ["jpki/main/http"], MONTH_START, MONTH_END)
+            != closed.segments_digest
+        ), "the stored timeline was not relabelled"
+
+    now = AFTER + timedelta(hours=3)
+    assert close_month(sessions, later, OCTOBER, actor="export", now=now) is None
+    with sessions() as session:
+        assert len(history.month_versions(session, "2026-10")) == 1
+        again = report_document(october, evaluate_period(session, october, OCTOBER, now=now))
+    assert _row(again, "main")["downtime_seconds"] == 600
+    assert _row(again, "main")["unknown_seconds"] == 30 * 60
+    assert _row(again, "main")["incidents"] == before["incidents"]
+    # The month's evidence bundle of segments still verifies against its version.
+    with sessions() as session:
+        body = build_bundle(session, later, "2026-10", "Asia/Tokyo", segments=True, now=now)
+    path = tmp_path / "evidence-2026-10.zip"
+    path.write_bytes(body)
+    verification = verify_bundle(path)
+    assert verification.identical, verification.lines()
