@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +35,7 @@ from tests.integration.test_web_pages import (
     make_runtime,
     seed,
 )
+from tests.support.ports import free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, ViewportSize
@@ -64,13 +64,6 @@ def _missing_browser() -> str | None:
     except ImportError:
         return "the playwright package is missing (pip install playwright)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class LiveServer:

@@ -19,6 +19,7 @@ from app.api.results import MAX_BATCH
 from app.main import create_app
 from app.store.models import CheckSegment, Observation, RunnerHeartbeat
 from tests.support.api import Api, add_tokens, make_runtime, migrate, observation, open_api, series
+from tests.support.ports import free_port
 
 JST = ZoneInfo("Asia/Tokyo")
 NOW = datetime(2026, 10, 20, 12, 0, tzinfo=JST)
@@ -170,12 +171,6 @@ def test_a_body_that_is_not_a_batch_is_422(api: Api) -> None:
 
 
 # --- a real server, a dropped connection --------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -32,18 +32,13 @@ from app.store.exclusions import ExclusionRequest, add_exclusion
 from app.store.ingest import ObservationIn, TimelineParams, store_observations
 from app.store.locks import once_only
 from app.store.tokens import Actor, Role
+from tests.support.ports import free_port
 
 BOUND = 30.0
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PGBOUNCER = shutil.which("pgbouncer") or (
     "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -40,6 +39,7 @@ from app.store.ingest import ObservationIn, TimelineParams, store_observations
 from app.store.locks import once_only
 from app.store.models import ReportExport
 from tests.support.api import Clock, add_tokens, series
+from tests.support.ports import free_port
 
 JST = ZoneInfo("Asia/Tokyo")
 ROOT = Path(__file__).resolve().parents[2]
@@ -316,12 +316,6 @@ def test_a_browser_session_works_on_every_replica_with_the_shared_secret(
 
 
 # --- SQLite: one server per database file ----------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_server(database: Path, workdir: Path, port: int) -> subprocess.Popen[str]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+from tests.support.ports import free_port
 
 Handler = Callable[[str, str, dict[str, str], bytes], Awaitable[tuple[int, bytes] | None]]
 
@@ -24,13 +25,6 @@ REASONS = {
     500: "Internal Server Error",
     503: "Busy",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe_socket:
-        probe_socket.bind(("127.0.0.1", 0))
-        port: int = probe_socket.getsockname()[1]
-        return port
 
 
 class TinyHttpServer:

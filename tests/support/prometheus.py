@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+
+from tests.support.ports import free_port as free_loopback_port
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Debian's 2.42 takes a few seconds to open its TSDB and load rules.
@@ -37,13 +38,6 @@ def require_binary(name: str) -> str:
             pytest.fail(f"{reason}; it is required in CI")
         pytest.skip(reason)
     return path
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
