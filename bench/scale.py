@@ -50,7 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,6 +79,8 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 START_BOUND_S = 180.0
 # How long the warm-up may wait, past ``--warmup``, for the agents to catch up.
 WARMUP_BOUND_S = 180.0
+# How long the replicas' CPU is measured with no ingest: four rounds of the SLA snapshot.
+IDLE_S = 60.0
 # After the probing stops, how long the agents may take to deliver what they still hold.
 DRAIN_BOUND_S = 60.0
 
@@ -92,11 +94,12 @@ class Agent:
     stored: int = 0
     stored_measured: int = 0
     probed_measured: int = 0
-    errors: int = 0
-    retries: int = 0
+    # Failed posts (each retried): when (loop time) and why.
+    failures: list[tuple[float, str]] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)  # measured window only
     pending: deque[ObservationRecord] = field(default_factory=deque)
-    max_backlog: int = 0
+    max_backlog: int = 0  # measured window only
+    warmup_backlog: int = 0
 
 
 @dataclass
@@ -109,6 +112,8 @@ class Window:
     stop: float = math.inf
     cpu_start: dict[str, float] = field(default_factory=dict)
     cpu_end: dict[str, float] = field(default_factory=dict)
+    # CPU seconds per second with no ingest, after the run (the replicas' background work).
+    idle: dict[str, float] = field(default_factory=dict)
     loads: list[float] = field(default_factory=list)
 
 
@@ -249,7 +254,10 @@ async def run_agent(
                 probed_ms = until_ms
             elif not agent.pending:
                 return
-            agent.max_backlog = max(agent.max_backlog, len(agent.pending))
+            if measured(window, now):
+                agent.max_backlog = max(agent.max_backlog, len(agent.pending))
+            elif not window.start:
+                agent.warmup_backlog = max(agent.warmup_backlog, len(agent.pending))
             batch = [agent.pending[i] for i in range(min(MAX_BATCH, len(agent.pending)))]
             heartbeat = Heartbeat(
                 runner, location, sim_start + timedelta(seconds=now - t0), round(flush_s * 1000)
@@ -276,11 +284,10 @@ async def run_agent(
                 done = loop.time()
                 if failure is None:
                     break
-                agent.errors += 1
+                agent.failures.append((began, failure))
                 if not probing and done > window.stop + DRAIN_BOUND_S:
                     return
                 attempt += 1
-                agent.retries += 1
                 await asyncio.sleep(min(5.0, 0.25 * 2**attempt))
             stored = int(response.json()["stored"])
             for _ in batch:
@@ -349,7 +356,8 @@ async def ingest(
                 f"  {elapsed:5.0f} s: {sum(a.stored_measured for a in agents) / elapsed:,.0f} "
                 f"obs/s stored, p99 {percentile(latencies, 0.99) if latencies else 0:.0f} ms, "
                 f"backlog {sum(len(a.pending) for a in agents):,}, "
-                f"errors {sum(a.errors for a in agents)}, load {os.getloadavg()[0]:.1f}",
+                f"failed posts {sum(len(a.failures) for a in agents)}, "
+                f"load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     window.end = loop.time()
@@ -357,6 +365,13 @@ async def ingest(
     backlog_at_end = sum(len(a.pending) for a in agents)
     await asyncio.gather(*tasks)
     print(f"  backlog when probing stopped: {backlog_at_end:,} observations", flush=True)
+    # What the replicas spend with no ingest: the SLA snapshot /metrics reads (recomputed
+    # every KADOU_METRICS_REFRESH_SECONDS, 15 s) and the polls for other replicas' changes.
+    before = await asyncio.to_thread(cpu_counters, replicas, pg_name)
+    began = loop.time()
+    await asyncio.sleep(IDLE_S)
+    after = await asyncio.to_thread(cpu_counters, replicas, pg_name)
+    window.idle = {k: (after[k] - before[k]) / (loop.time() - began) for k in before}
     return window
 
 
@@ -504,6 +519,8 @@ def summarise(
     stored = sum(a.stored_measured for a in agents)
     probed = sum(a.probed_measured for a in agents)
     latencies = [v for a in agents for v in a.latencies_ms]
+    failed = [why for a in agents for at, why in a.failures if measured(window, at)]
+    warmup_failures = sum(1 for a in agents for at, _ in a.failures if at < window.start)
     cpu = {k: window.cpu_end[k] - window.cpu_start[k] for k in window.cpu_start}
     replica_cpu = sum(v for k, v in cpu.items() if k.startswith("replica"))
     per_obs = 1e6 / max(stored, 1)
@@ -517,9 +534,15 @@ def summarise(
         print(
             f"  push latency p50 {percentile(latencies, 0.5):.0f} ms, p95 "
             f"{percentile(latencies, 0.95):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
-            f"max {max(latencies):.0f} ms; errors {sum(a.errors for a in agents)}, "
-            f"retries {sum(a.retries for a in agents)}; largest agent backlog "
-            f"{max(a.max_backlog for a in agents):,} observations",
+            f"max {max(latencies):.0f} ms; failed posts (each retried) {len(failed)}"
+            + (
+                f" ({', '.join(f'{n} {why}' for why, n in Counter(failed).most_common())})"
+                if failed
+                else ""
+            )
+            + f", {warmup_failures} more during the warm-up; largest agent backlog "
+            f"{max(a.max_backlog for a in agents):,} observations "
+            f"({max(a.warmup_backlog for a in agents):,} during the warm-up)",
             flush=True,
         )
     print(
@@ -530,6 +553,14 @@ def summarise(
         f"({cpu['agents'] / seconds:.0%}); load average during the run min "
         f"{min(window.loads):.1f} / median {statistics.median(window.loads):.1f} / max "
         f"{max(window.loads):.1f}",
+        flush=True,
+    )
+    idle_replicas = sum(v for k, v in window.idle.items() if k.startswith("replica"))
+    print(
+        f"  with no ingest (after it): replicas {idle_replicas:.0%} of a core, PostgreSQL "
+        f"{window.idle['postgres']:.0%}; less that, ingest costs the replicas "
+        f"{(replica_cpu - idle_replicas * seconds) * per_obs:.0f} µs and PostgreSQL "
+        f"{(cpu['postgres'] - window.idle['postgres'] * seconds) * per_obs:.0f} µs per observation",
         flush=True,
     )
 
