@@ -10,11 +10,12 @@ An agent whose post fails retries the same batch with backoff, as the real one d
 keeps probing meanwhile: its backlog (observations probed, not yet acknowledged) is how far
 the servers fall behind.
 
-The observations are dated in a closed month (the month three months ago, from its 1st,
+The observations are dated in a past month (the month three months ago, from its 1st,
 01:00 in Asia/Tokyo, advancing with the wall clock) so that, after the run, the month can be
-closed and ``kadou db prune`` really deletes them. (The replicas' periodic SLA snapshot
-evaluates the running month, which therefore holds none of the bench's data: its cost,
-about that of one monthly report, is not in the ingest figures.)
+closed and ``kadou db prune`` really deletes them. (The replicas' SLA snapshot for
+/metrics, recomputed every 15 s, evaluates the running month, which therefore holds none
+of the bench's data: its cost in the figures is that of an empty month. With a month of
+data each round costs more, of the order of the monthly report printed below.)
 
 The first ``--warmup`` seconds (two intervals: every timeline is created) are not measured,
 nor the time after them until the agents have caught up (at most 3 minutes more).
@@ -364,7 +365,16 @@ async def ingest(
     window.cpu_end = await asyncio.to_thread(cpu_counters, replicas, pg_name)
     backlog_at_end = sum(len(a.pending) for a in agents)
     await asyncio.gather(*tasks)
-    print(f"  backlog when probing stopped: {backlog_at_end:,} observations", flush=True)
+    left = sum(len(a.pending) for a in agents)
+    print(
+        f"  backlog when probing stopped: {backlog_at_end:,} observations; "
+        + (
+            f"all delivered {loop.time() - window.end:.1f} s later"
+            if not left
+            else f"{left:,} still undelivered after {DRAIN_BOUND_S:.0f} s"
+        ),
+        flush=True,
+    )
     # What the replicas spend with no ingest: the SLA snapshot /metrics reads (recomputed
     # every KADOU_METRICS_REFRESH_SECONDS, 15 s) and the polls for other replicas' changes.
     before = await asyncio.to_thread(cpu_counters, replicas, pg_name)
