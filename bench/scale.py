@@ -658,9 +658,11 @@ def main() -> None:
         parser.error("--replicas and --agents need at least 1; --rate and --minutes above 0")
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        # SIGTERM as Ctrl-C: unwind through the finally blocks that drop the database.
+        # Unwind through the finally blocks that stop the replicas and drop the database.
         raise KeyboardInterrupt
 
+    # SIGINT too: a process started in the background by a script ignores it otherwise.
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
         run(args)
