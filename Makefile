@@ -24,5 +24,6 @@ test:
 	$(MAKE) lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
-bench: install
+bench:
+	scripts/bootstrap --bench
 	$(PY) bench/import_and_report.py

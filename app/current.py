@@ -239,6 +239,16 @@ class CurrentStateCache:
             listener()
         return True
 
+    def fresh(self) -> CurrentState | None:
+        """The snapshot ``get()`` would return without computing, or None: never blocks, so
+        an async route can answer from it on the event loop."""
+        snapshot = self._snapshot
+        if snapshot is not None and time.monotonic() - snapshot.computed_monotonic <= (
+            self.max_age_seconds
+        ):
+            return snapshot
+        return None
+
     def get(self, max_age_seconds: float | None = None) -> CurrentState:
         max_age = self.max_age_seconds if max_age_seconds is None else max_age_seconds
         snapshot = self._snapshot

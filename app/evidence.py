@@ -24,10 +24,10 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from app.catalog.model import Catalog
+from app.catalog.model import Catalog, Check
 from app.errors import InvalidInput
 from app.evaluation import INITIAL_MARGIN_MS, evaluate_period, report_document
-from app.history import catalog_for_period_end
+from app.history import catalog_for_period_end, period_checks, relabelled_checks
 from app.months import figure_diff, month_inputs, parse_month_label
 from app.sla import periods
 from app.store import history
@@ -61,7 +61,7 @@ manifest.json   SHA-256 of every other file in this bundle
 month.json      the month, what the data is (observations or segments), each version
 catalog/        the catalog version(s) in force during the month (canonical JSON)
 {data_file}  every {data_kind} of the month's checks, with {margin} days either side
-end_marks.csv   instants at which a probe runner stopped cleanly (observations only)
+{observed}end_marks.csv   instants at which a probe runner stopped cleanly (with observations)
 exclusions.json the exclusion windows that touch the month
 audit.json      the audit entries of those windows and of each version's reasons
 reports/        the report document of every version (open.json for an open month)
@@ -167,14 +167,20 @@ def write_bundle(
     *,
     segments: bool = False,
     now: datetime | None = None,
+    earlier: zipfile.ZipFile | None = None,
 ) -> None:
-    """Write the evidence bundle of ``month`` to ``target``, streaming the data file."""
+    """Write the evidence bundle of ``month`` to ``target``, streaming the data file.
+
+    ``earlier`` is a bundle of the same month written before its raw observations were
+    pruned: its observations and end marks are kept, together with what the store still
+    holds (see :func:`_merged_observations`), so a later version's bundle still carries
+    every observation the month is computed from.
+    """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     period = parse_month_label(month, timezone)
     start, end = from_ms(period.start_ms), from_ms(period.end_ms)
     margin = timedelta(milliseconds=INITIAL_MARGIN_MS)
     inputs = month_inputs(session, fallback, period)
-    keys = sorted(inputs.catalog.checks())
     versions = history.month_versions(session, period.label)
     files: dict[str, bytes] = {}
     bundle = _BundleWriter(target)
@@ -182,6 +188,8 @@ def write_bundle(
     _, used = catalog_for_period_end(session, end, fallback)
     if used is not None and used.id not in {row.id for row in catalog_rows}:
         catalog_rows = [used, *catalog_rows]
+    # The checks of every version of the month: one removed mid-month counts until then.
+    keys = sorted(period_checks(inputs.catalog, catalog_rows))
     catalog_index = [
         {
             "sha256": row.sha256,
@@ -204,9 +212,21 @@ def write_bundle(
         ]
     files["catalog/versions.json"] = _json_bytes(catalog_index)
     data_start, data_end = start - margin, min(end + margin, now)
+    # Checks whose confirm or stale_after changed during the month are evaluated from their
+    # observations (§8), so a bundle of segments carries their observations instead.
+    # A change after the month relabels the stored timeline, not the month (§8): those
+    # checks are carried as observations too.
+    observed = (
+        sorted(
+            relabelled_checks(inputs.catalog, catalog_rows, history.latest_catalog_version(session))
+        )
+        if segments
+        else keys
+    )
     if segments:
         data_file = "segments.csv"
-        rows = history.segments_rows_between(session, keys, data_start, data_end)
+        segmented = sorted(set(keys) - set(observed))
+        rows = history.segments_rows_between(session, segmented, data_start, data_end)
         bundle.stream(
             data_file,
             _csv(
@@ -219,31 +239,22 @@ def write_bundle(
         )
     else:
         data_file = "observations.csv"
-        observations = history.observations_between(session, keys, data_start, data_end)
-        bundle.stream(
-            data_file,
-            _csv(
-                (
-                    (
-                        check,
-                        location,
-                        _instant(observed_at),
-                        int(ok),
-                        "" if latency_ms is None else repr(latency_ms),
-                        detail or "",
-                    )
-                    for check, location, observed_at, ok, latency_ms, detail in observations
-                ),
-                OBSERVATION_FIELDS,
-            ),
+    if observed:
+        wanted = set(observed)
+        observations = history.observations_between(session, observed, data_start, data_end)
+        observation_rows: Iterator[tuple[Any, ...]] = (
+            _observation_row(check, location, observed_at, ok, latency_ms, detail)
+            for check, location, observed_at, ok, latency_ms, detail in observations
         )
-        marks = history.end_marks_between(session, keys, data_start, data_end)
-        bundle.stream(
-            "end_marks.csv",
-            _csv(
-                ((m.check, m.location, _instant(m.at)) for m in marks), ("check", "location", "at")
-            ),
+        mark_rows: Iterator[tuple[Any, ...]] = (
+            (m.check, m.location, _instant(m.at))
+            for m in history.end_marks_between(session, observed, data_start, data_end)
         )
+        if earlier is not None:
+            observation_rows = _merged_observations(session, earlier, wanted, data_start, data_end)
+            mark_rows = iter(sorted({*mark_rows, *_earlier_marks(earlier, wanted)}))
+        bundle.stream("observations.csv", _csv(observation_rows, OBSERVATION_FIELDS))
+        bundle.stream("end_marks.csv", _csv(mark_rows, ("check", "location", "at")))
     windows = list_exclusions(session, start=start, end=end)
     files["exclusions.json"] = _json_bytes([_exclusion_json(row) for row in windows])
     reason_ids = sorted({i for row in versions for i in row.audit_entry_ids})
@@ -290,10 +301,92 @@ def write_bundle(
         data_file=f"{data_file:<15}",
         data_kind="check segment" if segments else "observation",
         margin=INITIAL_MARGIN_MS // 86_400_000,
+        observed=(
+            "observations.csv the observations of the checks whose confirm or stale_after\n"
+            "                changed during the month (their segments are computed from them)\n"
+            if segments and observed
+            else ""
+        ),
     ).encode("utf-8")
     for name, body in sorted(files.items()):
         bundle.add(name, body)
     bundle.close()
+
+
+def _observation_row(
+    check: str,
+    location: str,
+    observed_at: datetime,
+    ok: bool,
+    latency_ms: float | None,
+    detail: str | None,
+) -> tuple[Any, ...]:
+    return (
+        check,
+        location,
+        _instant(observed_at),
+        int(ok),
+        "" if latency_ms is None else repr(latency_ms),
+        detail or "",
+    )
+
+
+def _earlier_rows(earlier: zipfile.ZipFile, name: str) -> Iterator[list[str]]:
+    if name not in earlier.namelist():
+        return
+    with earlier.open(name) as entry:
+        rows = csv.reader(io.TextIOWrapper(entry, encoding="utf-8", newline=""))
+        next(rows, None)  # the header
+        yield from rows
+
+
+def _earlier_marks(earlier: zipfile.ZipFile, keys: set[str]) -> set[tuple[Any, ...]]:
+    return {(r[0], r[1], r[2]) for r in _earlier_rows(earlier, "end_marks.csv") if r[0] in keys}
+
+
+def _merged_observations(
+    session: Session,
+    earlier: zipfile.ZipFile,
+    keys: set[str],
+    start: datetime,
+    end: datetime,
+) -> Iterator[tuple[Any, ...]]:
+    """The earlier bundle's observations together with the store's, one series at a time.
+
+    A series (check, location) is read from the store only while the earlier bundle's rows
+    of it are streamed, so memory holds one series of one month at most. Where both have
+    an instant, the store's row is written; series only the store has (late data from a
+    new location) follow at the end.
+    """
+    seen: set[tuple[str, str]] = set()
+
+    def series(check: str, location: str, rows: list[list[str]]) -> Iterator[tuple[Any, ...]]:
+        seen.add((check, location))
+        stored = {
+            _instant(at): _observation_row(check, location, at, ok, latency, detail)
+            for at, ok, latency, detail in history.series_observations_between(
+                session, check, location, start, end
+            )
+        }
+        merged = {row[2]: tuple(row) for row in rows} | stored
+        for instant in sorted(merged):
+            yield merged[instant]
+
+    current: tuple[str, str] | None = None
+    rows: list[list[str]] = []
+    for row in _earlier_rows(earlier, "observations.csv"):
+        if row[0] not in keys:
+            continue
+        if (row[0], row[1]) != current:
+            if current is not None:
+                yield from series(*current, rows)
+            current, rows = (row[0], row[1]), []
+        rows.append(row)
+    if current is not None:
+        yield from series(*current, rows)
+    for check, location in history.observation_series_between(session, sorted(keys), start, end):
+        if (check, location) not in seen:
+            yield from series(check, location, [])
 
 
 def _entry(name: str) -> zipfile.ZipInfo:
@@ -417,9 +510,15 @@ def _recompute(
     catalog = catalog_from_canonical(
         files[f"catalog/{used['sha256']}.json"].decode("utf-8"), "evidence bundle"
     )
+    # Every version's checks, the latest definition of each: a check removed mid-month
+    # counts until its removal, and the evaluation takes each part's structure (§8).
+    checks: dict[str, Check] = {}
+    for item in index:
+        text = files[f"catalog/{item['sha256']}.json"].decode("utf-8")
+        checks.update(catalog_from_canonical(text, "evidence bundle").checks())
+    checks.update(catalog.checks())
     params = {
-        key: TimelineParams(check.confirm, check.stale_after_ms)
-        for key, check in catalog.checks().items()
+        key: TimelineParams(check.confirm, check.stale_after_ms) for key, check in checks.items()
     }
     versions = month["versions"]
     expected_name = f"reports/v{versions[-1]['version']}.json" if versions else "reports/open.json"
@@ -457,8 +556,9 @@ def _recompute(
                                 if row["check"] in params
                             ],
                         )
-                else:
-                    _load_observations(session, bundle, params)
+                # All of them, or (with segments) those of checks whose confirm or
+                # stale_after changed during the month.
+                _load_observations(session, bundle, params)
                 history.insert_exclusions(
                     session,
                     [

@@ -1,19 +1,21 @@
 """Catalog history (SLA-SEMANTICS §8): which catalog was in force when.
 
-Every entry point that runs with a catalog records it here; the evaluation of a closed
-month uses the version in force at the month's end, so that a target changed, a check
-removed or a service renamed afterwards leaves that month's figures as they were.
+Every entry point that runs with a catalog records it here. A closed month is judged by
+the version in force at its end (its targets), with the structure of each version in
+force during the month, so that a target changed, a check removed or a service renamed
+afterwards leaves that month's figures as they were.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalog.canonical import canonical_json, canonical_sha256, catalog_from_canonical
-from app.catalog.model import Catalog
+from app.catalog.model import Catalog, Check
 from app.store import history
 from app.store.db import transaction
 from app.store.models import CatalogVersion
@@ -55,6 +57,36 @@ def catalog_for_period_end(
     if row is None:
         return fallback, None
     return version_catalog(row), row
+
+
+def period_checks(catalog: Catalog, rows: Sequence[CatalogVersion]) -> dict[str, Check]:
+    """Every check of the versions ``rows`` and of ``catalog``, by key: a period whose
+    structure changed reads the data of the checks of each of its parts (§8). Where a
+    check is in several, the latest definition wins (``catalog`` last)."""
+    checks: dict[str, Check] = {}
+    for row in rows:
+        checks.update(version_catalog(row).checks())
+    checks.update(catalog.checks())
+    return checks
+
+
+def relabelled_checks(
+    catalog: Catalog, rows: Sequence[CatalogVersion], latest: CatalogVersion | None = None
+) -> set[str]:
+    """The checks whose ``confirm`` or ``stale_after`` differ between ``rows`` and
+    ``catalog``, or from the ``latest`` version's (the store labels its timelines with
+    today's): a period's evaluation labels their observations again piece by piece."""
+    seen: dict[str, set[tuple[int, int]]] = {}
+    for version in [*(version_catalog(row) for row in rows), catalog]:
+        for key, check in version.checks().items():
+            seen.setdefault(key, set()).add((check.confirm, check.stale_after_ms))
+    now = {} if latest is None else version_catalog(latest).checks()
+    return {
+        key
+        for key, params in seen.items()
+        if len(params) > 1
+        or (key in now and params != {(now[key].confirm, now[key].stale_after_ms)})
+    }
 
 
 def versions_json(rows: list[CatalogVersion], zone: tzinfo) -> list[dict[str, Any]]:

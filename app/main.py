@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app.api import (
@@ -57,6 +58,8 @@ EXPORT_CHECK_SECONDS = 60.0
 # round, which closes last month, so a month is pruned only after it is closed.
 PRUNE_INTERVAL_SECONDS = 86_400.0
 PRUNE_FIRST_DELAY_SECONDS = 2 * EXPORT_CHECK_SECONDS
+# The partitions ahead are retried this soon when the database could not be reached.
+PARTITION_RETRY_SECONDS = 60.0
 # The embedded runner's heartbeat; with KADOU_SHARE_CHECKS also how often it re-reads its share.
 EMBEDDED_HEARTBEAT_MS = 10_000
 # How often the refresher asks the database whether another process changed anything.
@@ -104,7 +107,7 @@ async def _embedded_probes(context: ApiContext) -> AsyncIterator[None]:
         list(runtime.catalog.checks().values()),
         # Spooled to disk like an agent's: a restart during a database outage loses nothing.
         BatchingWriter(
-            StoreSink(runtime.sessions, runtime.timeline_params),
+            StoreSink(runtime.sessions, runtime.timeline_params, late=runtime.late_audit),
             runtime.settings.spool_dir,
             name="embedded",
         ),
@@ -191,6 +194,34 @@ async def _prune_loop(runtime: Runtime, clock: Callable[[], datetime], retention
     )
 
 
+async def _partition_loop(runtime: Runtime, clock: Callable[[], datetime]) -> None:
+    """Create the monthly partitions ahead of time (PostgreSQL), at start and daily.
+
+    Every replica runs this loop; the advisory lock of partition maintenance makes them
+    take turns, and the second finds the partitions there. A database out of reach is
+    one line in the log and a retry within minutes: until the partitions exist, rows of
+    a new month wait in the default partition.
+    """
+    from app.store.monitor import describe, is_unavailable
+    from app.store.partitions import maintain
+
+    while True:
+        delay = PRUNE_INTERVAL_SECONDS
+        try:
+            await asyncio.to_thread(maintain, runtime.sessions, runtime.timezone, clock())
+        except Exception as error:
+            if not is_unavailable(error):
+                log.exception("creating the observation partitions ahead failed; retrying in a day")
+            else:
+                delay = PARTITION_RETRY_SECONDS
+                log.warning(
+                    "cannot create the observation partitions ahead (%s); retrying in %.0f s",
+                    describe(error),
+                    delay,
+                )
+        await asyncio.sleep(delay)
+
+
 def create_app(
     runtime: Runtime | None = None,
     *,
@@ -206,7 +237,7 @@ def create_app(
 
     ``now`` replaces the clock (tests); ``with_probes`` runs the embedded probe runner in
     the lifespan; ``scheduled_prune`` prunes old observations daily unless the retention
-    is forever; ``current_max_age_seconds`` bounds how stale the current state of
+    is forever, and keeps the monthly partitions ahead on PostgreSQL; ``current_max_age_seconds`` bounds how stale the current state of
     ``/api/v1/systems`` may be; ``metrics_refresh_seconds`` (None: off) refreshes the
     snapshot ``/metrics`` reads in a background thread, which also polls the database every
     ``change_poll_seconds`` for writes made by other replicas (``app.current``).
@@ -233,6 +264,9 @@ def create_app(
             if scheduled_prune and retention_ms is not None
             else None
         )
+        partition_task = (
+            asyncio.create_task(_partition_loop(runtime, clock)) if scheduled_prune else None
+        )
         try:
             if with_probes:
                 async with _embedded_probes(context):
@@ -240,7 +274,7 @@ def create_app(
             else:
                 yield
         finally:
-            for task in (exporter_task, pruner_task):
+            for task in (exporter_task, pruner_task, partition_task):
                 if task is not None:
                     task.cancel()
             await asyncio.to_thread(cache.stop_refresher)
@@ -282,8 +316,13 @@ def create_app(
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
     )
-    def metrics(_actor: Actor = Depends(reader)) -> Response:
-        return Response(exporter.render(), media_type=CONTENT_TYPE)
+    async def metrics(_actor: Actor = Depends(reader)) -> Response:
+        # A scrape of a snapshot already rendered answers on the event loop; only a new
+        # snapshot's rendering (or computation) goes to the thread pool.
+        body = exporter.render_cached()
+        if body is None:
+            body = await run_in_threadpool(exporter.render)
+        return Response(body, media_type=CONTENT_TYPE)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -135,6 +135,26 @@ class WriterCollector(Collector):
 PROBE_REGISTRY.register(WriterCollector())
 
 
+class DroppedResultsCollector(Collector):
+    """Results the embedded runner's store sink did not store, by reason."""
+
+    def collect(self) -> Iterator[Metric]:
+        from app.store.sink import dropped_results
+
+        dropped = CounterMetricFamily(
+            "kadou_results_dropped",
+            "Probe results not stored, by reason (unknown_check: the check is no longer in "
+            "the catalog, e.g. removed while its probe ran or its results waited in the spool)",
+            labels=["reason"],
+        )
+        for reason, number in sorted(dropped_results().items()):
+            dropped.add_metric([reason], number)
+        yield dropped
+
+
+PROBE_REGISTRY.register(DroppedResultsCollector())
+
+
 def _split_key(check_key: str) -> tuple[str, str, str]:
     parts = check_key.split("/")
     if len(parts) != 3:
@@ -209,8 +229,13 @@ _Row = tuple[str, str, dict[str, Any]]
 
 
 def _rows(state: CurrentState) -> list[_Row]:
-    rows: list[_Row] = [(row["system"], row["service"], row) for row in state.document["services"]]
-    rows += [(row["system"], "", row) for row in state.document["systems"]]
+    # A service removed from the catalog this month has no current state to export; its
+    # time until the removal still counts in its system's figures (SLA-SEMANTICS §8).
+    services, systems = state.document["services"], state.document["systems"]
+    rows: list[_Row] = [
+        (row["system"], row["service"], row) for row in services if "removed_at" not in row
+    ]
+    rows += [(row["system"], "", row) for row in systems if "removed_at" not in row]
     return rows
 
 
@@ -369,6 +394,15 @@ class MetricsExporter:
         self.collector = SlaCollector(cache)
         self._rendered: tuple[CurrentState, bytes] | None = None
         self._lock = threading.Lock()
+
+    def render_cached(self) -> bytes | None:
+        """``render()`` when the SLA text of the current snapshot is already rendered (no
+        computation, no database: fit for the event loop), else None."""
+        state = self.collector.cache.published() or self.collector.cache.peek()
+        rendered = self._rendered
+        if state is None or rendered is None or rendered[0] is not state:
+            return None
+        return rendered[1] + generate_latest(PROBE_REGISTRY)
 
     def render(self) -> bytes:
         state = self.collector.snapshot()

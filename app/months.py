@@ -14,11 +14,14 @@ check removed or a service renamed afterwards leaves the closed figures as they 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,9 +29,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.catalog.canonical import canonical_json, canonical_sha256
 from app.catalog.model import Catalog
 from app.errors import InvalidInput, NotFound
-from app.evaluation import evaluate_period, report_document
-from app.history import catalog_for_period_end, versions_json
+from app.evaluation import EvaluationResult, evaluate_period, ratio, report_document, seconds
+from app.history import catalog_for_period_end, period_checks, versions_json
 from app.sla import periods
+from app.sla.availability import INSUFFICIENT_COVERAGE, NO_VALUE, UnknownPolicy, display_percent
+from app.sla.breakdown import figures_for
 from app.store import audit, history
 from app.store.db import transaction
 from app.store.exclusions import list_exclusions, snapshot
@@ -53,8 +58,9 @@ FIGURES = (
     "blips",
     "incidents",
 )
-# Audit entities whose entries can change a month's figures.
-INPUT_ENTITIES = ("exclusion", "timeline")
+# Audit entities whose entries can change a month's figures ("observations": late data
+# stored inside a closed month, app.store.late).
+INPUT_ENTITIES = ("exclusion", "timeline", "observations")
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ def month_inputs(session: Session, fallback: Catalog, period: periods.Period) ->
         # Recorded only after the month: the oldest version known is the one it is judged by.
         rows = [used]
     digests = [row.sha256 for row in rows] or [canonical_sha256(canonical_json(fallback))]
-    keys = sorted(catalog.checks())
+    keys = sorted(period_checks(catalog, rows))
     return MonthInputs(
         catalog=catalog,
         catalog_digests=digests,
@@ -159,10 +165,21 @@ def _causes(entries: list[AuditEntry], period: periods.Period) -> list[int]:
         if entry.entity in INPUT_ENTITIES
         and (
             entry.entity == "timeline"
+            or (entry.entity == "observations" and _late_in(entry, period.label) is not None)
             or _overlaps(entry.before, start, end)
             or _overlaps(entry.after, start, end)
         )
     ]
+
+
+def _late_in(entry: AuditEntry, month: str) -> dict[str, Any] | None:
+    """What a late-observations entry stored inside ``month``: count, checks, locations."""
+    # The prune's entries share the entity ("observations", action "prune"): not a cause.
+    if entry.entity != "observations" or entry.action != "late":
+        return None
+    months = entry.after.get("months") if isinstance(entry.after, dict) else None
+    found = months.get(month) if isinstance(months, dict) else None
+    return found if isinstance(found, dict) else None
 
 
 def versioned_document(row: MonthVersion) -> dict[str, Any]:
@@ -211,6 +228,11 @@ def close_month(
             else _causes(history.audit_entries_after(session, latest.audit_watermark), period)
         )
         diff = [] if latest is None else figure_diff(latest.document, document)
+        if changed == ["segments"] and not causes and not diff:
+            # The stored timeline was labelled again for a confirm/stale_after changed
+            # after the month, which is evaluated with its own (§8): nothing of the month
+            # changed, so there is no new version.
+            return None
         row = MonthVersion(
             month=period.label,
             version=version,
@@ -290,6 +312,8 @@ def version_summary(row: MonthVersion, zone_name: str, reasons: list[AuditEntry]
                 "reason": entry.reason,
                 # Enough of the window to say in words what changed the month.
                 "window": _window_words(entry),
+                # Late observations of this month: how many, which checks and locations.
+                "late_observations": _late_in(entry, row.month),
             }
             for entry in reasons
         ],
@@ -335,3 +359,203 @@ def month_version_detail(
         )
     reasons = history.audit_entries_by_id(session, row.audit_entry_ids)
     return {**version_summary(row, timezone, reasons), "report": row.document}
+
+
+# --- the fiscal year from closed months (§8, §9) -------------------------------------------
+
+# A fiscal-year month row's figures, taken from the month's latest version when it is closed.
+_MONTH_ROW_FIGURES = (
+    # The month's own target, as its version has it (§8).
+    "target",
+    "target_display",
+    "availability",
+    "availability_display",
+    "met",
+    "downtime_seconds",
+    "insufficient_data",
+    "coverage",
+    "scheduled_seconds",
+    "unknown_seconds",
+    "excluded_seconds",
+)
+
+
+def _ms(value: Any) -> Fraction:
+    """Seconds as written in a document (int, or a float of whole ms) back to exact ms."""
+    return Fraction(Decimal(repr(value or 0))) * 1000
+
+
+def _indicator(document: dict[str, Any], system: str, service: str | None) -> dict[str, Any] | None:
+    if service is None:
+        return next((s for s in document.get("systems", []) if s["system"] == system), None)
+    return next(
+        (
+            s
+            for s in document.get("services", [])
+            if s["system"] == system and s["service"] == service
+        ),
+        None,
+    )
+
+
+def _frozen_month(frozen: dict[str, Any] | None, document: dict[str, Any]) -> dict[str, Any]:
+    version = {"version": document.get("version"), "closed_at": document.get("closed_at")}
+    if frozen is None:
+        # The indicator did not exist in that month (added later in the year): nothing of
+        # it was scheduled then.
+        return {
+            "availability": None,
+            "availability_display": NO_VALUE,
+            "met": None,
+            "downtime_seconds": 0,
+            "insufficient_data": True,
+            "coverage": None,
+            "scheduled_seconds": 0,
+            "unknown_seconds": 0,
+            "excluded_seconds": {"planned": 0, "disaster": 0},
+            **version,
+        }
+    return {**{name: frozen.get(name) for name in _MONTH_ROW_FIGURES}, **version}
+
+
+def _year_totals(row: dict[str, Any], delta: dict[str, Fraction], policy: str) -> dict[str, Any]:
+    """The year's figures with each closed month's part replaced by its latest version.
+
+    Durations add up over months: the year's scheduled, excluded, down and unknown time
+    are the year's own, minus what the open evaluation gives for each closed month, plus
+    what that month's latest version says. The ratios, ``met`` and the error budget then
+    follow from those sums by §5, with the year-end target.
+    """
+    target = Fraction(Decimal(repr(row["target"])))
+    excluded = row["excluded_seconds"]
+    s_ms = _ms(row["scheduled_seconds"]) + delta["scheduled"]
+    u_ms = _ms(row["unknown_seconds"]) + delta["unknown"]
+    d_ms = _ms(row["downtime_seconds"]) + delta["downtime"]
+    planned_ms = _ms(excluded["planned"]) + delta["planned"]
+    disaster_ms = _ms(excluded["disaster"]) + delta["disaster"]
+    known_ms = s_ms - u_ms
+    unknown_policy = UnknownPolicy(policy)
+    availability: Fraction | None = None
+    budget: Fraction | None = None
+    remaining: Fraction | None = None
+    if known_ms > 0:
+        if unknown_policy is UnknownPolicy.EXCLUDE:
+            availability = (known_ms - d_ms) / known_ms
+            base_change = delta["scheduled"] - delta["unknown"]
+        elif unknown_policy is UnknownPolicy.UP:
+            availability = (s_ms - d_ms) / s_ms
+            base_change = delta["scheduled"]
+        else:
+            availability = (known_ms - d_ms) / s_ms
+            base_change = delta["scheduled"]
+        # The budget's base is the year's (the whole year's scheduled time while it runs),
+        # changed by what the closed months' versions changed.
+        live_budget = row.get("error_budget_seconds")
+        if live_budget is not None:
+            budget = _ms(live_budget) + (1 - target) * base_change
+        else:
+            base = known_ms if unknown_policy is UnknownPolicy.EXCLUDE else s_ms
+            budget = (1 - target) * base
+        remaining = budget - (d_ms + u_ms if unknown_policy is UnknownPolicy.DOWN else d_ms)
+    coverage = known_ms / s_ms if s_ms > 0 else None
+    return {
+        "scheduled_seconds": seconds(s_ms),
+        "excluded_seconds": {"planned": seconds(planned_ms), "disaster": seconds(disaster_ms)},
+        "downtime_seconds": seconds(d_ms),
+        "unknown_seconds": seconds(u_ms),
+        "coverage": ratio(coverage),
+        "availability": ratio(availability),
+        "availability_display": display_percent(availability, target),
+        "met": None if availability is None else availability >= target,
+        "error_budget_seconds": None if budget is None else seconds(budget),
+        "error_budget_remaining_seconds": None if remaining is None else seconds(remaining),
+        "insufficient_data": coverage is None or coverage < INSUFFICIENT_COVERAGE,
+    }
+
+
+def _closed_of_year(session: Session, labels: set[str]) -> dict[str, dict[str, Any]]:
+    """The latest version's document of each closed month among ``labels``."""
+    closed_labels = sorted(labels & set(history.latest_version_numbers(session)))
+    found = {label: closed_document(session, label) for label in closed_labels}
+    return {label: document for label, document in found.items() if document is not None}
+
+
+def _closed_months_json(closed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"month": label, "version": document.get("version"), "closed_at": document.get("closed_at")}
+        for label, document in sorted(closed.items())
+    ]
+
+
+def year_with_closed_months(
+    session: Session, result: EvaluationResult, document: dict[str, Any]
+) -> dict[str, Any]:
+    """A fiscal year's report document (``kadou report --fiscal-year``, ``GET
+    /availability?fiscal_year=``) with its figures made of the closed months' latest
+    versions, as the fiscal-year sheet's year column (:func:`_year_totals`); it lists them
+    in ``"closed_months"``. Other periods are returned as they are."""
+    period = result.period
+    if period.kind != "fiscal_year":
+        return document
+    months = periods.fiscal_year_months(period.start().year, period.timezone)
+    closed = _closed_of_year(session, {month.label for month in months})
+    document = {**document, "closed_months": _closed_months_json(closed)}
+    if not closed:
+        return document
+    document = copy.deepcopy(document)
+    for entry in [*document.get("services", []), *document.get("systems", [])]:
+        evaluation = result.for_service(entry["system"], entry.get("service"))
+        delta = dict.fromkeys(
+            ("scheduled", "unknown", "downtime", "planned", "disaster"), Fraction(0)
+        )
+        for month in months:
+            version = closed.get(month.label)
+            if version is None:
+                continue
+            live = figures_for(evaluation, month.start_ms, month.end_ms)
+            new = _frozen_month(_indicator(version, entry["system"], entry.get("service")), version)
+            delta["scheduled"] += _ms(new["scheduled_seconds"]) - live.scheduled_ms
+            delta["unknown"] += _ms(new["unknown_seconds"]) - live.unknown_ms
+            delta["downtime"] += _ms(new["downtime_seconds"]) - live.downtime_ms
+            excluded = new["excluded_seconds"] or {}
+            delta["planned"] += _ms(excluded.get("planned")) - live.planned_excluded_ms
+            delta["disaster"] += _ms(excluded.get("disaster")) - live.disaster_excluded_ms
+        entry.update(_year_totals(entry, delta, document["unknown_policy"]))
+    return document
+
+
+def fiscal_year_with_closed_months(session: Session, document: dict[str, Any]) -> dict[str, Any]:
+    """The fiscal-year sheet with each closed month's row taken from its latest version.
+
+    A closed month's row shows the figures of its latest version (its own targets, its
+    catalog), never a recomputation, and says which version it is; open months stay as
+    evaluated. The year's figures are made consistent with the rows (:func:`_year_totals`).
+    With no month of the year closed, the sheet is returned as it is.
+    """
+    rows = document.get("rows", [])
+    if not rows:
+        return document
+    closed = _closed_of_year(session, {month["label"] for month in rows[0]["months"]})
+    document = {**document, "closed_months": _closed_months_json(closed)}
+    if not closed:
+        return document
+    document = copy.deepcopy(document)
+    for row in document["rows"]:
+        delta = dict.fromkeys(
+            ("scheduled", "unknown", "downtime", "planned", "disaster"), Fraction(0)
+        )
+        for month in row["months"]:
+            version = closed.get(month["label"])
+            if version is None:
+                continue
+            new = _frozen_month(_indicator(version, row["system"], row["service"]), version)
+            delta["scheduled"] += _ms(new["scheduled_seconds"]) - _ms(month["scheduled_seconds"])
+            delta["unknown"] += _ms(new["unknown_seconds"]) - _ms(month["unknown_seconds"])
+            delta["downtime"] += _ms(new["downtime_seconds"]) - _ms(month["downtime_seconds"])
+            for kind in ("planned", "disaster"):
+                delta[kind] += _ms((new["excluded_seconds"] or {}).get(kind)) - _ms(
+                    (month["excluded_seconds"] or {}).get(kind)
+                )
+            month.update(new)
+        row.update(_year_totals(row, delta, document["unknown_policy"]))
+    return document

@@ -12,12 +12,14 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from app.errors import InvalidInput
 from app.store.ingest import ObservationIn
 from app.store.models import clip_detail
 from app.store.types import truncate_to_ms
+
+T = TypeVar("T")
 
 FIELDS = ("check", "location", "observed_at", "ok", "latency_ms", "detail", "end_of_observation")
 # A runner's clean stop (SLA-SEMANTICS §3.1) carries no result.
@@ -163,7 +165,7 @@ def conflicting_duplicate(observations: Sequence[ObservationIn]) -> tuple[int, i
     """
     seen: dict[tuple[str, str, datetime], int] = {}
     for index, observation in enumerate(observations):
-        key = (observation.check, observation.location, truncate_to_ms(observation.observed_at))
+        key = observation_key(observation)
         first = seen.setdefault(key, index)
         if first != index and _outcome(observations[first]) != _outcome(observation):
             return first, index
@@ -179,6 +181,14 @@ def iter_json_lines(
     lines: Iterable[str], known_checks: Mapping[str, object]
 ) -> Iterator[ObservationIn]:
     """Observations of a JSON Lines text, one by one; raises on the first bad line."""
+    for _, observation in iter_numbered_json_lines(lines, known_checks):
+        yield observation
+
+
+def iter_numbered_json_lines(
+    lines: Iterable[str], known_checks: Mapping[str, object]
+) -> Iterator[tuple[int, ObservationIn]]:
+    """(line number, observation) of a JSON Lines text; raises on the first bad line."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -188,11 +198,16 @@ def iter_json_lines(
             raise InvalidInput(
                 f"line {number}: not valid JSON ({error.msg} at column {error.colno})"
             ) from None
-        yield parse_observation(item, known_checks, f"line {number}")
+        yield number, parse_observation(item, known_checks, f"line {number}")
 
 
-def batched(items: Iterable[ObservationIn], size: int) -> Iterator[list[ObservationIn]]:
-    batch: list[ObservationIn] = []
+def observation_key(observation: ObservationIn) -> tuple[str, str, datetime]:
+    """What identifies a stored observation: check, location and instant to the ms."""
+    return (observation.check, observation.location, truncate_to_ms(observation.observed_at))
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:

@@ -24,13 +24,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.catalog.model import Catalog
 from app.evaluation import INITIAL_MARGIN_MS
 from app.sla import periods
-from app.store import audit, history
+from app.store import audit, history, partitions
 from app.store.db import transaction
 from app.store.locks import once_only
 from app.store.prune import (
     BATCH_ROWS,
     Series,
     delete_before,
+    first_successes,
     oldest_observation,
     prune_bounds,
     rows_between,
@@ -52,14 +53,35 @@ class MonthRows:
 
 
 @dataclass
+class PartitionRows:
+    """A monthly partition (PostgreSQL) wholly older than the cut."""
+
+    partition: partitions.Partition
+    rows: int
+    # Series with rows the prune must keep (their last success before the cut): while
+    # there are any, the partition stays and its other rows are deleted in batches.
+    series_kept: int
+
+    @property
+    def droppable(self) -> bool:
+        return self.series_kept == 0
+
+
+@dataclass
 class PrunePlan:
     requested_cut: datetime
     cut: datetime
     held_by: str | None  # the oldest month not closed yet, when it moved the cut back
     months: list[MonthRows] = field(default_factory=list)
-    # Per (check, location): delete before its last success before the cut (see app.store.prune).
+    # Per (check, location): delete before its last success before the cut (see
+    # app.store.prune); on PostgreSQL, its first success in the partition the cut falls in.
     bounds: dict[Series, datetime] = field(default_factory=dict)
     bundles: list[str] = field(default_factory=list)  # months whose bundle must be written
+    partitions: list[PartitionRows] = field(default_factory=list)  # PostgreSQL only
+
+    @property
+    def droppable(self) -> list[PartitionRows]:
+        return [item for item in self.partitions if item.droppable]
 
     @property
     def observations(self) -> int:
@@ -77,6 +99,7 @@ class PruneResult:
     end_marks: int = 0
     seconds: float = 0.0
     bundles_written: list[Path] = field(default_factory=list)
+    partitions_dropped: list[str] = field(default_factory=list)
 
 
 def _month_of(instant: datetime, timezone: str) -> periods.Period:
@@ -110,9 +133,23 @@ def plan_prune(
             break
         month = _following(month)
     plan = PrunePlan(requested_cut=requested, cut=cut, held_by=held_by)
-    if oldest >= cut:
+    layout = partitions.partitions(session.connection())
+    below = [p for p in layout if not p.is_default and p.end is not None and p.end <= cut]
+    if oldest >= cut and not below:
         return plan
     plan.bounds = prune_bounds(session, cut)
+    straddled = next((p for p in layout if p.start is not None and p.covers(cut)), None)
+    if straddled is not None and straddled.start is not None:
+        # PostgreSQL: the monthly partition the cut falls in is not thinned row by row
+        # (it goes whole once it is older than the cut). Each series keeps it from its first
+        # success in it on, a boundary the timeline can be amended from as well as from its
+        # last one; everything before it, in older partitions, goes with them.
+        plan.bounds.update(first_successes(session, straddled.start, cut))
+    connection = session.connection()
+    for partition in below:
+        kept = partitions.series_kept(connection, partition.name, plan.bounds)
+        rows = partitions.row_count(connection, partition.name)
+        plan.partitions.append(PartitionRows(partition, rows, kept))
     month = _month_of(oldest, timezone)
     while from_ms(month.start_ms) < cut:
         start = max(from_ms(month.start_ms), oldest)
@@ -169,16 +206,27 @@ def prune_observations(
     with sessions() as session:
         plan = plan_prune(session, retention_ms, timezone, report_dir, now=now)
     result = PruneResult(plan)
-    if plan is None or dry_run or not plan.months:
+    if plan is None or dry_run or not (plan.months or plan.droppable):
         return result
     for month in plan.bundles:
         path = bundle_path(report_dir, month)
         with sessions() as session:
             _write_bundle(session, catalog, month, timezone, path)
         result.bundles_written.append(path)
-    result.observations, result.end_marks = delete_before(
-        sessions, plan.bounds, batch_rows=batch_rows
-    )
+    for item in plan.droppable:
+        with sessions() as session, session.begin():
+            dropped = partitions.drop_if_all_pruned(
+                session.connection(), item.partition, plan.bounds
+            )
+        if not dropped:
+            # A row to keep arrived since the plan: the partition is thinned row by row.
+            log.info("partition %s was not dropped: it holds rows to keep", item.partition.name)
+            continue
+        # Counted when planned: rows imported into so old a month since then are not.
+        result.observations += item.rows
+        result.partitions_dropped.append(item.partition.name)
+    observations, result.end_marks = delete_before(sessions, plan.bounds, batch_rows=batch_rows)
+    result.observations += observations
     result.seconds = time.monotonic() - started
     with transaction(sessions) as session:
         audit.record(
@@ -194,6 +242,7 @@ def prune_observations(
                 "end_marks": result.end_marks,
                 "months": [item.month for item in plan.months],
                 "bundles_written": [path.name for path in result.bundles_written],
+                "partitions_dropped": result.partitions_dropped,
             },
             reason="observation retention",
         )
@@ -223,11 +272,14 @@ def prune_once(
         )
     if result.observations or result.end_marks:
         log.info(
-            "pruned %s observations and %s end marks before %s in %.1f s",
+            "pruned %s observations and %s end marks before %s in %.1f s%s",
             result.observations,
             result.end_marks,
             result.plan.cut.isoformat() if result.plan else "-",
             result.seconds,
+            f" (dropped partitions {', '.join(result.partitions_dropped)})"
+            if result.partitions_dropped
+            else "",
         )
     return result
 

@@ -20,6 +20,7 @@ from app.catalog.model import Catalog
 from app.settings import Settings, get_settings
 from app.store.db import DatabaseTimeouts, make_engine, normalize_url, session_factory
 from app.store.ingest import TimelineParams
+from app.store.late import LateAudit
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,11 @@ class Runtime:
             key: TimelineParams(check.confirm, check.stale_after_ms)
             for key, check in self.catalog.checks().items()
         }
+
+    @cached_property
+    def late_audit(self) -> LateAudit:
+        """Tells late observations in closed months from live ones (audited, §9)."""
+        return LateAudit(self.timezone)
 
     def failing_checks(self, now: datetime) -> set[str]:
         """Checks whose latest observation from this location failed (empty if unknown).

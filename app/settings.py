@@ -62,8 +62,8 @@ class Settings(BaseSettings):
         default=None,
         min_length=1,
         max_length=200,
-        description="Id of the embedded probe runner (default HOSTNAME/LOCATION); must differ "
-        "between replicas that share checks",
+        description="Id of the embedded probe runner, or of `kadou probe` (--runner-id) "
+        "(default HOSTNAME/LOCATION); must differ between runners that share checks",
     )
     share_checks: bool = Field(
         default=False,

@@ -169,6 +169,67 @@ def ingest_rate(env: dict[str, str], batches: int, batch_size: int) -> tuple[flo
     return stored / elapsed, elapsed / batches
 
 
+READ_PATHS = ("/api/v1/systems", "/metrics", "/healthz")
+
+
+def bench_env(token_cache_seconds: float | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KADOU_")}
+    # The scheduled export would render last month's PDFs at start-up, during the runs.
+    env["KADOU_REPORT_EXPORT"] = "false"
+    if token_cache_seconds is not None:
+        env["KADOU_TOKEN_CACHE_SECONDS"] = str(token_cache_seconds)
+    return env
+
+
+def prepare_reads(work: Path, base_env: dict[str, str]) -> str:
+    """A SQLite database with the default catalog and this month's sample so far; a viewer
+    token for it."""
+    env = {**base_env, "KADOU_DATABASE_URL": f"sqlite:///{work}/reads.db"}
+    now = datetime.now(ZoneInfo("Asia/Tokyo"))
+    month = f"{now.year:04d}-{now.month:02d}"
+    print(f"preparing: default catalog, sample month {month} in {work}", flush=True)
+    kadou(env, "db", "upgrade")
+    sample = work / "sample.jsonl"
+    began = time.perf_counter()
+    print("  " + kadou(env, "sample", "--month", month, "--out", str(sample)), flush=True)
+    # The sample covers the whole month; observations from the future are refused.
+    cutoff = datetime.now(UTC)
+    with sample.open() as lines:
+        past = [
+            line
+            for line in lines
+            if datetime.fromisoformat(json.loads(line)["observed_at"]) <= cutoff
+        ]
+    sample.write_text("".join(past))
+    print("  " + kadou(env, "import", str(sample)), f"({time.perf_counter() - began:.1f} s)")
+    return kadou(env, "token", "create", "--name", "bench-viewer", "--role", "viewer")
+
+
+def measure_reads(
+    env: dict[str, str], token: str, loop: str, duration: int, connections: int
+) -> dict[str, tuple[float, float, float]]:
+    """wrk against each of READ_PATHS on one server: {path: (req/s, p99 s, CPU ms/req)}."""
+    figures: dict[str, tuple[float, float, float]] = {}
+    server = Server(env, loop)
+    try:
+        # Warm the current-state snapshot and the metrics cache once.
+        httpx.get(server.base + "/metrics", headers={"Authorization": f"Bearer {token}"})
+        for path in READ_PATHS:
+            cpu_before = server.cpu_seconds()
+            rate, p99, errors = wrk(server.base + path, token, duration, connections)
+            # CPU per request: the machine may be shared, so the rate alone misleads.
+            cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / (rate * duration)
+            figures[path] = (rate, p99, cpu_ms)
+            print(
+                f"  GET {path:<18} {rate:9.1f} req/s   p99 {p99 * 1000:8.1f} ms   "
+                f"server CPU {cpu_ms:6.3f} ms/req   non-2xx {errors}",
+                flush=True,
+            )
+    finally:
+        server.stop()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
@@ -191,54 +252,20 @@ def main() -> None:
         raise SystemExit("wrk is not installed (Debian package `wrk`)")
 
     work = Path(tempfile.mkdtemp(prefix="kadou-bench-"))
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("KADOU_")}
-    # The scheduled export would render last month's PDFs at start-up, during the runs.
-    base_env["KADOU_REPORT_EXPORT"] = "false"
-    if options.token_cache_seconds is not None:
-        base_env["KADOU_TOKEN_CACHE_SECONDS"] = str(options.token_cache_seconds)
-    env = {**base_env, "KADOU_DATABASE_URL": f"sqlite:///{work}/reads.db"}
-    now = datetime.now(ZoneInfo("Asia/Tokyo"))
-    month = f"{now.year:04d}-{now.month:02d}"
-    print(f"preparing: default catalog, sample month {month} in {work}", flush=True)
-    kadou(env, "db", "upgrade")
-    sample = work / "sample.jsonl"
-    began = time.perf_counter()
-    print("  " + kadou(env, "sample", "--month", month, "--out", str(sample)), flush=True)
-    # The sample covers the whole month; observations from the future are refused.
-    cutoff = datetime.now(UTC)
-    with sample.open() as lines:
-        past = [
-            line
-            for line in lines
-            if datetime.fromisoformat(json.loads(line)["observed_at"]) <= cutoff
-        ]
-    sample.write_text("".join(past))
-    print("  " + kadou(env, "import", str(sample)), f"({time.perf_counter() - began:.1f} s)")
-    token = kadou(env, "token", "create", "--name", "bench-viewer", "--role", "viewer")
-
+    base_env = bench_env(options.token_cache_seconds)
+    token = prepare_reads(work, base_env)
     for loop in options.loops.split(","):
-        server = Server(env, loop)
-        try:
-            # Warm the current-state snapshot and the metrics cache once.
-            httpx.get(server.base + "/metrics", headers={"Authorization": f"Bearer {token}"})
-            print(
-                f"\nwrk: {options.connections} connections, {options.duration} s each, "
-                f"one uvicorn worker, loop={loop}"
-            )
-            for path in ("/api/v1/systems", "/metrics", "/healthz"):
-                cpu_before = server.cpu_seconds()
-                rate, p99, errors = wrk(
-                    server.base + path, token, options.duration, options.connections
-                )
-                # CPU per request: the machine may be shared, so the rate alone misleads.
-                cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / (rate * options.duration)
-                print(
-                    f"  GET {path:<18} {rate:9.1f} req/s   p99 {p99 * 1000:8.1f} ms   "
-                    f"server CPU {cpu_ms:6.3f} ms/req   non-2xx {errors}",
-                    flush=True,
-                )
-        finally:
-            server.stop()
+        print(
+            f"\nwrk: {options.connections} connections, {options.duration} s each, "
+            f"one uvicorn worker, loop={loop}"
+        )
+        measure_reads(
+            {**base_env, "KADOU_DATABASE_URL": f"sqlite:///{work}/reads.db"},
+            token,
+            loop,
+            options.duration,
+            options.connections,
+        )
     if options.reads_only:
         shutil.rmtree(work, ignore_errors=True)
         return

@@ -65,6 +65,13 @@ def run(
             return parse_batch(items, params, T0 + timedelta(days=1))
         return parse_batch(items, params)  # type: ignore[call-arg]
 
+    try:  # newer versions audit late results in closed months (checked on the live path)
+        from app.store.late import LateAudit, LateObservations
+    except ImportError:
+        late = None
+    else:
+        late = LateAudit("Asia/Tokyo")
+        late_before_ms = late.current_month_start_ms(T0 + timedelta(days=1))
     rng = random.Random(7)
     names = [f"bench/svc{i // 10}/check{i}" for i in range(checks)]
     stale_after_ms = 3 * interval_s * 1000
@@ -111,7 +118,16 @@ def run(
                 if shape == "sink":
                     began = time.process_time()
                     with transaction(sessions) as session:
-                        result = store_observations(session, batch, params)
+                        if late is None:
+                            result = store_observations(session, batch, params)
+                        else:
+                            # As app.store.sink.StoreSink: results of a closed month audited.
+                            result = store_observations(
+                                session, batch, params, late_before_ms=late_before_ms
+                            )
+                            tally = LateObservations(late)
+                            tally.add(session, result.late)
+                            tally.record(session, actor="runner:bench-runner")
                         record_heartbeat(session, heartbeat)
                     return (
                         result.stored,

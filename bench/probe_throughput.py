@@ -21,8 +21,9 @@ targets, storing into its TSDB: the CPU of both processes per result, the result
 by Prometheus itself (``count_over_time(up[...])``). Both in one run, one after the other.
 Measured on a shared 2-core machine, 2,000 checks at 10 s, 60 s each: Kadou 0.953 ms CPU
 per stored result (0.121 of it PostgreSQL's), blackbox_exporter + Prometheus 1.579 ms:
-0.60×. (A window that starts before the writer caught up with the first interval read
-2.2 ms: the timelines' creation, once per check, drained into it.)
+0.60× (before the runner's own timers and the HTTP probe's short way; the figures after
+are below). (A window that starts before the writer caught up with the first interval
+read 2.2 ms: the timelines' creation, once per check, drained into it.)
 
 Variants: ``kadou`` (``run_probe``, i.e. probes/http.py, the real probe), and for comparison
 ``httpx`` (the probe's former transport: a shared httpx client without keep-alive), ``aiohttp``
@@ -30,12 +31,13 @@ Variants: ``kadou`` (``run_probe``, i.e. probes/http.py, the real probe), and fo
 floor for a new connection per probe); each on the default asyncio loop or on uvloop
 (``kadou@uvloop``).
 
-uvloop and ``kadou probe``: measured with ``--variants kadou,kadou@uvloop,kadou,kadou@uvloop
---no-blackbox`` (1,000 and 2,000 checks at 10 s, 30 s each, on a shared 2-core machine),
-CPU per probe was 1.157/0.932/0.828/0.717 ms on asyncio's loop and 1.090/1.147/0.713/0.733
-ms on uvloop: no win beyond the noise, and uvloop's schedule lag p99 was worse (262-1656 ms
-against 50-1598 ms). ``kadou probe`` therefore keeps asyncio's own loop; rerun this on a
-quiet machine before changing that.
+uvloop and ``kadou probe``: measured with ``--variants kadou,kadou@uvloop`` (2,000 checks at
+10 s, 30 s each, three runs on a shared 2-core machine, load average 2.3-4.6), CPU per probe
+was 0.268/0.278/0.305 ms on asyncio's loop and 0.458/0.477/0.500 ms on uvloop, with the same
+schedule lag p99 (2-4 ms): with the probe's short way (probes/http_fast.py) uvloop costs
+more, not less. ``kadou probe`` therefore keeps asyncio's own loop. In the same runs blackbox_exporter took 1.002/1.015/1.048 ms: Kadou 0.26-0.30×.
+End to end (``--end-to-end``, 30 s, once): Kadou 0.494 ms CPU per stored result (0.096 of it
+PostgreSQL's), blackbox_exporter + Prometheus 1.488 ms: 0.33×.
 
     python bench/probe_throughput.py                      # 2000 checks, 10 s, 60 s each
     python bench/probe_throughput.py --checks 500 --duration 20 --variants kadou,raw@uvloop
@@ -66,7 +68,7 @@ sys.path.insert(0, str(REPO))
 from app.catalog.model import HttpCheck  # noqa: E402
 from probes.base import Check, ProbeContext, ProbeResult  # noqa: E402
 from probes.protocols import run_probe  # noqa: E402
-from probes.runner import ProbeRunner, schedule_offset_ms  # noqa: E402
+from probes.runner import ProbeRunner, schedule_offset_ms, settle_heap_for_probing  # noqa: E402
 from probes.sink import BatchingWriter, Heartbeat, ObservationRecord, ObservationSink  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -286,6 +288,7 @@ def postgres_sink(checks: Sequence[HttpCheck]) -> tuple[ObservationSink, Callabl
     from app.runtime import upgrade
     from app.store.db import make_engine, session_factory
     from app.store.ingest import TimelineParams
+    from app.store.late import LateAudit
     from app.store.sink import StoreSink
 
     url, name = live_store.database("postgres", "")
@@ -298,7 +301,7 @@ def postgres_sink(checks: Sequence[HttpCheck]) -> tuple[ObservationSink, Callabl
         live_store.drop(name)
 
     return (
-        StoreSink(session_factory(engine), params),
+        StoreSink(session_factory(engine), params, late=LateAudit("Asia/Tokyo")),
         lambda: live_store.server_cpu_seconds(name),
         finish,
     )
@@ -344,6 +347,8 @@ async def kadou_worker(args: argparse.Namespace) -> dict[str, Any]:
             lags_ms.append(lag_ms)
 
     runner = ProbeRunner(checks, BatchingWriter(sink), "bench", probe=probe, on_schedule_lag=on_lag)
+    # As `kadou probe` does before it starts probing; for every variant alike.
+    settle_heap_for_probing()
     await runner.start()
     # Warm up for one interval: every check has fired once, connections and caches exist.
     await asyncio.sleep(args.interval)

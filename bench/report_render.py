@@ -1,12 +1,14 @@
 """Time each report format for a month of the default catalog and for 200 services.
 
     .venv/bin/python bench/report_render.py [--lang ja] [--repeat 3] [--formats pdf]
-        [--cases 7,200]
+        [--cases 7,200] [--pdf-renderer weasyprint]
 
 Prints seconds per format (best of ``--repeat`` runs; PDF of the large catalog runs once
 unless ``--repeat-pdf`` says otherwise), the CPU seconds of this process for the same run
 (the figure to compare on a shared machine, where wall time depends on the neighbours),
-and the output size. Figures, not assertions: the tests never time anything.
+and the output size. The monthly PDF is drawn by the PDF writer (fpdf2) when its fonts are
+installed; ``--pdf-renderer weasyprint`` times the WeasyPrint fallback instead, for
+comparison. Figures, not assertions: the tests never time anything.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from app.reports import pdf_writer
 from app.reports.render import FORMATS, render_fiscal_year, render_monthly
+
+
+def pdf_renderer() -> str:
+    """Which renderer draws the monthly PDF here."""
+    return "fpdf2 (PDF writer)" if pdf_writer.available() else "WeasyPrint (fallback)"
 
 
 def _samples() -> ModuleType:
@@ -61,7 +69,10 @@ def main() -> None:
     parser.add_argument("--formats", default=",".join(FORMATS), help="e.g. pdf or csv,xlsx")
     parser.add_argument("--cases", default="7,200", help="service counts: 7 (default catalog)")
     parser.add_argument("--fiscal-year", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--pdf-renderer", default="auto", choices=("auto", "weasyprint"))
     arguments = parser.parse_args()
+    if arguments.pdf_renderer == "weasyprint":
+        pdf_writer.available = lambda: False  # type: ignore[assignment]
     samples = _samples()
     formats = [fmt for fmt in arguments.formats.split(",") if fmt]
     cases = []
@@ -80,7 +91,10 @@ def main() -> None:
                     samples.fiscal_year_document(2026, systems),
                 )
             )
-    print(f"lang={arguments.lang}; seconds are the best of the runs")
+    print(
+        f"lang={arguments.lang}; seconds are the best of the runs; monthly PDF by "
+        f"{pdf_renderer()} (fiscal-year PDF by WeasyPrint)"
+    )
     print(f"{'case':40} {'format':6} {'seconds':>9} {'cpu s':>9} {'bytes':>11}")
     for title, render, document in cases:
         for fmt in formats:

@@ -176,7 +176,7 @@ async def main() -> None:
         upgrade(url)
         catalog = parse_catalog(catalog_text(args.checks), "bench")
         runtime = open_runtime(Settings(database_url=url), catalog=catalog)
-        sink = StoreSink(runtime.sessions, runtime.timeline_params)
+        sink = StoreSink(runtime.sessions, runtime.timeline_params, late=runtime.late_audit)
         feed = Feed(args.checks)
         sustainable = await calibrate(sink, feed, args.calibrate)
         rate = sustainable * args.factor

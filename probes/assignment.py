@@ -45,8 +45,9 @@ class CheckAssignment:
         base = url.rstrip("/").removesuffix(RESULTS_PATH)
         self.endpoint = base + ASSIGNMENTS_PATH
         self.location = location
-        # Set by the runner that follows this assignment (its heartbeat's id).
+        # Set by the runner that follows this assignment (its heartbeat's id and interval).
         self.runner_id: str | None = None
+        self.heartbeat_interval_s: float | None = None
         self._clock = clock
         self._checks: frozenset[str] | None = None
         self._answered_at = -math.inf
@@ -84,9 +85,20 @@ class CheckAssignment:
             log.info("this runner probes %d checks of %s", len(checks), self.location)
         self._failing = False
         self._checks = checks
+        # At least once a heartbeat: the failover bound counts on it. The server's answer
+        # alone is not enough: it is the location's shortest heartbeat, which it does not
+        # know yet when this runner asks before its own first heartbeat has arrived (it
+        # then says 10 s, and a first runner would keep every check that long).
+        if self.heartbeat_interval_s is not None:
+            ask_again_s = min(ask_again_s, self.heartbeat_interval_s)
         self._ask_again_s = max(ask_again_s, 0.1)
         self._answered_at = self._clock()
         return True
+
+    @property
+    def ask_again_seconds(self) -> float:
+        """How long this runner waits before it asks again."""
+        return self._ask_again_s
 
     async def follow(self) -> None:
         """Ask again every round until cancelled."""

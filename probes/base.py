@@ -81,6 +81,9 @@ class ProbeContext:
         self.clock = clock
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._ssl_contexts: dict[bool, ssl.SSLContext] = {}
+        # What a protocol module prepares once per check (the HTTP probe's request bytes),
+        # by check key, kept with the check it was made for.
+        self.plans: dict[str, tuple[object, object]] = {}
 
     def ssl_context(self, *, verify: bool) -> ssl.SSLContext:
         context = self._ssl_contexts.get(verify)

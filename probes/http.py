@@ -11,18 +11,44 @@ import aiohttp
 
 from app.catalog.model import BasicAuth, HttpCheck, JsonFieldCondition
 from probes.base import ProbeContext, ProbeResult, elapsed_ms
+from probes.http_fast import FastPlan, fast_status, plan_for
 
 _MISSING = object()
 
 
-async def probe_http(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
-    started = time.perf_counter()
-    session = ctx.http_session(keep_alive=not check.new_connection)
+def _request_headers(check: HttpCheck) -> dict[str, str] | None:
     headers = check.headers or None
     if check.basic_auth is not None:
         # The credentials win over a configured header, whatever its spelling.
         headers = {k: v for k, v in check.headers.items() if k.lower() != "authorization"}
         headers["Authorization"] = _basic_authorization(check.basic_auth)
+    return headers
+
+
+def _fast_plan(check: HttpCheck, ctx: ProbeContext) -> FastPlan | None:
+    """The check's prepared request (once per check object), or None for aiohttp's way."""
+    made = ctx.plans.get(check.key)
+    if made is None or made[0] is not check:
+        made = (check, plan_for(check, _request_headers(check) or {}, ctx.user_agent))
+        ctx.plans[check.key] = made
+    plan = made[1]
+    return plan if isinstance(plan, FastPlan) else None
+
+
+async def probe_http(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
+    plan = _fast_plan(check, ctx)
+    if plan is not None:
+        # A status over a new connection: the short way (probes.http_fast), which hands
+        # anything but a plain healthy exchange back to aiohttp below.
+        started = time.perf_counter()
+        status = await fast_status(plan, ctx.ssl_context(verify=check.verify_tls))
+        if status is not None:
+            detail = _status_failure(check, status)
+            measurements = {"status_code": float(status)}
+            return ProbeResult(detail is None, elapsed_ms(started), detail, measurements)
+    started = time.perf_counter()
+    session = ctx.http_session(keep_alive=not check.new_connection)
+    headers = _request_headers(check)
     async with session.request(
         check.method,
         check.url,

@@ -296,8 +296,15 @@ class BatchingWriter:
         self._update_spool_gauges()
 
     def heartbeat(self, heartbeat: Heartbeat) -> None:
-        """Send ``heartbeat`` with the next batch (only the latest pending one is kept)."""
+        """Send ``heartbeat`` now, with what is buffered (only the latest pending one is kept).
+
+        At once rather than at the next flush: a runner is live for 1.5 heartbeat intervals
+        after its last beat (``app.assignments``), so a beat that waited for a flush
+        interval as long as the heartbeat's would let a live runner look lost and its
+        checks be handed over for nothing.
+        """
         self._pending_heartbeat = heartbeat
+        self._wake.set()
 
     @property
     def buffered(self) -> int:

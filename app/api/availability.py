@@ -12,7 +12,7 @@ from app.api.params import check_scope, resolve_period
 from app.api.problems import responses
 from app.evaluation import evaluate_period, period_json, report_document
 from app.incidents import incident_listing
-from app.months import closed_document
+from app.months import closed_document, year_with_closed_months
 from app.store.tokens import Actor
 
 router = APIRouter(tags=["availability"])
@@ -63,7 +63,12 @@ def availability(
         result = evaluate_period(
             session, runtime.catalog, period, now=now, system_ids=[system] if system else None
         )
-    return report_document(runtime.catalog, result, system_id=system, service_id=service)
+        # A fiscal year's figures are made of its closed months' versions (§9).
+        return year_with_closed_months(
+            session,
+            result,
+            report_document(runtime.catalog, result, system_id=system, service_id=service),
+        )
 
 
 @router.get(

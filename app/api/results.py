@@ -24,7 +24,8 @@ from app.errors import InvalidInput
 from app.metrics import record_probe
 from app.observations import LOCATION_PATTERN, conflicting_duplicate, parse_observation
 from app.store.db import transaction
-from app.store.ingest import HeartbeatIn, ObservationIn, record_heartbeat, store_observations
+from app.store.ingest import HeartbeatIn, ObservationIn, record_heartbeat
+from app.store.late import store_audited
 from app.store.tokens import Actor
 
 router = APIRouter(tags=["results"])
@@ -134,13 +135,13 @@ BATCH_BODY: dict[str, Any] = {
 async def post_results(
     request: Request,
     context: ApiContext = Depends(api_context),
-    _actor: Actor = Depends(prober),
+    actor: Actor = Depends(prober),
 ) -> ResultsStored:
     raw = await request.body()
-    return await run_in_threadpool(_store_batch, raw, context)
+    return await run_in_threadpool(_store_batch, raw, context, actor)
 
 
-def _store_batch(raw: bytes, context: ApiContext) -> ResultsStored:
+def _store_batch(raw: bytes, context: ApiContext, actor: Actor) -> ResultsStored:
     batch = _read_batch(raw)
     if len(batch.observations) > MAX_BATCH:
         raise ApiProblem(
@@ -156,8 +157,15 @@ def _store_batch(raw: bytes, context: ApiContext) -> ResultsStored:
     heartbeat = _heartbeat(batch.heartbeat) if batch.heartbeat is not None else None
     stored: list[ObservationIn] = []
     with transaction(runtime.sessions) as session:
-        result = store_observations(
-            session, observations, runtime.timeline_params, on_stored=stored.append
+        # Observations inside a closed month are audited under the token's name.
+        result = store_audited(
+            session,
+            observations,
+            runtime.timeline_params,
+            runtime.late_audit,
+            actor=actor.name,
+            on_stored=stored.append,
+            now=context.now(),
         )
         if heartbeat is not None:
             record_heartbeat(session, heartbeat)

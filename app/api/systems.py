@@ -7,14 +7,19 @@ that may hold a secret never leave the server.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from app.api.auth import reader
-from app.api.context import ApiContext, api_context
+from app.api.context import ApiContext, api_context, api_context_async
 from app.api.params import check_scope
 from app.api.problems import responses
 from app.catalog.hours import format_hours
@@ -158,21 +163,66 @@ def _envelope(state: CurrentState, zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Encoded:
+    """The body of ``GET /systems`` for one snapshot of one catalog in one time zone."""
+
+    state: CurrentState
+    catalog: Catalog
+    zone: str
+    body: bytes
+
+
+# The last body built: every reader of the same snapshot gets the same bytes, so building
+# and encoding the document (most of a request's cost) happens once per snapshot.
+_last_systems: _Encoded | None = None
+
+
+def _systems_body(context: ApiContext, state: CurrentState) -> bytes:
+    global _last_systems
+    catalog = context.runtime.catalog
+    zone_name = context.runtime.timezone
+    cached = _last_systems
+    if (
+        cached is not None
+        and cached.state is state
+        and cached.catalog is catalog
+        and cached.zone == zone_name
+    ):
+        return cached.body
+    zone = context.zone
+    document = {
+        **_envelope(state, zone),
+        "systems": [system_json(catalog, system, state, zone) for system in catalog.systems],
+    }
+    # Encoded as FastAPI would encode the returned dict, byte for byte.
+    body = bytes(JSONResponse(jsonable_encoder(document)).body)
+    _last_systems = _Encoded(state, catalog, zone_name, body)
+    return body
+
+
+def _systems_response(context: ApiContext) -> Response:
+    return Response(_systems_body(context, context.current.get()), media_type="application/json")
+
+
 @router.get(
     "/systems",
     summary="Every system and service with its current state and month-to-date figures",
     responses=responses(),
+    # The schema of the document the cached body holds (the route returns it pre-encoded).
+    response_model=dict[str, Any],
 )
-def list_systems(
-    context: ApiContext = Depends(api_context), _actor: Actor = Depends(reader)
-) -> dict[str, Any]:
-    state = context.current.get()
-    zone = context.zone
-    catalog = context.runtime.catalog
-    return {
-        **_envelope(state, zone),
-        "systems": [system_json(catalog, system, state, zone) for system in catalog.systems],
-    }
+async def list_systems(
+    context: ApiContext = Depends(api_context_async), _actor: Actor = Depends(reader)
+) -> Response:
+    # On the event loop while the snapshot is fresh and its body built: no thread-pool hop,
+    # no database, no encoding. Otherwise (a new snapshot to compute or encode) on the pool.
+    state = context.current.fresh()
+    if state is not None:
+        cached = _last_systems
+        if cached is not None and cached.state is state:
+            return Response(_systems_body(context, state), media_type="application/json")
+    return await run_in_threadpool(_systems_response, context)
 
 
 @router.get(

@@ -161,8 +161,7 @@ def configure_logging(
     """Kadou's own loggers at ``level``; every other library at ``libraries``.
 
     Libraries log for their own developers: WeasyPrint and fontTools write several INFO
-    lines per PDF page, httpx one per request, APScheduler one per job run (thousands a
-    minute with many checks). An operator reading Kadou's log wants Kadou's lines and the
+    lines per PDF page, httpx one per request. An operator reading Kadou's log wants Kadou's lines and the
     libraries' warnings, so the root logger stays at WARNING unless asked otherwise.
     """
     import logging

@@ -215,7 +215,7 @@ def db_prune(
             f"{plan.held_by} is not closed yet: observations from {plan.cut.isoformat()} on "
             f"are kept (instead of from {plan.requested_cut.isoformat()})"
         )
-    if not plan.months:
+    if not plan.months and not plan.droppable:
         typer.echo(f"nothing to prune before {plan.cut.isoformat()}")
         return
     verb = "would delete" if dry_run else "deleting"
@@ -223,6 +223,19 @@ def db_prune(
         typer.echo(
             f"{item.month}: {verb} {item.observations:,} observations, {item.end_marks:,} end marks"
         )
+    for part in plan.partitions:
+        span = _span(part.partition)
+        if part.droppable:
+            typer.echo(
+                f"partition {part.partition.name} ({span}): "
+                f"{'would drop' if dry_run else 'dropping'} it whole, {part.rows:,} observations"
+            )
+        else:
+            typer.echo(
+                f"partition {part.partition.name} ({span}) stays: {part.series_kept:,} "
+                f"check(s) keep observations in it (their last success before the cut); "
+                f"the others of its {part.rows:,} are deleted in batches"
+            )
     if dry_run:
         for month in plan.bundles:
             typer.echo(f"{month}: would write the evidence bundle first")
@@ -230,6 +243,8 @@ def db_prune(
         return
     for path in result.bundles_written:
         typer.echo(f"wrote {path}")
+    for name in result.partitions_dropped:
+        typer.echo(f"dropped partition {name}")
     typer.echo(
         f"deleted {result.observations:,} observations and {result.end_marks:,} end marks "
         f"before {plan.cut.isoformat()} in {result.seconds:.1f} s"
@@ -260,17 +275,31 @@ def db_stats(
     header = f"{'table':<22} {'rows':>15} {'data':>11} {'indexes':>11} {'total':>11}"
     typer.echo(header)
     for item in size.tables:
-        rows = f"~{item.rows:,}" if item.rows_estimated else f"{item.rows:,}"
-        typer.echo(
-            f"{item.name:<22} {rows:>15} {_human_bytes(item.table_bytes):>11} "
-            f"{_human_bytes(item.index_bytes):>11} {_human_bytes(item.total_bytes):>11}"
-        )
+        _size_line(item, item.name)
+        if item.name == "observations":
+            # PostgreSQL: the monthly partitions the line above sums (see docs/deploy.md).
+            for part in size.partitions:
+                _size_line(part, f"  {part.name.removeprefix('observations_')}")
     observations = size.table("observations")
     if observations is None or observations.bytes_per_row is None:
         if observations is not None and observations.total_bytes is None:
             typer.echo("bytes per table: unknown (this SQLite has no dbstat table)")
         return
     typer.echo(f"{observations.bytes_per_row:.1f} bytes per stored observation (data and indexes)")
+
+
+def _size_line(item: Any, label: str) -> None:
+    rows = f"~{item.rows:,}" if item.rows_estimated else f"{item.rows:,}"
+    typer.echo(
+        f"{label:<22} {rows:>15} {_human_bytes(item.table_bytes):>11} "
+        f"{_human_bytes(item.index_bytes):>11} {_human_bytes(item.total_bytes):>11}"
+    )
+
+
+def _span(partition: Any) -> str:
+    start = "-" if partition.start is None else partition.start.isoformat()
+    end = "-" if partition.end is None else partition.end.isoformat()
+    return f"{start} to {end}"
 
 
 def _human_bytes(count: int | None) -> str:

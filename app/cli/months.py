@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from app.cli._common import cli_actor, fail, guarded, require_schema, runtime
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 
 month_app = typer.Typer(help="Closed months and their amendments.", no_args_is_help=True)
 
@@ -38,6 +41,7 @@ def month_close(
         typer.echo(
             f"  {change['indicator']} {change['figure']}: {change['before']} → {change['after']}"
         )
+    _refresh_bundles(rt, [row.month])
 
 
 @month_app.command("amend")
@@ -67,6 +71,21 @@ def month_amend(
         typer.echo("no closed month changed")
     for row in rows:
         typer.echo(_describe(row))
+    _refresh_bundles(rt, [row.month for row in rows])
+
+
+def _refresh_bundles(rt: Runtime, months: list[str]) -> None:
+    """A month whose bundle a prune wrote gets the amended version's bundle beside it."""
+    from app.evidence_files import refresh_amended_bundles
+
+    if not months:
+        return
+    for path in guarded(
+        lambda: refresh_amended_bundles(
+            rt.sessions, rt.catalog, rt.timezone, rt.settings.report_dir, months
+        )
+    ):
+        typer.echo(f"wrote {path}")
 
 
 @month_app.command("list")

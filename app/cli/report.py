@@ -16,6 +16,7 @@ from app.cli._common import check_output_path, fail, guarded, require_schema, ru
 from app.errors import KadouError
 from app.evaluation import evaluate_period, report_document
 from app.reports.formats import format_duration, format_percent, percent_decimals
+from app.reports.labels import removed_text
 from app.sla import periods
 
 # Years a report can be asked for: "26" is a typo for 2026, not the fiscal year 26 AD.
@@ -110,7 +111,7 @@ def report(
     if output in ("table", "json"):
         if lang is not None:
             fail(f"--lang applies to csv, xlsx, html and pdf; the {output} output is in English")
-        from app.months import closed_document
+        from app.months import closed_document, year_with_closed_months
 
         with rt.sessions() as session:
             # A closed month prints its latest version as frozen (SLA-SEMANTICS §9).
@@ -126,11 +127,16 @@ def report(
                     session, rt.catalog, period, system_ids=[system] if system else None
                 )
             )
-        document = (
-            report_document(rt.catalog, result, system_id=system, service_id=service)
-            if result is not None
-            else closed or {}
-        )
+            document = (
+                # A fiscal year's figures are made of its closed months' versions (§9).
+                year_with_closed_months(
+                    session,
+                    result,
+                    report_document(rt.catalog, result, system_id=system, service_id=service),
+                )
+                if result is not None
+                else closed or {}
+            )
         text = (
             json.dumps(document, ensure_ascii=False, indent=2) + "\n"
             if output == "json"
@@ -200,6 +206,9 @@ def render_table(document: dict[str, Any]) -> str:
         )
         coverage = format_percent(item["coverage"], decimals, none="-")
         flag = "  insufficient data" if item["insufficient_data"] else ""
+        if item.get("removed_at"):
+            # In the period's catalog history but no longer in the catalog (§8).
+            flag += f"  {removed_text(item['removed_at'], 'en')}"
         return (
             f"{name:<28} {item['target_display']:>7} {item['availability_display']:>12} {met:>4} "
             f"{_duration(item['scheduled_seconds']):>12} {_duration(item['downtime_seconds']):>11} "

@@ -172,13 +172,29 @@ def probe_command(
             "sharing the location's checks with its other runners",
         ),
     ] = False,
+    runner_id: Annotated[
+        str | None,
+        typer.Option(
+            envvar="KADOU_RUNNER_ID",
+            help="This runner's id (default HOSTNAME/LOCATION); runners that share a "
+            "location's checks must each have their own",
+        ),
+    ] = None,
+    heartbeat_interval: Annotated[
+        str,
+        typer.Option(
+            help="How often this runner tells the server it is alive (and, with "
+            "--share-checks, asks for its checks); a lost runner's checks are taken over "
+            "within about 2.5 of these",
+        ),
+    ] = "10s",
     level: LogLevel = "INFO",
     library_level: LibraryLogLevel = "WARNING",
 ) -> None:
     """Run the probe runner alone: into the database, or as a remote agent with --push."""
     import asyncio
 
-    from probes.runner import run_probe_agent
+    from probes.runner import run_probe_agent, settle_heap_for_probing
     from probes.sink import HttpPushSink, ObservationSink
 
     settings = get_settings()
@@ -186,6 +202,11 @@ def probe_command(
     catalog = _catalog()
     _configure_logging(level, library_level, catalog)
     secret = agent_token(token_file, token) if push is not None else None
+    heartbeat_ms = _heartbeat_interval_ms(heartbeat_interval)
+    if runner_id is not None:
+        runner_id = runner_id.strip()
+        if not 1 <= len(runner_id) <= 200:
+            fail("--runner-id: give 1 to 200 characters (or leave it out for HOSTNAME/LOCATION)")
     rt = None
     if share_checks and push is None:
         fail("--share-checks goes with --push: the server assigns the checks")
@@ -205,9 +226,16 @@ def probe_command(
         if rt is not None:
             from app.store.sink import StoreSink
 
-            sink = StoreSink(rt.sessions, rt.timeline_params)
+            sink = StoreSink(rt.sessions, rt.timeline_params, late=rt.late_audit)
             await run_probe_agent(
-                catalog, where, sink, spool_dir, on_result=on_result, on_retry=on_retry
+                catalog,
+                where,
+                sink,
+                spool_dir,
+                on_result=on_result,
+                on_retry=on_retry,
+                heartbeat_interval_ms=heartbeat_ms,
+                runner_id=runner_id,
             )
             return
         assert push is not None and secret is not None
@@ -224,12 +252,34 @@ def probe_command(
                     on_result=on_result,
                     on_retry=on_retry,
                     assignment=assignment,
+                    heartbeat_interval_ms=heartbeat_ms,
+                    runner_id=runner_id,
                 )
         finally:
             if assignment is not None:
                 await assignment.aclose()
 
+    # Set up (catalog, database, metrics server): what exists now lives as long as we do.
+    settle_heap_for_probing()
     asyncio.run(run())
+
+
+# Bounds of --heartbeat-interval: faster floods the server with beats, slower leaves a lost
+# runner's checks unprobed for minutes.
+HEARTBEAT_MIN_MS = 100
+HEARTBEAT_MAX_MS = 600_000
+
+
+def _heartbeat_interval_ms(text: str) -> int:
+    from app.catalog.durations import parse_duration
+
+    try:
+        interval_ms = parse_duration(text)
+    except ValueError as error:
+        fail(f"--heartbeat-interval: {error}")
+    if not HEARTBEAT_MIN_MS <= interval_ms <= HEARTBEAT_MAX_MS:
+        fail(f"--heartbeat-interval: give 100ms to 10m; got {text!r}")
+    return interval_ms
 
 
 def _serve_agent_metrics(

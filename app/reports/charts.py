@@ -174,6 +174,11 @@ def month_strip(
     """
     from zoneinfo import ZoneInfo
 
+    if for_print:
+        drawing = strip_drawing(
+            strip, period_start, period_end, timezone_name=timezone_name, drawn_until=drawn_until
+        )
+        return _print_strip(drawing, chart_id, lang)
     timezone = ZoneInfo(timezone_name)
     start, end = parse_instant(period_start), parse_instant(period_end)
     span = (end - start).total_seconds()
@@ -206,12 +211,12 @@ def month_strip(
     def place(instant: str) -> float:
         return _x(parse_instant(instant), start, span, left, width)
 
-    parts.extend(_strip_runs(strip, place, chart_id, lang, timezone, for_print=for_print))
+    parts.extend(_strip_runs(strip, place, chart_id, lang, timezone))
     # Day ticks: a line at each local midnight, a number every few days.
     day_count = round(span / 86400)
     first_day = start.astimezone(timezone).day
     ticks = [(left + day * 86400 / span * width, first_day + day) for day in range(day_count + 1)]
-    parts.extend(_day_ticks(ticks, height, bar_top + bar_height, for_print=for_print))
+    parts.extend(_day_ticks(ticks, height, bar_top + bar_height))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -222,29 +227,19 @@ def _strip_runs(
     chart_id: str,
     lang: Lang,
     timezone: tzinfo,
-    *,
-    for_print: bool,
 ) -> list[str]:
-    """The strip's runs other than up (drawn under them), each down run marked above the
-    bar; for print, the runs of a state as one path and the markers as one path."""
+    """The strip's runs other than up (drawn under them), each with its tooltip, each down
+    run marked above the bar."""
     bar_top, bar_height = _STRIP_BAR_TOP, _STRIP_BAR_HEIGHT
     parts: list[str] = []
-    print_boxes: dict[str, list[tuple[float, float, float, float]]] = {}
-    markers: list[str] = []
     for run in strip:
         if run["state"] == "up":
             continue
         run_start, run_end = place(run["start"]), place(run["end"])
         # A two-minute outage is 0.03 px wide in a month: draw it at least 1.5 px wide and
-        # mark it above the bar so it is seen, not just present.
+        # mark it above the bar so it is seen, not just present (strip_drawing does the
+        # same for print).
         run_width = max(run_end - run_start, 1.5)
-        if for_print:
-            print_boxes.setdefault(run["state"], []).append(
-                (run_start, bar_top, run_width, bar_height)
-            )
-            if run["state"] == "down":
-                markers.append(f"M{run_start + run_width / 2 - 4:.2f},2h8l-4,8z")
-            continue
         title = (
             f"{state_text(run['state'], lang)}: "
             f"{parse_instant(run['start']).astimezone(timezone):%Y-%m-%d %H:%M} – "
@@ -264,39 +259,49 @@ def _strip_runs(
                 f'<path d="M{centre - 4:.2f},2 h8 l-4,8 z" fill="#c62828" stroke="#000" '
                 'stroke-width="0.5"/>'
             )
-    parts.extend(
-        _merged_shape(state, chart_id, boxes, "run") for state, boxes in print_boxes.items()
-    )
-    if markers:
-        parts.append(
-            f'<path d="{"".join(markers)}" fill="#c62828" stroke="#000" stroke-width="0.5"/>'
-        )
     return parts
 
 
-def _day_ticks(
-    ticks: list[tuple[float, int]],
-    height: int,
-    bar_bottom: float,
-    *,
-    for_print: bool,
-) -> list[str]:
+def _print_strip(drawing: StripDrawing, chart_id: str, lang: Lang) -> Markup:
+    """The strip for WeasyPrint: the runs of a state as one path, the markers as one path,
+    the ticks as one path, the day numbers as one text, no tooltips."""
+    left, bar_top, drawn_width, bar_height = drawing.bar
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart strip" viewBox="0 0 {WIDTH} '
+        f'{drawing.height}" width="{WIDTH}" height="{drawing.height}" role="img" '
+        f'aria-label="{escape(label("month_strip", lang))}">',
+        _patterns(chart_id),
+        _shape(
+            "up",
+            chart_id,
+            f'x="{left}" y="{bar_top}" width="{drawn_width:.2f}" height="{bar_height}"',
+        ),
+    ]
+    if drawing.future is not None:
+        future_x, future_y, future_width, future_height = drawing.future
+        parts.append(
+            f'<rect x="{future_x:.2f}" y="{future_y}" width="{future_width:.2f}" '
+            f'height="{future_height}" fill="#fff" stroke="#9e9e9e" stroke-width="0.8" '
+            'stroke-dasharray="3,2" class="run-future"/>'
+        )
+    parts.extend(
+        _merged_shape(state, chart_id, boxes, "run") for state, boxes in drawing.runs.items()
+    )
+    if drawing.markers:
+        markers = "".join(f"M{centre - 4:.2f},2h8l-4,8z" for centre in drawing.markers)
+        parts.append(f'<path d="{markers}" fill="#c62828" stroke="#000" stroke-width="0.5"/>')
+    ticks = "".join(f"M{x:.2f},{drawing.tick_top}v4" for x in drawing.ticks)
+    parts.append(f'<path d="{ticks}" stroke="#555" stroke-width="0.6"/>')
+    parts.append(_label_row(drawing.labels, drawing.label_y, 9, "start", "#333"))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _day_ticks(ticks: list[tuple[float, int]], height: int, bar_bottom: float) -> list[str]:
     """A tick under the strip at each local midnight ``(x, day of month)``, the last one
     the period's end; the 1st, 8th, 15th, ... and the last day numbered."""
     day_count = len(ticks) - 1
     numbered = [index for index in range(day_count) if index % 7 == 0 or index == day_count - 1]
-    if for_print:
-        path = "".join(f"M{x:.2f},{bar_bottom}v4" for x, _day in ticks)
-        return [
-            f'<path d="{path}" stroke="#555" stroke-width="0.6"/>',
-            _label_row(
-                [(ticks[index][0] + 2, str(ticks[index][1])) for index in numbered],
-                height - 6,
-                9,
-                "start",
-                "#333",
-            ),
-        ]
     parts = []
     for index, (x, day) in enumerate(ticks):
         parts.append(
@@ -432,6 +437,9 @@ def daily_bars(
     ``for_print`` draws the same picture with few elements and no tooltips (for the PDF):
     the bars of a state as one path, the day numbers as one text.
     """
+    if for_print:
+        drawing = daily_drawing(daily, target, target_display, lang, last_date=last_date)
+        return _print_daily(drawing, target_display, chart_id, lang)
     left, right, top, bottom = 46.0, 8.0, 18.0, 22.0
     height = 158
     plot_width, plot_height = WIDTH - left - right, height - top - bottom
@@ -451,34 +459,17 @@ def daily_bars(
         'stroke="#999" stroke-width="0.6"/>',
     ]
     for tick in (axis_floor, 1.0):
-        if for_print:
-            parts.append(_label_row([(left - 4, _percent_text(tick))], y(tick) + 3, 9, "end"))
-            continue
         parts.append(
             f'<text x="{left - 4}" y="{y(tick) + 3:.2f}" font-size="9" text-anchor="end" '
             f"{_FONT}>{escape(_percent_text(tick))}</text>"
         )
     slot = plot_width / max(len(daily), 1)
-    print_boxes: dict[str, list[tuple[float, float, float, float]]] = {}
-    day_labels: list[tuple[float, str]] = []
     for index, day in enumerate(daily):
         x = left + index * slot + slot * 0.15
         bar_width = slot * 0.7
         day_number = int(day["date"][-2:])
         # Days after last_date have not happened: a number, no bar.
         future = last_date is not None and day["date"] > last_date
-        if for_print:
-            # Print labels the strip's days (1, 8, 15, 22, 29 and the last): WeasyPrint lays
-            # SVG text out glyph by glyph, and a number under every bar was the larger part
-            # of the chart's cost.
-            if index % 7 == 0 or index == len(daily) - 1:
-                day_labels.append((x + bar_width / 2, str(day_number)))
-            if not future:
-                state, box = _day_bar(
-                    day["availability"], x, bar_width, y, top + plot_height, target
-                )
-                print_boxes.setdefault(state, []).append(box)
-            continue
         grey = ' fill="#767676"' if future else ""
         parts.append(
             f'<text x="{x + bar_width / 2:.2f}" y="{height - 8}" font-size="8" '
@@ -488,11 +479,168 @@ def daily_bars(
             parts.append(
                 _screen_bar(day, x, bar_width, y, top + plot_height, target, chart_id, lang)
             )
-    if for_print:
-        parts.extend(
-            _merged_shape(state, chart_id, boxes, "bar") for state, boxes in print_boxes.items()
-        )
-        parts.append(_label_row(day_labels, height - 8, 8, "middle"))
     parts.append(_target_line(y(target), left, plot_width, target_display, lang))
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _print_daily(drawing: DailyDrawing, target_display: str, chart_id: str, lang: Lang) -> Markup:
+    """The daily chart for WeasyPrint: the bars of a state as one path and the day numbers
+    (the strip's days: 1, 8, 15, 22, 29 and the last) as one text, no tooltips. WeasyPrint
+    lays SVG text out glyph by glyph, and a number under every bar was the larger part of
+    the chart's cost."""
+    left, top, plot_width, plot_height = drawing.plot
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart daily" viewBox="0 0 {WIDTH} '
+        f'{drawing.height}" width="{WIDTH}" height="{drawing.height}" role="img" '
+        f'aria-label="{escape(label("daily_chart", lang))}">',
+        _patterns(chart_id),
+        f'<rect x="{left}" y="{top}" width="{plot_width}" height="{plot_height}" fill="none" '
+        'stroke="#999" stroke-width="0.6"/>',
+    ]
+    parts.extend(_label_row([(left - 4, text)], y + 3, 9, "end") for y, text in drawing.axis)
+    parts.extend(
+        _merged_shape(state, chart_id, boxes, "bar") for state, boxes in drawing.bars.items()
+    )
+    parts.append(_label_row(drawing.day_labels, drawing.label_y, 8, "middle"))
+    parts.append(_target_line(drawing.target_y, left, plot_width, target_display, lang))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+# The charts as plain geometry, for the PDF writer that draws them itself (``pdf_writer``):
+# the same boxes, markers, ticks and labels as the print SVG, in the SVG's units (WIDTH
+# wide), so that the two can be compared and neither computes a figure of its own.
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class StripDrawing:
+    height: float
+    # The bar's drawn part (up underneath everything) and, in a running period, the part
+    # still to come.
+    bar: Box
+    future: Box | None
+    # Boxes per state other than up, in the order they are drawn.
+    runs: dict[str, list[Box]]
+    # The centre of each down run's marker (a small triangle above the bar).
+    markers: list[float]
+    ticks: list[float]
+    tick_top: float
+    # Day numbers, start-anchored at label_y.
+    labels: list[tuple[float, str]]
+    label_y: float
+
+
+def strip_drawing(
+    strip: list[StripRun],
+    period_start: str,
+    period_end: str,
+    *,
+    timezone_name: str,
+    drawn_until: str | None = None,
+) -> StripDrawing:
+    """``month_strip``'s picture as geometry (see ``month_strip`` for what it shows)."""
+    from zoneinfo import ZoneInfo
+
+    timezone = ZoneInfo(timezone_name)
+    start, end = parse_instant(period_start), parse_instant(period_end)
+    span = (end - start).total_seconds()
+    left, width = 4.0, WIDTH - 8.0
+    bar_top, bar_height = _STRIP_BAR_TOP, _STRIP_BAR_HEIGHT
+    height = 62
+    drawn_width = width
+    if drawn_until is not None:
+        drawn_width = min(
+            max(_x(parse_instant(drawn_until), start, span, left, width) - left, 0), width
+        )
+    future = (
+        (left + drawn_width, bar_top, width - drawn_width, bar_height)
+        if drawn_width < width
+        else None
+    )
+    runs: dict[str, list[Box]] = {}
+    markers: list[float] = []
+    for run in strip:
+        if run["state"] == "up":
+            continue
+        run_start = _x(parse_instant(run["start"]), start, span, left, width)
+        run_end = _x(parse_instant(run["end"]), start, span, left, width)
+        run_width = max(run_end - run_start, 1.5)
+        runs.setdefault(run["state"], []).append((run_start, bar_top, run_width, bar_height))
+        if run["state"] == "down":
+            markers.append(run_start + run_width / 2)
+    day_count = round(span / 86400)
+    first_day = start.astimezone(timezone).day
+    ticks = [(left + day * 86400 / span * width, first_day + day) for day in range(day_count + 1)]
+    numbered = [index for index in range(day_count) if index % 7 == 0 or index == day_count - 1]
+    return StripDrawing(
+        height=height,
+        bar=(left, bar_top, drawn_width, bar_height),
+        future=future,
+        runs=runs,
+        markers=markers,
+        ticks=[x for x, _day in ticks],
+        tick_top=bar_top + bar_height,
+        labels=[(ticks[index][0] + 2, str(ticks[index][1])) for index in numbered],
+        label_y=height - 6,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DailyDrawing:
+    height: float
+    plot: Box
+    # Axis ticks as (y, text), right-aligned 4 units left of the plot.
+    axis: list[tuple[float, str]]
+    bars: dict[str, list[Box]]
+    # Day numbers centred on their bar, at label_y.
+    day_labels: list[tuple[float, str]]
+    label_y: float
+    target_y: float
+    # "目標値 99.9%": right-aligned above the plot's right edge, a dashed key before it.
+    target_key: str
+
+
+def daily_drawing(
+    daily: list[DailyFigure],
+    target: float,
+    target_display: str,
+    lang: Lang,
+    *,
+    last_date: str | None = None,
+) -> DailyDrawing:
+    """``daily_bars``'s print picture as geometry (see ``daily_bars``)."""
+    left, right, top, bottom = 46.0, 8.0, 18.0, 22.0
+    height = 158
+    plot_width, plot_height = WIDTH - left - right, height - top - bottom
+    values = [day["availability"] for day in daily if day["availability"] is not None]
+    axis_floor = _axis_floor(target, values)
+
+    def y(ratio: float) -> float:
+        clamped = min(max(ratio, axis_floor), 1.0)
+        return top + (1.0 - clamped) / (1.0 - axis_floor) * plot_height
+
+    slot = plot_width / max(len(daily), 1)
+    bars: dict[str, list[Box]] = {}
+    day_labels: list[tuple[float, str]] = []
+    for index, day in enumerate(daily):
+        x = left + index * slot + slot * 0.15
+        bar_width = slot * 0.7
+        if index % 7 == 0 or index == len(daily) - 1:
+            day_labels.append((x + bar_width / 2, str(int(day["date"][-2:]))))
+        if last_date is not None and day["date"] > last_date:
+            continue
+        state, box = _day_bar(day["availability"], x, bar_width, y, top + plot_height, target)
+        bars.setdefault(state, []).append(box)
+    return DailyDrawing(
+        height=height,
+        plot=(left, top, plot_width, plot_height),
+        axis=[(y(tick), _percent_text(tick)) for tick in (axis_floor, 1.0)],
+        bars=bars,
+        day_labels=day_labels,
+        label_y=height - 8,
+        target_y=y(target),
+        target_key=f"{label('target', lang)} {target_display}",
+    )

@@ -99,6 +99,9 @@ class Figures(TypedDict):
     incidents: list[Incident]
     strip: NotRequired[list[StripRun]]
     daily: NotRequired[list[DailyFigure]]
+    # Only for a service or system the catalog no longer has at the period's end: the
+    # instant it left (SLA-SEMANTICS §8); its figures cover the time it existed.
+    removed_at: NotRequired[str]
 
 
 class ServiceFigures(Figures):
@@ -145,6 +148,23 @@ class FiscalYearMonth(TypedDict):
     # Coverage below 99 % (SLA-SEMANTICS §5); None for a month not started yet.
     insufficient_data: NotRequired[bool | None]
     coverage: NotRequired[float | None]
+    downtime_seconds: NotRequired[int | float | None]
+    # What the year's figures are summed from (SLA-SEMANTICS §9).
+    scheduled_seconds: NotRequired[int | float | None]
+    unknown_seconds: NotRequired[int | float | None]
+    excluded_seconds: NotRequired[ExcludedSeconds | None]
+    # The month's own target (its month-end catalog's, or its closed version's, §8).
+    target: NotRequired[float]
+    target_display: NotRequired[str]
+    # A closed month's row is its latest version (1, 2, …); None for an open month.
+    version: NotRequired[int | None]
+    closed_at: NotRequired[str | None]
+
+
+class ClosedMonth(TypedDict):
+    month: str
+    version: int
+    closed_at: str
 
 
 class FiscalYearRow(TypedDict):
@@ -161,6 +181,8 @@ class FiscalYearRow(TypedDict):
     months: list[FiscalYearMonth]
     insufficient_data: NotRequired[bool]
     coverage: NotRequired[float | None]
+    # Only for a system or service removed during the year (SLA-SEMANTICS §8).
+    removed_at: NotRequired[str]
 
 
 class FiscalYearReportDocument(TypedDict):
@@ -171,6 +193,8 @@ class FiscalYearReportDocument(TypedDict):
     catalog_sha256: str
     catalog_source: NotRequired[str]
     unknown_policy: NotRequired[UnknownPolicy]
+    # The closed months of the year and the version each row shows.
+    closed_months: NotRequired[list[ClosedMonth]]
 
 
 class DocumentError(ValueError):

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalog.model import Catalog
+from app.evidence_files import refresh_amended_bundles
 from app.months import close_month, closed_document
 from app.reports.render import FORMATS, file_name, render_monthly
 from app.reports.service import monthly_document
@@ -102,6 +103,7 @@ def export_due_reports(
             session, catalog, period, now=now
         )
     if recorded and (made is None or made.version == 1):
+        log.debug("the %s reports are already exported", period.label)
         return []
     plan.directory.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -111,6 +113,10 @@ def export_due_reports(
             _write_atomically(path, render_monthly(document, fmt, lang))
             written.append(path)
     if recorded:
+        # A month pruned already (short retention) keeps its evidence current too.
+        written += refresh_amended_bundles(
+            sessions, catalog, timezone, plan.directory, [period.label]
+        )
         log.info(
             "%s amended to version %s; wrote %s",
             period.label,

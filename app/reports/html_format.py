@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -32,15 +33,23 @@ from app.reports.labels import (
     label,
     met_text,
     month_heading,
+    name_text,
     period_heading,
-    pick,
     policy_text,
     recovery_text,
     yes_no,
 )
-from app.reports.rows import FigureRow, figure_rows, system_groups
+from app.reports.rows import (
+    FigureRow,
+    figure_rows,
+    fiscal_year_month_versions,
+    group_name,
+    system_groups,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+ChartKind = Literal["screen", "print", "drawing"]
 
 
 @lru_cache(maxsize=1)
@@ -104,6 +113,9 @@ class FigureCard:
     exclusion_ids: list[int]
     strip_svg: Markup | None = None
     daily_svg: Markup | None = None
+    # The same charts as geometry, for the PDF writer (``charts="drawing"``).
+    strip_drawing: charts.StripDrawing | None = None
+    daily_drawing: charts.DailyDrawing | None = None
     # On a system's card, its only service when that service's card would repeat it.
     sole_service: str = ""
 
@@ -195,7 +207,7 @@ def _card(
     document: MonthlyReportDocument,
     timezone: ZoneInfo,
     lang: Lang,
-    for_print: bool,
+    chart_kind: ChartKind,
 ) -> FigureCard:
     figures = row.figures
     stats = _stats(figures, lang)
@@ -205,7 +217,7 @@ def _card(
         level=row.level,
         anchor=anchor,
         scope=row.scope,
-        name=pick(row.name, lang),
+        name=row.display_name(lang),
         target=figures["target_display"],
         availability=_availability_text(figures["availability_display"], lang),
         met=figures["met"],
@@ -216,6 +228,17 @@ def _card(
         exclusion_ids=[w["id"] for w in document.get("exclusions", []) if _applies(w, row)],
     )
     period = document["period"]
+    if chart_kind == "drawing":
+        if figures.get("strip"):
+            card.strip_drawing = charts.strip_drawing(
+                figures["strip"], period["start"], period["end"], timezone_name=period["timezone"]
+            )
+        if figures.get("daily"):
+            card.daily_drawing = charts.daily_drawing(
+                figures["daily"], figures["target"], figures["target_display"], lang
+            )
+        return card
+    for_print = chart_kind == "print"
     if figures.get("strip"):
         card.strip_svg = charts.month_strip(
             figures["strip"],
@@ -298,21 +321,41 @@ def _same_figures(system: Figures, service: Figures) -> bool:
     return all(system.get(key) == service.get(key) for key in _SAME_FIELDS)
 
 
-def render_monthly_html(
-    document: MonthlyReportDocument, lang: Lang, *, for_print: bool = False
-) -> str:
-    """The monthly page. ``for_print`` is the PDF's source: the same content, with charts
-    drawn in few elements and no tooltips, since WeasyPrint's time grows with the number of
-    SVG elements (see ``charts``) and a PDF has no hover anyway."""
+@dataclass
+class MonthlyView:
+    """Everything the monthly report prints, as text in one language: what the HTML
+    template lays out and what the PDF writer draws (``pdf_writer``), so that both print
+    the same words and figures."""
+
+    lang: Lang
+    title: str
+    period_text: str
+    policy: str
+    summary_sentence: str
+    system_cards: list[FigureCard]
+    sections: list[SystemSection]
+    exclusions: list[ExclusionView]
+    provenance: list[Stat]
+    footer_text: str
+    # The instant the report describes (its generated_at), which a PDF carries as its date.
+    generated_at: str
+
+
+def monthly_view(
+    document: MonthlyReportDocument, lang: Lang, *, charts_as: ChartKind = "screen"
+) -> MonthlyView:
+    """The monthly report's content. ``charts_as`` says how its charts come: SVG with
+    tooltips for a browser, lean SVG for WeasyPrint (``print``), or geometry for the PDF
+    writer (``drawing``)."""
     period = document["period"]
     timezone = ZoneInfo(period["timezone"])
     rows = figure_rows(document)
-    cards = {row.scope: _card(row, document, timezone, lang, for_print) for row in rows}
+    cards = {row.scope: _card(row, document, timezone, lang, charts_as) for row in rows}
     sections = []
     for group in system_groups(document):
         section = SystemSection(
             card=cards.get(group.system_id) if group.system is not None else None,
-            name=pick(group.name, lang),
+            name=group_name(group, lang),
             services=[cards[f"{s['system']}/{s['service']}"] for s in group.services],
         )
         if section.card is not None and group.system is not None and len(group.services) == 1:
@@ -320,18 +363,16 @@ def render_monthly_html(
             if _same_figures(group.system, sole):
                 # One service with the system's own figures: one card, naming the service.
                 section.card.sole_service = (
-                    f"{pick(sole['name'], lang)} ({sole['system']}/{sole['service']})"
+                    f"{name_text(sole['name'], sole.get('removed_at'), lang)} "
+                    f"({sole['system']}/{sole['service']})"
                 )
                 section.services = []
         sections.append(section)
     system_cards = [cards[row.scope] for row in rows if row.level == "system"]
     met_count = sum(1 for card in system_cards if card.met is True)
-    template = environment().get_template("monthly.html.j2")
-    return template.render(
+    return MonthlyView(
         lang=lang,
-        t=lambda key: label(key, lang),
         title=f"{label('report_title_monthly', lang)} {period_heading(period['label'], lang)}",
-        period=period,
         period_text=(
             f"{format_instant(period['start'], timezone, lang)} – "
             f"{format_instant(period['end'], timezone, lang)} ({period['timezone']})"
@@ -349,6 +390,31 @@ def render_monthly_html(
             f"{document['catalog_sha256'][:12]}… · {label('generated_at', lang)} "
             f"{document['generated_at']}"
         ),
+        generated_at=str(document["generated_at"]),
+    )
+
+
+def render_monthly_html(
+    document: MonthlyReportDocument, lang: Lang, *, for_print: bool = False
+) -> str:
+    """The monthly page. ``for_print`` is WeasyPrint's source (the PDF when the PDF writer
+    is not installed): the same content, with charts drawn in few elements and no tooltips,
+    since WeasyPrint's time grows with the number of SVG elements (see ``charts``) and a
+    PDF has no hover anyway."""
+    view = monthly_view(document, lang, charts_as="print" if for_print else "screen")
+    template = environment().get_template("monthly.html.j2")
+    return template.render(
+        lang=lang,
+        t=lambda key: label(key, lang),
+        title=view.title,
+        period_text=view.period_text,
+        policy=view.policy,
+        summary_sentence=view.summary_sentence,
+        system_cards=view.system_cards,
+        sections=view.sections,
+        exclusions=view.exclusions,
+        provenance=view.provenance,
+        footer_text=view.footer_text,
         legend=charts.legend("legend", lang),
     )
 
@@ -359,6 +425,8 @@ class MonthCell:
     text: str
     met: bool | None
     insufficient_data: bool
+    # "目標 99.9%" when the month's own target differs from the year's (§8), else "".
+    target: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,7 +460,7 @@ def render_fiscal_year_html(document: FiscalYearReportDocument, lang: Lang) -> s
         FiscalYearRowView(
             is_system=row["service"] is None,
             scope=row["system"] if row["service"] is None else f"{row['system']}/{row['service']}",
-            name=pick(row["name"], lang),
+            name=name_text(row["name"], row.get("removed_at"), lang),
             target=row["target_display"],
             availability=_availability_text(row["availability_display"], lang),
             met=row["met"],
@@ -409,6 +477,9 @@ def render_fiscal_year_html(document: FiscalYearReportDocument, lang: Lang) -> s
                     _availability_text(m["availability_display"], lang),
                     m["met"],
                     bool(m.get("insufficient_data")),
+                    label("month_target", lang).format(target=m["target_display"])
+                    if m.get("target_display", row["target_display"]) != row["target_display"]
+                    else "",
                 )
                 for m in row["months"]
             ],
@@ -432,6 +503,7 @@ def render_fiscal_year_html(document: FiscalYearReportDocument, lang: Lang) -> s
         if document.get("unknown_policy")
         else "",
         month_headings=[month_heading(month, lang) for month in month_labels],
+        month_versions=fiscal_year_month_versions(document, lang),
         year_groups=year_groups,
         rows=rows,
         provenance=_provenance(dict(document), lang),

@@ -181,6 +181,10 @@ _LABELS.update(
         "reason_window_update": ("{kind} #{id} を変更", "{kind} window #{id} changed"),
         "reason_window_delete": ("{kind} #{id} を削除", "{kind} window #{id} removed"),
         "reason_timeline": ("タイムラインを再構築", "timeline rebuilt"),
+        "reason_late_observations": (
+            "遅延した観測 {count} 件 ({locations})",
+            "{count} late observations ({locations})",
+        ),
         "reason_input_segments": ("遅れて届いた観測を反映", "late observations included"),
         "reason_input_catalog": ("カタログの変更を反映", "catalog change applied"),
         "reason_input_exclusions": ("除外期間の変更を反映", "exclusion windows changed"),
@@ -188,6 +192,35 @@ _LABELS.update(
         "window_kind_disaster": ("災害による停止", "disaster"),
     }
 )
+
+
+# A service or system the catalog no longer has, still in a period it was part of (§8):
+# the same words on the pages and in every report file.
+_LABELS["removed_on"] = ("{date} に削除", "removed {date}")
+
+
+# A fiscal year's closed month names the version its figures are (§9); an open month or a
+# closed one whose target differs from the year's shows its own (§8).
+_LABELS["version_short"] = ("第{version}版", "v{version}")
+_LABELS["month_target"] = ("目標 {target}", "target {target}")
+
+
+def month_version_text(month: Mapping[str, Any], lang: Lang) -> str | None:
+    """ "第2版" / "v2" for a fiscal-year month shown from a closed month's version."""
+    version = month.get("version")
+    return None if version is None else label("version_short", lang).format(version=version)
+
+
+def removed_text(removed_at: str, lang: Lang) -> str:
+    """ "2026-10-11 に削除" / "removed 2026-10-11": ``removed_at`` is an ISO instant in the
+    period's time zone (a document's ``"removed_at"``), so its date is the local one."""
+    return label("removed_on", lang).format(date=removed_at[:10])
+
+
+def name_text(name: LocalizedText, removed_at: str | None, lang: Lang) -> str:
+    """A row's name in ``lang``, marked when it left the catalog during the period."""
+    text = pick(name, lang)
+    return text if not removed_at else f"{text} ({removed_text(removed_at, lang)})"
 
 
 def _reason_words(reason: dict[str, Any], lang: Lang) -> str:
@@ -202,6 +235,11 @@ def _reason_words(reason: dict[str, Any], lang: Lang) -> str:
         if action == "create" and window.get("retroactive"):
             key += "_retroactive"
         return label(key, lang).format(kind=kind_words, id=reason.get("entity_id"))
+    late = reason.get("late_observations")
+    if reason.get("entity") == "observations" and isinstance(late, dict):
+        return label("reason_late_observations", lang).format(
+            count=late.get("count"), locations=", ".join(late.get("locations") or [])
+        )
     return label("reason_timeline", lang)
 
 

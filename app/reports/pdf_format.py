@@ -1,5 +1,8 @@
 """PDF through WeasyPrint, from the same HTML the browser shows.
 
+The fiscal-year PDF always comes this way; the monthly one only when the PDF writer
+(``pdf_writer``, much faster) lacks its fonts.
+
 WeasyPrint lays text out with Pango and fontconfig, so Japanese renders with whatever CJK
 font the machine has; the stylesheet asks for IPAexGothic (Debian: fonts-ipaexfont-gothic)
 and DejaVu Sans for symbols. IPAex is TrueType, which WeasyPrint subsets fast; Noto Sans
@@ -10,11 +13,14 @@ empty boxes, so ``check_cjk_font`` lets a caller fail loudly instead.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from functools import lru_cache
 
 CJK_FONT_FAMILIES = ("IPAexGothic", "IPAGothic", "Noto Sans CJK JP", "Noto Sans JP")
+# Kana, CJK punctuation and ideographs: text that needs a Japanese font to print at all.
+_JAPANESE_TEXT = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 
 
 class PdfUnavailableError(RuntimeError):
@@ -30,6 +36,9 @@ def html_to_pdf(html: str) -> bytes:
             "PDF reports need WeasyPrint and Pango: pip install weasyprint; "
             "apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-ipaexfont-gothic"
         ) from exc
+    if _JAPANESE_TEXT.search(html):
+        # Refuse rather than hand an auditor a PDF whose Japanese is empty boxes.
+        check_cjk_font()
     pdf = HTML(string=html).write_pdf()
     assert pdf is not None
     return bytes(pdf)

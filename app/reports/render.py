@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from app.reports import pdf_writer
 from app.reports.csv_format import render_fiscal_year_csv, render_monthly_csv
 from app.reports.document import (
     FiscalYearReportDocument,
@@ -18,8 +19,8 @@ from app.reports.document import (
     check_fiscal_year,
     check_monthly,
 )
-from app.reports.html_format import render_fiscal_year_html, render_monthly_html
-from app.reports.labels import check_lang
+from app.reports.html_format import monthly_view, render_fiscal_year_html, render_monthly_html
+from app.reports.labels import Lang, check_lang
 from app.reports.pdf_format import html_to_pdf
 from app.reports.xlsx_format import render_fiscal_year_xlsx, render_monthly_xlsx
 
@@ -77,7 +78,15 @@ def render_monthly(
         case "html":
             return render_monthly_html(checked, language).encode()
         case _:
-            return html_to_pdf(render_monthly_html(checked, language, for_print=True))
+            return _monthly_pdf(checked, language)
+
+
+def _monthly_pdf(document: MonthlyReportDocument, lang: Lang) -> bytes:
+    """The monthly PDF: drawn directly when fpdf2 and its fonts are installed (about twenty
+    times faster), laid out by WeasyPrint from the print HTML otherwise."""
+    if pdf_writer.available():
+        return pdf_writer.write_monthly_pdf(monthly_view(document, lang, charts_as="drawing"))
+    return html_to_pdf(render_monthly_html(document, lang, for_print=True))
 
 
 def render_fiscal_year(

@@ -28,7 +28,8 @@ from app.reports.labels import (
     label,
     met_text,
     month_heading,
-    pick,
+    month_version_text,
+    name_text,
     yes_no,
 )
 
@@ -43,6 +44,10 @@ class FigureRow:
     service: str | None
     name: LocalizedText
     figures: Figures
+
+    def display_name(self, lang: Lang) -> str:
+        """Its name in ``lang``, marked "removed 2026-10-11" when it left the catalog."""
+        return name_text(self.name, self.figures.get("removed_at"), lang)
 
     @property
     def scope(self) -> str:
@@ -76,6 +81,12 @@ def system_groups(document: MonthlyReportDocument) -> list[SystemGroup]:
     for system_id, services in services_by_system.items():
         groups.append(SystemGroup(None, system_id, services[0]["system_name"], tuple(services)))
     return groups
+
+
+def group_name(group: SystemGroup, lang: Lang) -> str:
+    """A system section's name, marked when the system left the catalog in the period."""
+    removed_at = None if group.system is None else group.system.get("removed_at")
+    return name_text(group.name, removed_at, lang)
 
 
 def figure_rows(document: MonthlyReportDocument) -> list[FigureRow]:
@@ -139,7 +150,7 @@ def figure_values(row: FigureRow, lang: Lang) -> dict[str, Cell]:
         "level": label(f"level_{row.level}", lang),
         "system_id": row.system,
         "service_id": row.service,
-        "name": pick(row.name, lang),
+        "name": row.display_name(lang),
         "target": figures["target_display"],
         "availability": figures["availability_display"],
         "result": met_text(figures["met"], lang),
@@ -208,6 +219,14 @@ def fiscal_year_month_labels(document: FiscalYearReportDocument) -> list[str]:
     return [month["label"] for month in document["rows"][0]["months"]] if document["rows"] else []
 
 
+def fiscal_year_month_versions(document: FiscalYearReportDocument, lang: Lang) -> list[str]:
+    """Each month's version in words ("第2版" / "v2"), "" for an open month: a closed
+    month is one version for every row, so the sheet says it once, in its heading."""
+    if not document["rows"]:
+        return []
+    return [month_version_text(month, lang) or "" for month in document["rows"][0]["months"]]
+
+
 def _month_column(
     index: int, pick_value: Callable[[FiscalYearMonth], Cell]
 ) -> Callable[[FiscalYearRow], Cell]:
@@ -232,7 +251,11 @@ def fiscal_year_columns(document: FiscalYearReportDocument, lang: Lang) -> list[
         ),
         FiscalYearColumn(label("system_id", lang), "text", lambda row: row["system"]),
         FiscalYearColumn(label("service_id", lang), "text", lambda row: row["service"]),
-        FiscalYearColumn(label("indicator", lang), "text", lambda row: pick(row["name"], lang)),
+        FiscalYearColumn(
+            label("indicator", lang),
+            "text",
+            lambda row: name_text(row["name"], row.get("removed_at"), lang),
+        ),
         FiscalYearColumn(label("target", lang), "target", lambda row: row["target_display"]),
         FiscalYearColumn(
             f"{year_title} {label('availability', lang)}",
@@ -259,10 +282,12 @@ def fiscal_year_columns(document: FiscalYearReportDocument, lang: Lang) -> list[
             missed=lambda row: bool(row.get("insufficient_data")),
         ),
     ]
+    versions = fiscal_year_month_versions(document, lang)
     for index, month in enumerate(months):
+        version = f" {versions[index]}" if versions[index] else ""
         columns.append(
             FiscalYearColumn(
-                f"{month_heading(month, lang)} ({month})",
+                f"{month_heading(month, lang)} ({month}){version}",
                 "percent",
                 _month_column(index, lambda m: m["availability_display"]),
                 missed=lambda row, i=index: row["months"][i]["met"] is False,  # type: ignore[misc]

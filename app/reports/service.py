@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog.model import Catalog
 from app.evaluation import evaluate_period, fiscal_year_document, report_document
-from app.months import closed_document
+from app.months import closed_document, fiscal_year_with_closed_months
 from app.reports.render import content_type, file_name, render_fiscal_year, render_monthly
 from app.sla import periods
 
@@ -54,6 +54,9 @@ def build_report(
         body = render_monthly(document, fmt, lang)
     else:
         year = periods.parse_fiscal_year(label, timezone).start().year
-        document = fiscal_year_document(session, catalog, year, timezone, now=now)
+        # Closed months as frozen (their latest versions), the year consistent with them.
+        document = fiscal_year_with_closed_months(
+            session, fiscal_year_document(session, catalog, year, timezone, now=now)
+        )
         body = render_fiscal_year(document, fmt, lang)
     return RenderedReport(body, file_name(document, fmt, lang), content_type(fmt), document)

@@ -50,7 +50,6 @@ from app.reports.labels import (
     local_instant,
     parse_instant,
     period_heading,
-    pick,
     policy_text,
     recovery_text,
     yes_no,
@@ -64,6 +63,7 @@ from app.reports.rows import (
     figure_rows,
     figure_values,
     fiscal_year_columns,
+    group_name,
     incident_rows,
     system_groups,
 )
@@ -233,7 +233,7 @@ def _incidents_sheet(
             label(f"level_{entry.row.level}", lang),
             entry.row.system,
             entry.row.service,
-            pick(entry.row.name, lang),
+            entry.row.display_name(lang),
             local_instant(incident["start"], timezone),
             local_instant(incident["end"], timezone)
             if incident["end"] is not None
@@ -313,7 +313,7 @@ def render_monthly_xlsx(document: MonthlyReportDocument, lang: Lang) -> bytes:
 
     for group in system_groups(document):
         sheet = workbook.create_sheet(_sheet_name(group.system_id, taken))
-        _title(sheet, pick(group.name, lang), subtitle)
+        _title(sheet, group_name(group, lang), subtitle)
         rows = [row for row in figure_rows(document) if row.system == group.system_id]
         _figure_table(sheet, 4, rows, lang)
 

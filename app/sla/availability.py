@@ -69,6 +69,18 @@ class Schedule:
             ),
         )
 
+    def restrict(self, span: IntervalSet) -> Schedule:
+        """The part of the schedule inside ``span`` (e.g. where a service was core)."""
+        return Schedule(
+            scheduled=self.scheduled & span,
+            operating=self.operating & span,
+            planned_excluded=self.planned_excluded & span,
+            disaster_excluded=self.disaster_excluded & span,
+            period_scheduled=None
+            if self.period_scheduled is None
+            else self.period_scheduled & span,
+        )
+
 
 def service_schedule(
     operating: IntervalSet,

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from fractions import Fraction
 
-from app.sla.availability import AvailabilityFigures, compute_figures
+from app.sla.availability import AvailabilityFigures, UnknownPolicy, compute_figures
 from app.sla.evaluate import Evaluation
 from app.sla.intervals import IntervalSet
 from app.sla.periods import Period
@@ -60,14 +61,27 @@ def state_strip(evaluation: Evaluation) -> list[StripRun]:
     return merged
 
 
-def figures_for(evaluation: Evaluation, start_ms: int, end_ms: int) -> AvailabilityFigures:
-    """The §5 figures of the part ``[start_ms, end_ms)`` of an evaluation (e.g. one day)."""
+def figures_for(
+    evaluation: Evaluation,
+    start_ms: int,
+    end_ms: int,
+    *,
+    target: Fraction | None = None,
+    policy: UnknownPolicy | None = None,
+) -> AvailabilityFigures:
+    """The §5 figures of the part ``[start_ms, end_ms)`` of an evaluation (e.g. one day).
+
+    ``target`` and ``policy`` default to the evaluation's; a fiscal year's month gives its
+    own month's (SLA-SEMANTICS §8)."""
     # A part still running (today) gets its whole scheduled time as its budget's base, as
     # the period does (§5).
     part = evaluation.schedule.clip(start_ms, end_ms)
     figures = evaluation.figures
     return compute_figures(
-        part, evaluation.timeline.clip(start_ms, end_ms), figures.target, figures.policy
+        part,
+        evaluation.timeline.clip(start_ms, end_ms),
+        figures.target if target is None else target,
+        figures.policy if policy is None else policy,
     )
 
 

@@ -13,7 +13,7 @@ Two windows are involved:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
@@ -44,6 +44,23 @@ SegmentKey = tuple[str, str]  # (check_key, location)
 
 
 @dataclass(frozen=True)
+class StructurePiece:
+    """A service's structure over ``[start_ms, end_ms)``: one catalog version's (§8).
+
+    Which checks feed the service, its operating hours, its quorum and whether it is core
+    are those of the version in force at each instant; targets are not here, they are the
+    period end's (the service's own fields).
+    """
+
+    start_ms: int
+    end_ms: int
+    core: bool
+    quorum: int
+    hours: OperatingHours
+    check_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ServiceInput:
     system_id: str
     service_id: str
@@ -60,6 +77,11 @@ class ServiceInput:
     # The windows that apply to this service, system-wide ones included, known now to the
     # period's end: those still ahead in a running period shape its error budget (§5).
     exclusions: Sequence[ExclusionWindow]
+    # None: the structure above holds at every instant (one catalog version). Otherwise the
+    # service exists only inside these pieces (sorted, disjoint), each with its own
+    # structure: time outside them is not scheduled, neither up, down nor unknown (§8).
+    # ``check_keys`` and ``segments`` then cover the checks of every piece.
+    pieces: Sequence[StructurePiece] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +113,13 @@ class _ServiceResult:
     schedule: Schedule
     blips: IntervalSet
     evaluation: Evaluation
+    # Where the service counts for its system (§3.5): None when it is core whenever it
+    # exists (or never, per ``service.core``); else the instants it was core (§8).
+    core_span: IntervalSet | None = None
+
+    @property
+    def is_core(self) -> bool:
+        return self.service.core if self.core_span is None else bool(self.core_span)
 
 
 def service_timeline(service: ServiceInput, start_ms: int, end_ms: int) -> Timeline:
@@ -127,6 +156,55 @@ def _as_blip_segments(blips: IntervalSet) -> list[Segment]:
     return [Segment(start, end, CheckState.BLIP) for start, end in blips]
 
 
+def _piece_input(service: ServiceInput, piece: StructurePiece) -> ServiceInput:
+    """The service as one piece's structure has it: only that piece's checks feed it."""
+    keys = set(piece.check_keys)
+    return replace(
+        service,
+        check_keys=piece.check_keys,
+        quorum=piece.quorum,
+        segments={key: value for key, value in service.segments.items() if key[0] in keys},
+        pieces=None,
+    )
+
+
+def _piecewise(
+    service: ServiceInput, window: tuple[int, int], data_window: tuple[int, int]
+) -> tuple[Timeline, IntervalSet]:
+    """The data timeline and blips of a service whose structure changes inside the data
+    window: each piece's timeline with that piece's checks and quorum, side by side.
+
+    Time outside every piece is neither up nor down, and is never scheduled.
+    """
+    ups, downs, blips = [], [], []
+    for piece in service.pieces or ():
+        start_ms = max(piece.start_ms, data_window[0])
+        end_ms = min(piece.end_ms, data_window[1])
+        if start_ms >= end_ms:
+            continue
+        part = _piece_input(service, piece)
+        timeline = service_timeline(part, start_ms, end_ms)
+        ups.append(timeline.up)
+        downs.append(timeline.down)
+        blips.append(_blips(part, max(start_ms, window[0]), min(end_ms, window[1])))
+    data_timeline = Timeline(
+        data_window[0], data_window[1], IntervalSet.union_all(ups), IntervalSet.union_all(downs)
+    )
+    return data_timeline, IntervalSet.union_all(blips)
+
+
+def _piecewise_operating(
+    service: ServiceInput, start_ms: int, end_ms: int, zone: ZoneInfo
+) -> IntervalSet:
+    """Operating hours of each piece inside that piece: the union is the service's."""
+    parts = []
+    for piece in service.pieces or ():
+        piece_start, piece_end = max(piece.start_ms, start_ms), min(piece.end_ms, end_ms)
+        if piece_start < piece_end:
+            parts.append(operating_intervals(piece.hours, piece_start, piece_end, zone))
+    return IntervalSet.union_all(parts)
+
+
 def _evaluate_service(
     service: ServiceInput,
     system: SystemInput,
@@ -136,14 +214,22 @@ def _evaluate_service(
     data_window: tuple[int, int],
 ) -> _ServiceResult:
     start_ms, end_ms = window
-    data_timeline = service_timeline(service, *data_window)
-    timeline = data_timeline.clip(start_ms, end_ms)
     # Operating hours to the period's end even while it runs: the error budget is taken on
     # the whole period's scheduled time (§5).
     period_end_ms = max(end_ms, period.end_ms)
-    operating = operating_intervals(
-        service.hours, start_ms, period_end_ms, ZoneInfo(period.timezone)
-    )
+    zone = ZoneInfo(period.timezone)
+    core_span: IntervalSet | None = None
+    if service.pieces is None:
+        data_timeline = service_timeline(service, *data_window)
+        operating = operating_intervals(service.hours, start_ms, period_end_ms, zone)
+        blips = _blips(service, start_ms, end_ms)
+    else:
+        data_timeline, blips = _piecewise(service, window, data_window)
+        operating = _piecewise_operating(service, start_ms, period_end_ms, zone)
+        core_span = IntervalSet(
+            (piece.start_ms, piece.end_ms) for piece in service.pieces if piece.core
+        )
+    timeline = data_timeline.clip(start_ms, end_ms)
     schedule = service_schedule(operating, service.exclusions, start_ms, end_ms, period_end_ms)
     figures = compute_figures(schedule, timeline, service.target, service.policy)
     recovery_target_ms = (
@@ -159,7 +245,6 @@ def _evaluate_service(
         cutoff_ms,
         recovery_target_ms,
     )
-    blips = _blips(service, start_ms, end_ms)
     evaluation = Evaluation(
         system_id=system.system_id,
         service_id=service.service_id,
@@ -169,7 +254,27 @@ def _evaluate_service(
         schedule=schedule,
         blips=_as_blip_segments(blips),
     )
-    return _ServiceResult(service, data_timeline, schedule, blips, evaluation)
+    return _ServiceResult(service, data_timeline, schedule, blips, evaluation, core_span)
+
+
+def _core_part(result: _ServiceResult) -> _ServiceResult:
+    """The part of a service that counts for its system: where it was core (§3.5, §8)."""
+    span = result.core_span
+    if span is None:
+        return result
+    timeline, data = result.evaluation.timeline, result.data_timeline
+    return replace(
+        result,
+        data_timeline=Timeline(data.start_ms, data.end_ms, data.up & span, data.down & span),
+        schedule=result.schedule.restrict(span),
+        blips=result.blips & span,
+        evaluation=replace(
+            result.evaluation,
+            timeline=Timeline(
+                timeline.start_ms, timeline.end_ms, timeline.up & span, timeline.down & span
+            ),
+        ),
+    )
 
 
 def _evaluate_system(
@@ -180,7 +285,7 @@ def _evaluate_system(
     window: tuple[int, int],
 ) -> Evaluation:
     start_ms, end_ms = window
-    core = [result for result in results if result.service.core]
+    core = [_core_part(result) for result in results if result.is_core]
     if core:
         schedule = system_schedule([result.schedule for result in core])
         timeline = system_timeline(

@@ -307,6 +307,48 @@ def observations_in_range(
     return [obs for obs in observations if start_ms <= obs.at_ms <= end_ms]
 
 
+@dataclass(frozen=True, slots=True)
+class LabellingPiece:
+    """The ``confirm`` and ``stale_after`` of one check over ``[start_ms, end_ms)`` (§8)."""
+
+    start_ms: int
+    end_ms: int
+    confirm: int
+    stale_after_ms: int
+
+
+def segments_in_pieces(
+    stored: Sequence[Segment],
+    observations: Sequence[Observation],
+    marks: Iterable[int],
+    pieces: Sequence[LabellingPiece],
+    stored_params: tuple[int, int] | None,
+) -> list[Segment]:
+    """One (check, location)'s segments when its ``confirm``/``stale_after`` changed (§8).
+
+    Each piece's part is labelled and held with that piece's parameters: the ``stored``
+    segments (built with ``stored_params``; None: no stored segments) where those are the
+    piece's, else the observations labelled again with the piece's. A failure run or a hold that crosses a
+    change is cut there, each side judged by its own parameters. Time outside every piece
+    has no segment.
+    """
+    marks = sorted(set(marks))
+    built: dict[tuple[int, int], Sequence[Segment]] = (
+        {} if stored_params is None else {stored_params: stored}
+    )
+    parts: list[Segment] = []
+    for piece in pieces:
+        params = (piece.confirm, piece.stale_after_ms)
+        if params not in built:
+            built[params] = build_segments(observations, *params, marks=marks)
+        for segment in built[params]:
+            start, end = max(segment.start_ms, piece.start_ms), min(segment.end_ms, piece.end_ms)
+            if start < end:
+                parts.append(Segment(start, end, segment.state))
+    parts.sort(key=lambda segment: segment.start_ms)
+    return merge_segments(parts)
+
+
 # -- timelines ---------------------------------------------------------------------------
 
 

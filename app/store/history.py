@@ -219,6 +219,41 @@ def observations_between(
         yield (row[0], row[1], row[2], row[3], row[4], row[5])
 
 
+def observation_series_between(
+    session: Session, checks: Sequence[str], start: datetime, end: datetime
+) -> list[tuple[str, str]]:
+    """The (check, location) pairs with observations in ``[start, end)``."""
+    if not checks:
+        return []
+    query = (
+        select(Observation.check, Observation.location)
+        .where(
+            Observation.check.in_(list(checks)),
+            Observation.observed_at >= start,
+            Observation.observed_at < end,
+        )
+        .distinct()
+    )
+    return sorted((check, location) for check, location in session.execute(query))
+
+
+def series_observations_between(
+    session: Session, check: str, location: str, start: datetime, end: datetime
+) -> list[tuple[datetime, bool, float | None, str | None]]:
+    """(observed_at, ok, latency_ms, detail) of one check from one location, in time order."""
+    query = (
+        select(Observation.observed_at, Observation.ok, Observation.latency_ms, Observation.detail)
+        .where(
+            Observation.check == check,
+            Observation.location == location,
+            Observation.observed_at >= start,
+            Observation.observed_at < end,
+        )
+        .order_by(Observation.observed_at)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in session.execute(query)]
+
+
 def end_marks_between(
     session: Session, checks: Sequence[str], start: datetime, end: datetime
 ) -> list[EndMark]:

@@ -18,9 +18,10 @@ the one the property-tested core defines.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +45,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from app.errors import InvalidInput
 from app.sla.timeline import (
     UNBOUNDED_END,
     UNBOUNDED_START,
@@ -116,6 +118,9 @@ class IngestResult:
     # end-of-observation marks.
     extended: int = 0
     marks: int = 0
+    # Stored observations and marks older than ``late_before_ms`` (see
+    # :func:`store_observations`): candidates for the audit of late data in closed months.
+    late: list[ObservationIn] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,7 @@ def store_observations(
     params: Mapping[str, TimelineParams],
     *,
     on_stored: Callable[[ObservationIn], None] | None = None,
+    late_before_ms: int | None = None,
 ) -> IngestResult:
     """Insert new observations and marks (duplicates ignored) and amend the timelines.
 
@@ -147,6 +153,10 @@ def store_observations(
     observations. Every other (check, location) of the batch goes through the core's
     recomputation of its affected range (:func:`update_timeline`). Both give the timeline
     a full rebuild gives.
+
+    With ``late_before_ms``, what was stored (not the duplicates) older than that instant
+    is also listed in ``result.late``. Live results are newer: the check costs one
+    comparison per series on the fast path and one per new observation on the other.
     """
     result = IngestResult(received=len(observations))
     results: dict[Series, dict[int, ObservationIn]] = defaultdict(dict)
@@ -177,6 +187,12 @@ def store_observations(
         )
         if tail is not None:
             extended[series] = tail
+            if late_before_ms is not None and new[0].at_ms < late_before_ms:
+                result.late.extend(
+                    item
+                    for at_ms, item in sorted(results[series].items())
+                    if at_ms < late_before_ms
+                )
     if extended:
         _extend_tails(session, extended, results)
         for series in extended:
@@ -201,9 +217,21 @@ def store_observations(
         fresh_marks = _store_marks(session, check, location, marks.get(series, set()))
         if not fresh and not fresh_marks:
             continue
+        first_new = min([*fresh[:1], *fresh_marks[:1]])
+        if late_before_ms is not None and first_new < late_before_ms:
+            _refuse_in_pruned_stretch(session, check, location, first_new)
         _insert_rows(session, [(check, location, at_ms, items[at_ms]) for at_ms in fresh])
         result.stored += len(fresh) + len(fresh_marks)
         result.marks += len(fresh_marks)
+        if late_before_ms is not None:
+            # ``fresh`` is sorted: the late ones are a prefix.
+            late = fresh[: bisect_left(fresh, late_before_ms)]
+            result.late.extend(map(items.__getitem__, late))
+            result.late.extend(
+                ObservationIn(check, location, from_ms(at_ms), False, end_of_observation=True)
+                for at_ms in fresh_marks
+                if at_ms < late_before_ms
+            )
         if on_stored is not None:
             for at_ms in fresh:
                 on_stored(items[at_ms])
@@ -212,6 +240,39 @@ def store_observations(
         result.timelines_updated += 1
     result.duplicates = result.received - result.stored
     return result
+
+
+def _refuse_in_pruned_stretch(session: Session, check: str, location: str, first_ms: int) -> None:
+    """Refuse a late result where this series' raw observations were pruned.
+
+    A prune keeps the timeline but deletes the observations before each series' last
+    success before its cut. An observation in that stretch would have its timeline
+    relabelled from what is left (the outage before it erased), so it is refused; the
+    caller's transaction then stores nothing. The stretch shows as segments that start
+    before the series' earliest stored observation.
+    """
+    timeline_start = session.execute(
+        select(func.min(CheckSegment.start_at)).where(
+            CheckSegment.check == check, CheckSegment.location == location
+        )
+    ).scalar_one_or_none()
+    earliest = session.execute(
+        select(func.min(Observation.observed_at)).where(
+            Observation.check == check, Observation.location == location
+        )
+    ).scalar_one_or_none()
+    if timeline_start is None or earliest is None:
+        return
+    kept_from = _instant_ms(earliest)
+    if _instant_ms(timeline_start) < kept_from and first_ms < kept_from:
+        raise InvalidInput(
+            f"{check} from {location} at {from_ms(first_ms).isoformat()}: the raw "
+            f"observations of this check from this location before {from_ms(kept_from).isoformat()} "
+            "were pruned (KADOU_OBSERVATION_RETENTION), so its timeline there can no longer "
+            "be recomputed; leave out observations before that instant (the month's evidence "
+            "bundle keeps the observations it was computed from)",
+            field="observed_at",
+        )
 
 
 def _instant_ms(value: object) -> int:
@@ -419,6 +480,23 @@ def _stored_instants(
         Observation.observed_at <= from_ms(last_ms),
     )
     return {_instant_ms(value) for (value,) in session.execute(query)}
+
+
+def stored_results(
+    session: Session, check: str, location: str, instants_ms: Sequence[int]
+) -> dict[int, bool]:
+    """The stored result (ok) at each of ``instants_ms`` that has one, by epoch ms."""
+    if not instants_ms:
+        return {}
+    wanted = set(instants_ms)
+    query = select(_epoch_ms(session, Observation.observed_at), Observation.ok).where(
+        Observation.check == check,
+        Observation.location == location,
+        Observation.observed_at >= from_ms(min(wanted)),
+        Observation.observed_at <= from_ms(max(wanted)),
+    )
+    found = {_instant_ms(at): bool(ok) for at, ok in session.execute(query)}
+    return {at_ms: ok for at_ms, ok in found.items() if at_ms in wanted}
 
 
 def _store_marks(session: Session, check: str, location: str, instants: set[int]) -> list[int]:

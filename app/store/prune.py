@@ -46,6 +46,20 @@ def prune_bounds(session: Session, cut: datetime) -> dict[Series, datetime]:
     return {(check, location): at for check, location, at in rows}
 
 
+def first_successes(session: Session, start: datetime, cut: datetime) -> dict[Series, datetime]:
+    """For each (check, location), its first success in [start, cut)."""
+    rows = session.execute(
+        select(Observation.check, Observation.location, func.min(Observation.observed_at))
+        .where(
+            Observation.ok.is_(True),
+            Observation.observed_at >= start,
+            Observation.observed_at < cut,
+        )
+        .group_by(Observation.check, Observation.location)
+    )
+    return {(check, location): at for check, location, at in rows}
+
+
 def rows_between(
     session: Session, bounds: dict[Series, datetime], start: datetime, end: datetime
 ) -> tuple[int, int]:

@@ -10,11 +10,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from app.sla.timeline import CheckState, Segment
-from app.store.models import CheckSegment, CheckTimeline
+from app.sla.timeline import CheckState, Observation, Segment
+from app.store.models import CheckSegment, CheckTimeline, EndMark
+from app.store.models import Observation as ObservationRow
 from app.store.types import from_ms, to_ms
 
 SegmentsByCheck = dict[tuple[str, str], list[Segment]]
@@ -83,3 +84,90 @@ def last_observations(
     return list(
         session.execute(query.order_by(CheckTimeline.location, CheckTimeline.check)).scalars()
     )
+
+
+def timeline_parameters(
+    session: Session, check_keys: Sequence[str]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(confirm, stale_after_ms) each stored (check, location) timeline was built with."""
+    if not check_keys:
+        return {}
+    query = select(
+        CheckTimeline.check,
+        CheckTimeline.location,
+        CheckTimeline.confirm,
+        CheckTimeline.stale_after_ms,
+    ).where(CheckTimeline.check.in_(list(check_keys)))
+    return {
+        (check, location): (confirm, stale_after_ms)
+        for check, location, confirm, stale_after_ms in session.execute(query)
+    }
+
+
+def observations_for_labelling(
+    session: Session, check_keys: Sequence[str], start_ms: int, end_ms: int
+) -> tuple[dict[tuple[str, str], list[Observation]], dict[tuple[str, str], list[int]]]:
+    """The observations and end marks of the checks in [start_ms, end_ms), per (check,
+    location), to label them again with other parameters than the stored timeline's."""
+    observations: dict[tuple[str, str], list[Observation]] = defaultdict(list)
+    marks: dict[tuple[str, str], list[int]] = defaultdict(list)
+    if not check_keys:
+        return observations, marks
+    keys = list(check_keys)
+    start, end = from_ms(start_ms), from_ms(end_ms)
+    query = (
+        select(
+            ObservationRow.check,
+            ObservationRow.location,
+            ObservationRow.observed_at,
+            ObservationRow.ok,
+        )
+        .where(
+            ObservationRow.check.in_(keys),
+            ObservationRow.observed_at >= start,
+            ObservationRow.observed_at < end,
+        )
+        .order_by(ObservationRow.check, ObservationRow.location, ObservationRow.observed_at)
+    )
+    for check, location, observed_at, ok in session.execute(query):
+        observations[(check, location)].append(Observation(to_ms(observed_at), bool(ok)))
+    mark_query = select(EndMark.check, EndMark.location, EndMark.at).where(
+        EndMark.check.in_(keys), EndMark.at >= start, EndMark.at < end
+    )
+    for check, location, at in session.execute(mark_query):
+        marks[(check, location)].append(to_ms(at))
+    return observations, marks
+
+
+def observation_counts(
+    session: Session, check_keys: Sequence[str], start_ms: int, end_ms: int
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(observations, end marks) of each (check, location) in [start_ms, end_ms).
+
+    Both are only ever inserted (or pruned), so equal counts over a range mean the same
+    rows: what a result computed from them may be kept against.
+    """
+    counts: dict[tuple[str, str], tuple[int, int]] = {}
+    if not check_keys:
+        return counts
+    keys = list(check_keys)
+    start, end = from_ms(start_ms), from_ms(end_ms)
+    observed = (
+        select(ObservationRow.check, ObservationRow.location, func.count())
+        .where(
+            ObservationRow.check.in_(keys),
+            ObservationRow.observed_at >= start,
+            ObservationRow.observed_at < end,
+        )
+        .group_by(ObservationRow.check, ObservationRow.location)
+    )
+    for check, location, count in session.execute(observed):
+        counts[(check, location)] = (int(count), 0)
+    marked = (
+        select(EndMark.check, EndMark.location, func.count())
+        .where(EndMark.check.in_(keys), EndMark.at >= start, EndMark.at < end)
+        .group_by(EndMark.check, EndMark.location)
+    )
+    for check, location, count in session.execute(marked):
+        counts[(check, location)] = (counts.get((check, location), (0, 0))[0], int(count))
+    return counts

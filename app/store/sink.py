@@ -10,6 +10,9 @@ observed_at), which is what the runner's at-least-once writer expects.
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -25,7 +28,26 @@ from app.store.ingest import (
     record_heartbeat,
     store_observations,
 )
+from app.store.late import LateAudit, LateObservations
 from app.store.models import clip_detail
+
+log = logging.getLogger(__name__)
+
+# Results not stored, by reason, since the process started: read by /metrics
+# (``kadou_results_dropped_total``) so none is dropped silently.
+_DROPPED: Counter[str] = Counter()
+_DROPPED_LOCK = threading.Lock()
+UNKNOWN_CHECK = "unknown_check"
+
+
+def dropped_results() -> dict[str, int]:
+    with _DROPPED_LOCK:
+        return dict(_DROPPED)
+
+
+def _count_dropped(reason: str, number: int) -> None:
+    with _DROPPED_LOCK:
+        _DROPPED[reason] += number
 
 
 class ObservationLike(Protocol):
@@ -57,12 +79,22 @@ class HeartbeatLike(Protocol):
 
 
 class StoreSink:
+    """``late`` tells results of a closed month (a spool delivered after an outage) from
+    live ones: those are audited under the runner's id (heartbeat) or ``actor``."""
+
     def __init__(
-        self, sessions: sessionmaker[Session], timeline_params: Mapping[str, TimelineParams]
+        self,
+        sessions: sessionmaker[Session],
+        timeline_params: Mapping[str, TimelineParams],
+        *,
+        late: LateAudit,
+        actor: str = "runner",
     ) -> None:
         self.sessions = sessions
         self.timeline_params = timeline_params
         self.known_checks = set(timeline_params)
+        self.late = late
+        self.actor = actor
 
     def _store(
         self, observations: Sequence[ObservationLike], heartbeat: HeartbeatLike | None
@@ -77,13 +109,33 @@ class StoreSink:
                 detail=clip_detail(record.detail),
                 end_of_observation=record.end_of_observation,
             )
-            # A check removed from the catalog while its probe was in flight has no
-            # timeline parameters any more; its last results are of no use.
             for record in observations
             if record.check in self.known_checks
         ]
+        if len(items) < len(observations):
+            # A check removed from the catalog while its probe was in flight (or while its
+            # results waited in the spool) has no timeline parameters any more: its results
+            # are not stored, but counted and logged rather than lost without a trace.
+            unknown = sorted({r.check for r in observations if r.check not in self.known_checks})
+            _count_dropped(UNKNOWN_CHECK, len(observations) - len(items))
+            log.warning(
+                "%d results of checks no longer in the catalog not stored: %s",
+                len(observations) - len(items),
+                ", ".join(unknown[:10]) + (" ..." if len(unknown) > 10 else ""),
+            )
         with transaction(self.sessions) as session:
-            result = store_observations(session, items, self.timeline_params)
+            result = store_observations(
+                session,
+                items,
+                self.timeline_params,
+                late_before_ms=self.late.current_month_start_ms(),
+            )
+            late = LateObservations(self.late)
+            late.add(session, result.late)
+            late.record(
+                session,
+                actor=f"runner:{heartbeat.runner_id}" if heartbeat is not None else self.actor,
+            )
             if heartbeat is not None:
                 record_heartbeat(
                     session,

@@ -11,7 +11,7 @@ bytes are only those of secondary indexes.) A SQLite built without
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, func, inspect, select, table, text
 
@@ -49,6 +49,9 @@ class DatabaseSize:
     # The whole database: the file on SQLite, pg_database_size on PostgreSQL.
     total_bytes: int
     tables: list[TableSize]
+    # PostgreSQL: the partitions of ``observations``, in time order (the default one last);
+    # the table's own line sums them.
+    partitions: list[TableSize] = field(default_factory=list)
 
     def table(self, name: str) -> TableSize | None:
         return next((item for item in self.tables if item.name == name), None)
@@ -114,7 +117,35 @@ def _postgres(connection: Connection, estimate_rows: bool) -> DatabaseSize:
             )
         )
     total = connection.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
-    return DatabaseSize("postgresql", int(total), tables)
+    return DatabaseSize(
+        "postgresql", int(total), tables, _observation_partitions(connection, estimate_rows)
+    )
+
+
+def _observation_partitions(connection: Connection, estimate_rows: bool) -> list[TableSize]:
+    from app.store.partitions import partitions
+
+    sizes = []
+    for partition in partitions(connection):
+        table_bytes, index_bytes, estimated, analysed = connection.execute(
+            text(
+                "SELECT pg_total_relation_size(c.oid) - pg_indexes_size(c.oid), "
+                "pg_indexes_size(c.oid), greatest(c.reltuples, 0), c.reltuples >= 0 "
+                "FROM pg_class c WHERE c.oid = CAST(:name AS regclass)"
+            ),
+            {"name": f'"{partition.name}"'},
+        ).one()
+        use_estimate = estimate_rows and bool(analysed)
+        sizes.append(
+            TableSize(
+                name=partition.name,
+                rows=round(estimated) if use_estimate else _count(connection, partition.name),
+                rows_estimated=use_estimate,
+                table_bytes=int(table_bytes),
+                index_bytes=int(index_bytes),
+            )
+        )
+    return sizes
 
 
 def _sqlite(connection: Connection) -> DatabaseSize:

@@ -452,7 +452,10 @@ def status_rows(
         result = evaluate_period(session, runtime.catalog, period, now=now)
     document = report_document(runtime.catalog, result)
     rows = []
-    for system, figures in zip(runtime.catalog.systems, document["systems"], strict=True):
+    # A system removed during the 90 days is in the document after the current ones (with
+    # "removed_at"); the status page shows the systems that exist now.
+    current = [row for row in document["systems"] if "removed_at" not in row]
+    for system, figures in zip(runtime.catalog.systems, current, strict=True):
         evaluation = result.for_service(system.id, None)
         days = tuple(day_figures(evaluation, bounds))
         rows.append(

@@ -19,14 +19,11 @@ a failure. The logs of every process are printed when the test fails.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +34,7 @@ import pytest
 import yaml
 
 from probes.simulator import SimulatorServer
+from tests.support.processes import LOG_TAIL_CHARS, ManagedProcess, SimulatorThread
 from tests.support.prometheus import free_loopback_port, require_binary
 
 pytestmark = pytest.mark.postgres
@@ -57,40 +55,11 @@ HEALTHY = ("card-management", "main")
 FIRST_SCRAPE_DEADLINE_S = 40.0
 CHANGE_DEADLINE_S = 25.0
 POLL_S = 0.25
-STOP_TIMEOUT_S = 15.0
-LOG_TAIL_CHARS = 6000
 
 T = TypeVar("T")
 
 
 # --- the parts ----------------------------------------------------------------------------
-
-
-@dataclass
-class ManagedProcess:
-    """A subprocess whose output goes to a log file, stopped politely and then firmly."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def log_tail(self) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return self.log_path.read_text(encoding="utf-8", errors="replace")[-LOG_TAIL_CHARS:]
-
-    def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 @dataclass
@@ -103,12 +72,7 @@ class Stack:
     control_url: str = ""
 
     def start(self, name: str, argv: list[str], env: dict[str, str], workdir: Path) -> None:
-        log_path = workdir / f"{name}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir
-            )
-        self.processes.append(ManagedProcess(name, process, log_path))
+        self.processes.append(ManagedProcess.start(name, argv, env, workdir))
 
     def check_alive(self) -> None:
         for managed in self.processes:
@@ -122,41 +86,6 @@ class Stack:
         for managed in self.processes:
             print(f"\n===== {managed.name} (last {LOG_TAIL_CHARS} chars) =====")
             print(managed.log_tail())
-
-
-class SimulatorThread:
-    """The simulator on its own event loop in a background thread, on free ports."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        # A daemon, so that a test that dies half-way cannot keep pytest from exiting.
-        self.thread = threading.Thread(target=self.loop.run_forever, name="simulator", daemon=True)
-        self.server = SimulatorServer("127.0.0.1", 0, service_ports=[0] * 7, jitter_ms=0)
-
-    def _run(self, coroutine: Any) -> Any:
-        done: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-        return done.result(timeout=STOP_TIMEOUT_S)
-
-    def __enter__(self) -> SimulatorServer:
-        self.thread.start()
-        try:
-            self._run(self.server.start())
-        except BaseException:
-            self._stop_loop()
-            raise
-        return self.server
-
-    def __exit__(self, *_exc: object) -> None:
-        try:
-            self._run(self.server.stop())
-        finally:
-            self._stop_loop()
-
-    def _stop_loop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=STOP_TIMEOUT_S)
-        if not self.thread.is_alive():
-            self.loop.close()
 
 
 def write_catalog(path: Path, simulator: SimulatorServer) -> None:

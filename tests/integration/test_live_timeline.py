@@ -87,7 +87,7 @@ async def test_error_is_a_backdated_outage_and_flaps_stay_blips(
     simulator: SimulatorServer, runtime: Runtime
 ) -> None:
     runner = ProbeRunner(
-        list(runtime.catalog.checks().values()), StoreSink(runtime.sessions, runtime.timeline_params),
+        list(runtime.catalog.checks().values()), StoreSink(runtime.sessions, runtime.timeline_params, late=runtime.late_audit),
         "tokyo",
         heartbeat_interval_ms=1000,
     )  # fmt: skip

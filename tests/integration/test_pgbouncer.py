@@ -176,3 +176,45 @@ def test_pgbouncer_refuses_the_startup_options_a_direct_connection_uses(
     with pytest.raises(Exception, match="unsupported startup parameter"), engine.connect():
         pass
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_partitions_are_made_and_dropped_through_pgbouncer(
+    postgres_url: str, pgbouncer_url: str
+) -> None:
+    """Partition upkeep is transaction-scoped (an advisory xact lock, SET LOCAL), so two
+    pooled replicas making the same partitions at once take turns, and a drop holds."""
+    from app.store import partitions
+
+    upgrade(postgres_url)
+    replicas = [pooled_replica(pgbouncer_url) for _ in range(2)]
+    when = datetime(2040, 5, 20, tzinfo=UTC)
+    made: list[list[str]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def make(runtime: Runtime) -> None:
+        try:
+            start.wait()
+            made.append(partitions.maintain(runtime.sessions, "Asia/Tokyo", when))
+        except BaseException as error:
+            errors.append(error)
+
+    try:
+        threads = [threading.Thread(target=make, args=(replica,)) for replica in replicas]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=BOUND * 4)
+        assert not errors, errors[0]
+        assert sorted(len(names) for names in made) == [0, 4]
+        with replicas[0].sessions() as session, session.begin():
+            layout = partitions.partitions(session.connection())
+            may = next(item for item in layout if item.name == "observations_2040_05")
+            assert partitions.drop_if_all_pruned(session.connection(), may, {})
+        with replicas[1].sessions() as session:
+            names = {item.name for item in partitions.partitions(session.connection())}
+        assert "observations_2040_05" not in names and "observations_2040_06" in names
+    finally:
+        for replica in replicas:
+            replica.engine.dispose()

@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from app.catalog.model import BasicAuth, HttpCheck, JsonFieldCondition, TcpCheck, TlsCheck
 from probes.base import ProbeContext
+from probes.http_fast import plan_for
 from probes.protocols import run_probe
 from probes.simulator import SimulatorServer
 
@@ -496,3 +497,76 @@ async def test_tls_handshake_that_never_completes_times_out(ctx: ProbeContext) -
         elapsed = time.perf_counter() - started
     assert (result.ok, result.detail) == (False, "timeout")
     assert 0.2 <= elapsed < 0.7
+
+
+# --- the short way for a status over a new connection (probes.http_fast) ------------------
+
+ANSWERS = {
+    "ok": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "ok, no reason, HTTP/1.0": b"HTTP/1.0 204\r\n\r\n",
+    "503": b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\r\n",
+    "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    "bad status line": b"HTTP/1.1 2x0 OK\r\n\r\n",
+    "not http": b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
+    "informational first": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+    "folded header": b"HTTP/1.1 200 OK\r\nX-A: 1\r\n  continued\r\n\r\n",
+    "space before colon": b"HTTP/1.1 200 OK\r\nX-A : 1\r\n\r\n",
+    "length and chunked": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nok"
+    ),
+    "two lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+    "bad length": b"HTTP/1.1 200 OK\r\nContent-Length: two\r\n\r\nok",
+    "closed mid-head": b"HTTP/1.1 200 OK\r\nX-A: 1\r\n",
+}
+# The answers the short way judges itself; every other one is handed to aiohttp.
+JUDGED_BY_THE_SHORT_WAY = {"ok", "ok, no reason, HTTP/1.0", "503", "chunked"}
+
+
+@pytest.mark.parametrize("answer", list(ANSWERS))
+async def test_the_short_way_and_aiohttp_give_the_same_result(answer: str) -> None:
+    async def respond(writer: asyncio.StreamWriter) -> None:
+        writer.write(ANSWERS[answer])
+        await writer.drain()
+
+    heads, port, server = await start_scripted_server(respond)
+    async with server, ProbeContext() as short, ProbeContext() as long:
+        check = http_check(f"http://127.0.0.1:{port}/health?x=1", headers={"X-Probe": "k"})
+        long.plans[check.key] = (check, None)  # no plan: aiohttp's way only
+        through_aiohttp = await run_probe(check, long)
+        connections = len(heads)
+        result = await run_probe(check, short)
+        short_connections = len(heads) - connections
+    assert (result.ok, result.detail, dict(result.measurements)) == (
+        through_aiohttp.ok,
+        through_aiohttp.detail,
+        dict(through_aiohttp.measurements),
+    )
+    # The short way's one connection, then, when it handed over, aiohttp's own as before.
+    handed_over = 0 if answer in JUDGED_BY_THE_SHORT_WAY else connections
+    assert short_connections == 1 + handed_over
+    # The same request line and headers either way (in aiohttp's order or not).
+    assert sorted(heads[connections].split(b"\r\n")) == sorted(heads[0].split(b"\r\n"))
+
+
+async def test_the_short_way_hands_connection_errors_to_aiohttp(ctx: ProbeContext) -> None:
+    result = await run_probe(http_check(f"http://127.0.0.1:{closed_port()}/"), ctx)
+    assert (result.ok, result.detail) == (False, "connect refused")
+
+
+def test_only_a_plain_status_check_takes_the_short_way() -> None:
+    url = "http://127.0.0.1:8080/health"
+    assert plan_for(http_check(url), {}, "Kadou/1") is not None
+    for fields in (
+        {"new_connection": False},
+        {"body_contains": "ok"},
+        {"json_field": JsonFieldCondition(path="status", equals="ok")},
+        {"method": "POST"},
+    ):
+        assert plan_for(http_check(url, **fields), {}, "Kadou/1") is None, fields
+    assert plan_for(http_check("http://user:pw@127.0.0.1:8080/health"), {}, "Kadou/1") is None
+    for headers in ({"Host": "other"}, {"Connection": "keep-alive"}, {"X-A": "caf\u00e9"}):
+        assert plan_for(http_check(url), headers, "Kadou/1") is None, headers
+    plan = plan_for(http_check("https://example.test/a b?q=1"), {}, "Kadou/1")
+    assert plan is not None and plan.tls and plan.server_hostname == "example.test"
+    assert plan.port == 443
+    assert plan.request.startswith(b"GET /a%20b?q=1 HTTP/1.1\r\nHost: example.test\r\n")

@@ -7,6 +7,7 @@ CI installs it and a silent skip there would hide a broken PDF.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import shutil
@@ -197,3 +198,60 @@ def test_a_system_with_one_service_prints_once(
     )
     assert text.count("許容停止時間の残り") == cards
     assert "情報連携(info-network/main)" in text  # the sole service is named on its system
+
+
+def test_the_same_document_gives_the_same_bytes(monthly: MonthlyReportDocument) -> None:
+    # A closed month's PDF regenerated later must be the same file (its versions and the
+    # evidence bundles compare digests): nothing may come from the clock or from chance.
+    for lang in ("ja", "en"):
+        assert render_monthly(monthly, "pdf", lang) == render_monthly(monthly, "pdf", lang)
+
+
+def test_the_pdf_writer_is_used_and_weasyprint_is_its_fallback(
+    monthly: MonthlyReportDocument, monthly_ja_pdf: Path, tmp_path: Path
+) -> None:
+    from app.reports import pdf_writer
+
+    assert pdf_writer.available(), "fpdf2 and IPAexGothic / DejaVu fonts are installed here"
+    info = _run(_tool("pdfinfo"), str(monthly_ja_pdf))
+    assert "Kadou" in info and "WeasyPrint" not in info
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pdf_writer, "available", lambda: False)
+        fallback = tmp_path / "weasyprint.pdf"
+        fallback.write_bytes(render_monthly(monthly, "pdf", "ja"))
+    assert "WeasyPrint" in _run(_tool("pdfinfo"), str(fallback))
+    # Both print every figure and label of the HTML report; only the layout engine differs.
+    written, laid_out = _text(monthly_ja_pdf), _text(fallback)
+    for figures in [*monthly["services"], *monthly["systems"]]:
+        for text in (
+            str(figures["availability_display"]),
+            f"({figures['scheduled_seconds']:,}秒)",
+            _squeeze(figures["name"]["ja"]),
+        ):
+            assert text in written and text in laid_out, text
+    for word in ("許容停止時間の残り", "障害復旧目標時間", "除外期間", "報告情報"):
+        assert written.count(word) == laid_out.count(word), word
+
+
+def test_a_card_longer_than_a_page_goes_on_over_the_next_pages(
+    monthly: MonthlyReportDocument, tmp_path: Path
+) -> None:
+    document = copy.deepcopy(monthly)
+    service = next(s for s in document["services"] if s["incidents"])
+    first = service["incidents"][0]
+    # 120 incidents, each starting a minute later, so that every row can be found.
+    service["incidents"] = [
+        {**first, "start": f"2026-10-12T{9 + n // 60:02d}:{n % 60:02d}:00+09:00"}
+        for n in range(120)
+    ]
+    pdf = tmp_path / "long.pdf"
+    pdf.write_bytes(render_monthly(document, "pdf", "ja"))
+    pages = _page_texts(pdf)
+    starts = [f"2026-10-12{9 + n // 60:02d}:{n % 60:02d}:00" for n in range(120)]
+    text = "".join(pages)
+    assert all(start in text for start in starts)
+    # The incident table runs over several pages, each row whole on one of them.
+    holding = [
+        n for n, page in enumerate(pages) if "2026-10-1209:" in page or "2026-10-1210:" in page
+    ]
+    assert len(holding) >= 3

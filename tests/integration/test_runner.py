@@ -15,7 +15,8 @@ from pathlib import Path
 from test_runner_servers import ResultsReceiver, TinyHttpServer, probe_target
 
 from app.catalog.model import HttpCheck
-from probes.runner import ProbeRunner, schedule_offset_ms
+from probes.base import Check, ProbeContext, ProbeResult
+from probes.runner import ProbeRunner, misfire_grace_ms, next_grid_ms, schedule_offset_ms
 from probes.sink import BatchingWriter, Heartbeat, ObservationRecord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +55,47 @@ def test_offsets_are_stable_and_spread_over_the_interval() -> None:
         buckets[offset // 100] += 1
     assert max(buckets) <= 25
     assert len(set(offsets)) > 950
+
+
+def test_the_next_grid_point_is_on_the_grid_and_within_an_interval() -> None:
+    interval_ms = 10_000
+    for offset_ms in (0, 1, 4_321, 9_999):
+        for now_ms in (1_764_000_000_000, 1_764_000_004_321, 1_764_000_009_999):
+            due_ms = next_grid_ms(now_ms, offset_ms, interval_ms)
+            assert now_ms <= due_ms < now_ms + interval_ms
+            assert (due_ms - offset_ms) % interval_ms == 0
+    # A grid point that is now is due now, not an interval later.
+    assert next_grid_ms(1_764_000_004_321, 4_321, interval_ms) == 1_764_000_004_321
+
+
+async def test_late_grid_ticks_coalesce_and_a_tick_past_its_grace_is_skipped() -> None:
+    """A busy loop may run a check's timer late: one probe for the latest grid point, and
+    a tick later than its grace is counted as missed, never probed late."""
+    interval_ms = 1_500  # a grace of 1 s: a tick can be late within the interval yet missed
+    assert misfire_grace_ms(interval_ms) == 1_000
+    check = http_check("a/b/http", "http://127.0.0.1:9/", interval_ms=interval_ms, timeout_ms=500)
+    lags: list[float] = []
+
+    async def instant(check: Check, ctx: ProbeContext) -> ProbeResult:
+        return ProbeResult(True, 1.0)
+
+    runner = ProbeRunner(
+        [check], CollectingSink(), "tokyo", probe=instant,
+        on_schedule_lag=lambda _, lag_ms: lags.append(lag_ms),
+    )  # fmt: skip
+    now_ms = runner._now_ms()
+    # Three grid points missed and 200 ms into the fourth: one probe, for that one, and the
+    # next tick is the grid point after it.
+    next_ms = runner._grid_tick(check.key, now_ms - 3 * interval_ms - 200)
+    await asyncio.gather(*runner._in_flight.values())
+    assert runner.stats.probes_finished == 1 and runner.stats.ticks_missed == 0
+    assert 200 <= lags[0] < 1_000
+    assert next_ms == now_ms - 200 + interval_ms
+    # 1.2 s late: past the grace, skipped and counted; the next grid point stays on the grid.
+    due_ms = runner._now_ms() - 1_200
+    assert runner._grid_tick(check.key, due_ms) == due_ms + interval_ms
+    assert runner.stats.ticks_missed == 1 and not runner._in_flight
+    assert runner.stats.probes_finished == 1
 
 
 async def test_200_hanging_targets_do_not_stop_a_healthy_check() -> None:
@@ -146,9 +188,10 @@ AGENT_SCRIPT = textwrap.dedent(
 
     async def main():
         async with HttpPushSink(receiver_url, "agent-token") as sink:
-            # Nothing is flushed on the timer during the test: only SIGTERM flushes.
+            # Nothing is flushed on a timer during the test, neither by the flush nor by a
+            # heartbeat (each is sent at once): only SIGTERM flushes.
             await run_probe_agent(catalog, "osaka", sink, Path(spool_dir),
-                                  flush_interval_ms=600_000)
+                                  flush_interval_ms=600_000, heartbeat_interval_ms=600_000)
         print("flushed", flush=True)
 
     asyncio.run(main())
@@ -184,7 +227,11 @@ async def test_sigterm_flushes_pending_observations(tmp_path: Path) -> None:
         if agent.returncode is not None:
             raise AssertionError((await agent.communicate())[1].decode()[-3000:])
         assert target.requests >= 20, "the agent did not start probing"
-        assert not receiver.stored, "observations were delivered before SIGTERM"
+        # Nothing went on a timer: the one delivery so far is the start-up heartbeat's,
+        # sent at once (with the first results, if any had come in by then).
+        assert len(receiver.heartbeats) == 1, "a delivery before SIGTERM"
+        pending = target.requests - len(receiver.stored)
+        assert pending > 0, "no result waited for SIGTERM"
         agent.send_signal(signal.SIGTERM)
         stdout, stderr = await asyncio.wait_for(agent.communicate(), 15)
     finally:
@@ -216,3 +263,22 @@ async def test_sigterm_flushes_pending_observations(tmp_path: Path) -> None:
     assert not list((tmp_path / "spool").glob("*.jsonl"))
     observed = [datetime.fromisoformat(str(key[2])) for key in receiver.stored]
     assert all(instant.utcoffset() is not None for instant in observed)
+
+
+def test_kadou_probe_freezes_its_setup_and_collects_young_objects_less_often() -> None:
+    # In a child process: the tuning is process-wide, and this test process must keep its own.
+    code = textwrap.dedent(
+        """
+        import gc
+        from probes.runner import GC_YOUNG_THRESHOLD, settle_heap_for_probing
+        before = gc.get_threshold()
+        settle_heap_for_probing()
+        after = gc.get_threshold()
+        assert after == (GC_YOUNG_THRESHOLD, *before[1:]), (before, after)
+        assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr

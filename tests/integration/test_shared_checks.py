@@ -197,3 +197,74 @@ async def test_the_embedded_runner_leaves_other_runners_checks_alone(
             await asyncio.sleep(0.1)
     assert not theirs & set(probed), "the embedded runner probed agent-x's checks"
     runtime.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--heartbeat-interval", "50ms", "--heartbeat-interval: give 100ms to 10m; got '50ms'"),
+        ("--heartbeat-interval", "soon", "--heartbeat-interval: expected a duration"),
+        ("--runner-id", " ", "--runner-id: give 1 to 200 characters"),
+    ],
+)
+def test_an_agents_heartbeat_and_runner_id_are_checked(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str, option: str, value: str, message: str
+) -> None:
+    from tests.support.cli import KadouCli
+
+    monkeypatch.setenv("KADOU_AGENT_TOKEN", "a-prober-token")
+    output = KadouCli(monkeypatch, sqlite_url)(
+        "probe", "--push", "http://127.0.0.1:9/", option, value, expect=2
+    )
+    assert message in output and "Traceback" not in output
+
+
+async def test_a_heartbeat_goes_out_at_once_not_at_the_next_flush(tmp_path: Path) -> None:
+    """A runner is live for 1.5 heartbeats after its last one: a beat that waited for a
+    flush as long as the heartbeat would let a live runner look lost."""
+    from collections.abc import Sequence
+    from datetime import UTC, datetime
+
+    from probes.sink import BatchingWriter, Heartbeat, ObservationRecord
+
+    received: list[tuple[int, Heartbeat | None]] = []
+
+    class Recorder:
+        async def write(
+            self, observations: Sequence[ObservationRecord], heartbeat: Heartbeat | None = None
+        ) -> None:
+            received.append((len(observations), heartbeat))
+
+    at = datetime.now(UTC)
+    # Flushes an hour apart: only the heartbeat itself can make the writer send it.
+    writer = BatchingWriter(Recorder(), tmp_path / "spool", flush_interval_ms=3_600_000)
+    writer.add(ObservationRecord("jpki/main/http", "tokyo", at, True, 1.0, None))
+    await writer.start()
+    try:
+        await wait_for(lambda: len(received) == 1, "the first cycle sends what was buffered")
+        beat = Heartbeat(runner_id="tokyo-1", location="tokyo", at=at, interval_ms=HEARTBEAT_MS)
+        writer.heartbeat(beat)
+        await wait_for(lambda: len(received) == 2, "the heartbeat is sent")
+        assert received[1] == (0, beat)
+    finally:
+        await writer.aclose()
+
+
+async def test_a_runner_asks_for_its_checks_at_least_once_a_heartbeat() -> None:
+    """Before a runner's first heartbeat has arrived the server does not know its interval
+    (it says 10 s); the runner still asks again after its own heartbeat interval."""
+    answer = {"checks": ["jpki/main/http0"], "ask_again_seconds": 10.0}
+    transport = httpx.MockTransport(lambda _request: httpx.Response(200, json=answer))
+    assignment = CheckAssignment("http://kadou.test", "token", "tokyo", transport=transport)
+    assignment.runner_id = "tokyo-1"
+    try:
+        assert await assignment.refresh()
+        assert assignment.ask_again_seconds == 10.0  # no heartbeat given: the server's word
+        assignment.heartbeat_interval_s = HEARTBEAT_MS / 1000
+        assert await assignment.refresh()
+        assert assignment.ask_again_seconds == HEARTBEAT_MS / 1000
+        answer["ask_again_seconds"] = 0.2  # another runner there beats faster: follow it
+        assert await assignment.refresh()
+        assert assignment.ask_again_seconds == 0.2
+    finally:
+        await assignment.aclose()

@@ -355,3 +355,14 @@ def test_alertmanager_routes_both_severities() -> None:
     receivers = {receiver["name"] for receiver in config["receivers"]}
     routed = {route["receiver"] for route in config["route"]["routes"]}
     assert routed == receivers == {"page", "ticket"}
+
+
+def test_the_image_has_the_runtime_packages_the_bootstrap_installs() -> None:
+    """The PDF reports need fonts (and Pango for WeasyPrint); an image without them fails at
+    the first PDF, so the image installs the same Debian packages as scripts/bootstrap."""
+    bootstrap = (DEPLOY.parent / "scripts" / "bootstrap").read_text(encoding="utf-8")
+    packages = re.search(r"^RUNTIME_PACKAGES=\(([^)]*)\)", bootstrap, re.M)
+    assert packages, "scripts/bootstrap no longer lists RUNTIME_PACKAGES"
+    dockerfile = (DEPLOY / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    missing = [name for name in packages.group(1).split() if name not in dockerfile]
+    assert not missing, f"deploy/docker/Dockerfile does not install {missing}"

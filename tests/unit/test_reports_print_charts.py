@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from report_samples import monthly_document, synthetic_systems
 
-from app.reports.charts import daily_bars, month_strip
+from app.reports.charts import daily_bars, daily_drawing, month_strip, strip_drawing
 from app.reports.document import MonthlyReportDocument
 from app.reports.html_format import render_monthly_html
 
@@ -129,3 +129,48 @@ def test_print_strip_runs_are_the_screen_runs() -> None:
         assert printed.count("v4") == screen.count("<line")
         numbers = re.findall(r">(\d+)</text>", screen)
         assert f">{' '.join(numbers)}</text>" in printed
+
+
+def _as_printed(box: Box) -> Box:
+    """A box as the SVG prints it (two decimals), then as ``_path_boxes`` reads it."""
+    x, y, width, height = (round(float(f"{value:.2f}"), 1) for value in box)
+    return x, y, width, height
+
+
+def test_the_pdf_writers_geometry_is_the_print_charts() -> None:
+    # The PDF writer draws charts from strip_drawing / daily_drawing: the same boxes,
+    # markers and day numbers as the print SVG that WeasyPrint gets.
+    document = monthly_document(synthetic_systems(20), ())
+    period = document["period"]
+    for figures in document["services"]:
+        strip = figures.get("strip")
+        if strip:
+            printed = str(
+                month_strip(
+                    strip,
+                    period["start"],
+                    period["end"],
+                    period["timezone"],
+                    "c",
+                    "ja",
+                    for_print=True,
+                )
+            )
+            drawing = strip_drawing(
+                strip, period["start"], period["end"], timezone_name=period["timezone"]
+            )
+            for state in ("down", "unknown", "excluded"):
+                boxes = sorted(_as_printed(box) for box in drawing.runs.get(state, []))
+                assert boxes == _path_boxes(printed, f"run-{state}"), state
+            assert printed.count("h8l-4,8z") == len(drawing.markers)
+            assert printed.count("v4") == len(drawing.ticks)
+            assert f">{' '.join(text for _x, text in drawing.labels)}</text>" in printed
+        daily = figures.get("daily")
+        if daily:
+            arguments = (daily, figures["target"], figures["target_display"])
+            printed = str(daily_bars(*arguments, "c", "ja", for_print=True))  # type: ignore[arg-type]
+            drawn = daily_drawing(*arguments, "ja")  # type: ignore[arg-type]
+            for state in ("up", "down", "unknown"):
+                boxes = sorted(_as_printed(box) for box in drawn.bars.get(state, []))
+                assert boxes == _path_boxes(printed, f"bar-{state}"), state
+            assert drawn.target_key in printed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from app.sla.availability import UnknownPolicy, display_percent
 from app.sla.calendar import OperatingHours, to_ms
-from app.sla.evaluate import Evaluation, ServiceInput, SystemInput, evaluate
+from app.sla.evaluate import Evaluation, ServiceInput, StructurePiece, SystemInput, evaluate
 from app.sla.exclusions import ExclusionKind, ExclusionWindow
 from app.sla.intervals import IntervalSet
 from app.sla.periods import Period, month
@@ -59,6 +60,7 @@ def service(
     recovery_target_ms: int | None = None,
     check_keys: tuple[str, ...] = ("http",),
     target: Fraction = THREE_NINES,
+    pieces: Sequence[StructurePiece] | None = None,
 ) -> ServiceInput:
     return ServiceInput(
         system_id="info-network",
@@ -72,6 +74,7 @@ def service(
         check_keys=check_keys,
         segments=segments,
         exclusions=exclusions,
+        pieces=pieces,
     )
 
 
@@ -453,3 +456,92 @@ def test_evaluation_does_not_depend_on_arrival_order(
         for ordering in (observations, shuffled)
     ]
     assert outcomes[0] == outcomes[1]
+
+
+# -- SLA-SEMANTICS §8: structure piece by piece ---------------------------------------------
+
+FAR_PAST, FAR_FUTURE = -(2**62), 2**62
+
+
+def piece(
+    start_ms: int,
+    end_ms: int,
+    *,
+    check_keys: tuple[str, ...] = ("http",),
+    hours: OperatingHours = OperatingHours(),
+    core: bool = True,
+    quorum: int = 1,
+) -> StructurePiece:
+    return StructurePiece(start_ms, end_ms, core, quorum, hours, check_keys)
+
+
+def test_one_piece_over_all_time_is_the_single_structure() -> None:
+    october = month(2026, 10, "Asia/Tokyo")
+    plain = worked_example_input()
+    exchange = plain.services[0]
+    pieced = replace(plain, services=[replace(exchange, pieces=[piece(FAR_PAST, FAR_FUTURE)])])
+    for before, after in zip(run([plain], october), run([pieced], october), strict=True):
+        assert after.figures == before.figures
+        assert after.incidents == before.incidents
+        assert after.schedule == before.schedule and after.timeline == before.timeline
+
+
+def test_a_service_that_exists_from_the_15th_is_scheduled_and_judged_from_then() -> None:
+    october = month(2026, 10, "Asia/Tokyo")
+    added = jst(2026, 10, 15)
+    # Failing before it existed: none of that is its downtime, nor an incident.
+    failing = IntervalSet.span(jst(2026, 10, 3), jst(2026, 10, 3, 1))
+    observations = probe_log(jst(2026, 9, 29), jst(2026, 11, 3), failing=failing)
+    new = service({("http", "tokyo"): segments_of(observations)}, pieces=[piece(added, FAR_FUTURE)])
+    evaluation, system_evaluation = run([system(new)], october)
+    assert evaluation.figures.scheduled_ms == 17 * DAY
+    assert evaluation.figures.downtime_ms == 0 and evaluation.figures.unknown_ms == 0
+    assert evaluation.incidents == [] and evaluation.blips == []
+    assert system_evaluation.figures.scheduled_ms == 17 * DAY
+    assert system_evaluation.incidents == []
+
+
+def test_a_removed_check_counts_until_its_removal_only() -> None:
+    october = month(2026, 10, "Asia/Tokyo")
+    removed = jst(2026, 10, 20, 12)
+    healthy = probe_log(jst(2026, 9, 29), jst(2026, 11, 3))
+    failing = IntervalSet(
+        [(jst(2026, 10, 5, 10), jst(2026, 10, 5, 10, 30)), (removed, jst(2026, 11, 3))]
+    )
+    api = probe_log(jst(2026, 9, 29), jst(2026, 11, 3), failing=failing)
+    main = service(
+        {("http", "tokyo"): segments_of(healthy), ("api", "tokyo"): segments_of(api)},
+        check_keys=("http", "api"),
+        pieces=[
+            piece(FAR_PAST, removed, check_keys=("http", "api")),
+            piece(removed, FAR_FUTURE, check_keys=("http",)),
+        ],
+    )
+    evaluation, _ = run([system(main)], october)
+    assert evaluation.figures.downtime_ms == 30 * MINUTE
+    assert evaluation.figures.unknown_ms == 0
+    assert evaluation.figures.scheduled_ms == 31 * DAY
+
+
+def test_hours_apply_piecewise_and_core_counts_only_while_core() -> None:
+    october = month(2026, 10, "Asia/Tokyo")
+    changed = jst(2026, 10, 16)
+    office = OperatingHours(weekly={day: ((9 * 60, 18 * 60),) for day in range(7)})
+    # Down for an hour on the 20th, when it is no longer core.
+    failing = IntervalSet.span(jst(2026, 10, 20, 10), jst(2026, 10, 20, 11))
+    observations = probe_log(jst(2026, 9, 29), jst(2026, 11, 3), failing=failing)
+    main = service({("http", "tokyo"): segments_of(probe_log(jst(2026, 9, 29), jst(2026, 11, 3)))})
+    side = service(
+        {("http", "tokyo"): segments_of(observations)},
+        service_id="side",
+        hours=office,
+        core=False,
+        pieces=[piece(FAR_PAST, changed), piece(changed, FAR_FUTURE, hours=office, core=False)],
+    )
+    main_evaluation, side_evaluation, system_evaluation = run([system(main, side)], october)
+    assert side_evaluation.figures.scheduled_ms == 15 * DAY + 16 * 9 * HOUR
+    assert side_evaluation.figures.downtime_ms == HOUR
+    assert main_evaluation.figures.downtime_ms == 0
+    # The system: scheduled all month (main), not down when side, no longer core, was.
+    assert system_evaluation.figures.scheduled_ms == 31 * DAY
+    assert system_evaluation.figures.downtime_ms == 0 and system_evaluation.incidents == []

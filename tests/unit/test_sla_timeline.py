@@ -13,6 +13,7 @@ from app.sla.timeline import (
     UNBOUNDED_END,
     UNBOUNDED_START,
     CheckState,
+    LabellingPiece,
     Observation,
     Segment,
     Timeline,
@@ -23,6 +24,7 @@ from app.sla.timeline import (
     label_observations,
     observations_in_range,
     recompute_range,
+    segments_in_pieces,
     service_across_locations,
     service_at_location,
     splice_segments,
@@ -350,3 +352,26 @@ def test_one_timeline_combines_as_two_copies_of_it_do(
             ) == service_across_locations(
                 [timeline, timeline], 2 * max(quorum, 1), window_start, window_end
             )
+
+
+def test_segments_in_pieces_label_each_part_with_its_own_parameters() -> None:
+    """confirm 2 until 1 000, then 4 (SLA-SEMANTICS §8): the same run of three failures
+    is down before the change and a blip after it; a hold crossing the change is cut."""
+    oks = [True, False, False, False, True, True, False, False, False, True]
+    ats = [0, 100, 200, 300, 400, 900, 1100, 1200, 1300, 1400]
+    observations = [Observation(at, ok) for at, ok in zip(ats, oks, strict=True)]
+    stored = build_segments(observations, 4, 600)
+    pieces = [LabellingPiece(-(2**62), 1000, 2, 600), LabellingPiece(1000, 2**62, 4, 600)]
+    assert segments_in_pieces(stored, observations, [], pieces, (4, 600)) == [
+        Segment(0, 100, CheckState.UP),
+        Segment(100, 400, CheckState.DOWN),
+        Segment(400, 1100, CheckState.UP),
+        Segment(1100, 1400, CheckState.BLIP),
+        Segment(1400, 2000, CheckState.UP),
+    ]
+    # Only the part of a piece: nothing outside it.
+    assert segments_in_pieces(stored, observations, [], pieces[1:], (4, 600)) == [
+        Segment(1000, 1100, CheckState.UP),
+        Segment(1100, 1400, CheckState.BLIP),
+        Segment(1400, 2000, CheckState.UP),
+    ]
