@@ -57,6 +57,19 @@ NOW = datetime(2026, 10, 31, 23, 59, tzinfo=ZONE)
 
 def generated_catalog(services: int, per_system: int = 10) -> Catalog:
     """``services`` services in systems of ``per_system``, one hourly HTTP check each."""
+    return parse_catalog(generated_catalog_yaml(services, per_system), f"generated-{services}")
+
+
+def generated_catalog_yaml(
+    services: int,
+    per_system: int = 10,
+    *,
+    checks_per_service: int = 1,
+    interval: str = "1h",
+    timeout: str = "10s",
+) -> str:
+    """The YAML of ``services`` services in systems of ``per_system``, with
+    ``checks_per_service`` HTTP checks each (``http``, ``http1``, ...) every ``interval``."""
     lines = ["timezone: Asia/Tokyo", "systems:"]
     for system_index in range((services + per_system - 1) // per_system):
         lines += [
@@ -71,13 +84,17 @@ def generated_catalog(services: int, per_system: int = 10) -> Catalog:
                 f"        name: {{ja: 業務{service_index}, en: Service {service_index}}}",
                 "        target: 0.999",
                 "        checks:",
-                "          - id: http",
-                "            type: http",
-                "            interval: 1h",
-                "            timeout: 10s",
-                f"            url: http://127.0.0.1:9/sys-{system_index}/svc-{service_index}",
             ]
-    return parse_catalog("\n".join(lines) + "\n", f"generated-{services}")
+            for check_index in range(checks_per_service):
+                lines += [
+                    f"          - id: http{check_index or ''}",
+                    "            type: http",
+                    f"            interval: {interval}",
+                    f"            timeout: {timeout}",
+                    f"            url: http://127.0.0.1:9/sys-{system_index}/svc-{service_index}"
+                    + (f"/{check_index}" if check_index else ""),
+                ]
+    return "\n".join(lines) + "\n"
 
 
 def import_default_month(runtime: Runtime) -> int:
