@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from app import main
 from app.evidence import verify_bundle
 from app.main import create_app
 from app.retention import prune_observations
-from app.runtime import open_runtime
+from app.runtime import open_runtime, upgrade
 from app.settings import Settings
 from app.store.db import make_engine, session_factory
-from app.store.models import AuditEntry, CheckSegment, Observation
-from app.store.prune import delete_before, prune_bounds
+from app.store.models import AuditEntry, CheckSegment, EndMark, Observation
+from app.store.prune import delete_before, prune_bounds, rows_between
 from tests.support.cli import KadouCli
 
 # October 2026 in Tokyo: one hour of probes with a three-minute outage. November has one
@@ -220,3 +221,72 @@ def test_every_month_whose_data_goes_gets_its_bundle(
     assert result.observations == PRUNED
     for path in result.bundles_written:
         assert verify_bundle(path).identical, path
+
+
+def test_many_series_each_keep_their_last_success_before_the_cut(database_url: str) -> None:
+    """Several hundred series pruned together in batches that straddle series: each keeps
+    exactly its rows from its own last success before the cut on, and a series with no
+    success before the cut keeps everything."""
+    upgrade(database_url)
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    cut = start + timedelta(minutes=12)
+    draw = random.Random(15)
+    observations: list[dict[str, object]] = []
+    marks: list[dict[str, object]] = []
+    expected_observations: set[tuple[str, str, datetime]] = set()
+    expected_marks: set[tuple[str, str, datetime]] = set()
+    for number in range(400):
+        # Names with quotes and non-ASCII letters travel with the bounds unharmed.
+        check = f"sys-{number // 3 % 37}/it's-日本-{number // 3}/http"  # at three locations
+        location = ("tokyo", "osaka", 'loc"x')[number % 3]
+        # Every seventh series fails throughout the time before the cut.
+        down_before_cut = number % 7 == 0
+        rows = [
+            (
+                start + timedelta(minutes=minute, milliseconds=draw.randrange(1000)),
+                not (down_before_cut and minute < 12) and draw.random() < 0.3,
+            )
+            for minute in range(20)
+        ]
+        successes = [at for at, ok in rows if ok and at < cut]
+        bound = max(successes) if successes else None
+        for at, ok in rows:
+            observations.append({"check": check, "location": location, "observed_at": at, "ok": ok})
+            if bound is None or at >= bound:
+                expected_observations.add((check, location, at))
+        for minute in (3, 9, 15):
+            at = start + timedelta(minutes=minute, milliseconds=500)
+            marks.append({"check": check, "location": location, "at": at})
+            if bound is None or at >= bound:
+                expected_marks.add((check, location, at))
+    engine = make_engine(database_url)
+    try:
+        sessions = session_factory(engine)
+        with sessions() as session, session.begin():
+            session.execute(insert(Observation), observations)
+            session.execute(insert(EndMark), marks)
+        with sessions() as session:
+            bounds = prune_bounds(session, cut)
+            counted = rows_between(session, bounds, start, cut)
+        assert counted == (
+            len(observations) - len(expected_observations),
+            len(marks) - len(expected_marks),
+        )
+        assert delete_before(sessions, bounds, batch_rows=97) == counted
+        with sessions() as session:
+            kept = {
+                (check, location, at)
+                for check, location, at in session.execute(
+                    select(Observation.check, Observation.location, Observation.observed_at)
+                )
+            }
+            kept_marks = {
+                (check, location, at)
+                for check, location, at in session.execute(
+                    select(EndMark.check, EndMark.location, EndMark.at)
+                )
+            }
+    finally:
+        engine.dispose()
+    assert kept == expected_observations
+    assert kept_marks == expected_marks
