@@ -94,20 +94,37 @@ def _bounds_relation(
     return _SQLITE_BOUNDS, {"bounds": json.dumps(rows)}
 
 
+def _series_rows(
+    dialect: Dialect, relation: str, table: str, column: str, where: str = "", limit: str = ""
+) -> str:
+    """A FROM clause of the rows t("check", location, instant) of ``table`` before their
+    series' bound in ``relation``, and matching ``where`` (about instant ``t."{column}"``)."""
+    condition = (
+        f't."check" = b."check" AND t.location = b.location AND t."{column}" < b.bound{where}'
+    )
+    if dialect.name == "postgresql":
+        # LATERAL makes each series one range scan of the primary key: with a plain join
+        # PostgreSQL may read and sort the whole table in every batch.
+        rows = f'SELECT t."check", t.location, t."{column}" FROM {table} AS t WHERE {condition}'
+        return f"{relation} CROSS JOIN LATERAL ({rows}{limit}) AS t"
+    # SQLite reads the bounds first and each series through the primary key as it is.
+    return f"{relation} JOIN {table} AS t ON {condition}"
+
+
 def rows_between(
     session: Session, bounds: Mapping[Series, datetime], start: datetime, end: datetime
 ) -> tuple[int, int]:
     """(observations, end marks) in [start, end) that a prune with ``bounds`` deletes."""
     if not bounds:
         return 0, 0
-    relation, parameters = _bounds_relation(session.get_bind().dialect, bounds)
+    dialect = session.get_bind().dialect
+    relation, parameters = _bounds_relation(dialect, bounds)
     instant = Observation.__table__.c.observed_at.type
     counts = []
     for table, column in _TABLES:
+        where = f' AND t."{column}" >= :start AND t."{column}" < :end'
         statement = text(
-            f"SELECT count(*) FROM {relation} JOIN {table} AS t"
-            f' ON t."check" = b."check" AND t.location = b.location'
-            f' AND t."{column}" < b.bound AND t."{column}" >= :start AND t."{column}" < :end'
+            f"SELECT count(*) FROM {_series_rows(dialect, relation, table, column, where)}"
         ).bindparams(bindparam("start", type_=instant), bindparam("end", type_=instant))
         counts.append(
             int(session.execute(statement, {**parameters, "start": start, "end": end}).scalar_one())
@@ -130,17 +147,17 @@ def delete_before(
     if not bounds:
         return 0, 0
     with sessions() as session:
-        relation, parameters = _bounds_relation(session.get_bind().dialect, bounds)
+        dialect = session.get_bind().dialect
+    relation, parameters = _bounds_relation(dialect, bounds)
     deleted = []
     for table, column in _TABLES:
         # The primary keys of one batch: both engines delete through the primary-key index
         # (each series is one range of it), and a transaction never holds more than
         # batch_rows rows. Rows stored meanwhile are all after their series' bound.
+        rows = _series_rows(dialect, relation, table, column, limit=" LIMIT :batch_rows")
         statement = text(
             f'DELETE FROM {table} WHERE ("check", location, "{column}") IN ('
-            f' SELECT t."check", t.location, t."{column}" FROM {relation} JOIN {table} AS t'
-            f' ON t."check" = b."check" AND t.location = b.location AND t."{column}" < b.bound'
-            " LIMIT :batch_rows)"
+            f' SELECT t."check", t.location, t."{column}" FROM {rows} LIMIT :batch_rows)'
         )
         total = 0
         while True:
