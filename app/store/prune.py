@@ -152,13 +152,11 @@ def delete_before(
     deleted = []
     for table, column in _TABLES:
         # The primary keys of one batch: both engines delete through the primary-key index
-        # (each series is one range of it), and a transaction never holds more than
-        # batch_rows rows. Rows stored meanwhile are all after their series' bound.
+        # (each series is one range of it), and as each batch is its own transaction of at
+        # most batch_rows rows, probes keep being stored meanwhile.
         rows = _series_rows(dialect, relation, table, column, limit=" LIMIT :batch_rows")
-        statement = text(
-            f'DELETE FROM {table} WHERE ("check", location, "{column}") IN ('
-            f' SELECT t."check", t.location, t."{column}" FROM {rows} LIMIT :batch_rows)'
-        )
+        batch = f'SELECT t."check", t.location, t."{column}" FROM {rows} LIMIT :batch_rows'
+        statement = text(f'DELETE FROM {table} WHERE ("check", location, "{column}") IN ({batch})')
         total = 0
         while True:
             with sessions() as session, session.begin():
