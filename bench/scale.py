@@ -14,8 +14,8 @@ The observations are dated in a past month (the month three months ago, from its
 01:00 in Asia/Tokyo, advancing with the wall clock) so that, after the run, the month can be
 closed and ``kadou db prune`` really deletes them. (The replicas' SLA snapshot for
 /metrics, recomputed every 15 s, evaluates the running month, which therefore holds none
-of the bench's data: its cost in the figures is that of an empty month. With a month of
-data each round costs more, of the order of the monthly report printed below.)
+of the bench's data: its cost in the figures is that of an empty month. ``--idle-month``
+measures it with data.)
 
 The first ``--warmup`` seconds (two intervals: every timeline is created) are not measured,
 nor the time after them until the agents have caught up (at most 3 minutes more).
@@ -30,6 +30,18 @@ and after ``kadou db prune``, and after a ``VACUUM``.
     python bench/scale.py                      # 10 minutes at 1,000 obs/s, 2 replicas
     python bench/scale.py --minutes 2 --rate 500 --replicas 1
     python bench/scale.py --minutes 2 --keep   # keep the database (its URL is printed)
+    python bench/scale.py --idle-month         # idle replicas, running month's data
+
+``--idle-month`` measures instead what idle replicas spend on the background SLA snapshot
+(recomputed every 15 s for /metrics, the overview and /api/v1/systems, plus the 2 s polls
+for other replicas' changes) when the running month holds data: for 1 and 10 checks per
+service (``--idle-checks``), it imports hourly observations from the 1st of the running
+month (Asia/Tokyo) to now, each check down ``--outages`` times for two hours, through the
+normal ingest path; then starts 1, then 2 replicas (``--idle-replicas``) with no ingest
+and, after their first snapshot, prints for each of ``--idle-runs`` windows of
+``--idle-seconds``: each replica's CPU (from /proc) as % of a core and per snapshot round
+(rounds counted from ``kadou_sla_snapshot_timestamp_seconds``), the last round's wall time,
+RSS, the PostgreSQL backends' CPU and the load average.
 
 The bench database is dropped at exit, Ctrl-C included, unless ``--keep``. Prints
 figures; asserts nothing.
