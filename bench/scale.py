@@ -14,8 +14,8 @@ The observations are dated in a past month (the month three months ago, from its
 01:00 in Asia/Tokyo, advancing with the wall clock) so that, after the run, the month can be
 closed and ``kadou db prune`` really deletes them. (The replicas' SLA snapshot for
 /metrics, recomputed every 15 s, evaluates the running month, which therefore holds none
-of the bench's data: its cost in the figures is that of an empty month. With a month of
-data each round costs more, of the order of the monthly report printed below.)
+of the bench's data: its cost in the figures is that of an empty month. ``--idle-month``
+measures it with data.)
 
 The first ``--warmup`` seconds (two intervals: every timeline is created) are not measured,
 nor the time after them until the agents have caught up (at most 3 minutes more).
@@ -30,6 +30,18 @@ and after ``kadou db prune``, and after a ``VACUUM``.
     python bench/scale.py                      # 10 minutes at 1,000 obs/s, 2 replicas
     python bench/scale.py --minutes 2 --rate 500 --replicas 1
     python bench/scale.py --minutes 2 --keep   # keep the database (its URL is printed)
+    python bench/scale.py --idle-month         # idle replicas, running month's data
+
+``--idle-month`` measures instead what idle replicas spend on the background SLA snapshot
+(recomputed every 15 s for /metrics, the overview and /api/v1/systems, plus the 2 s polls
+for other replicas' changes) when the running month holds data: for 1 and 10 checks per
+service (``--idle-checks``), it imports hourly observations from the 1st of the running
+month (Asia/Tokyo) to now, each check down ``--outages`` times for two hours, through the
+normal ingest path; then starts 1, then 2 replicas (``--idle-replicas``) with no ingest
+and, after their first snapshot, prints for each of ``--idle-runs`` windows of
+``--idle-seconds``: each replica's CPU (from /proc) as % of a core and per snapshot round
+(rounds counted from ``kadou_sla_snapshot_timestamp_seconds``), the last round's wall time,
+RSS, the PostgreSQL backends' CPU and the load average.
 
 The bench database is dropped at exit, Ctrl-C included, unless ``--keep``. Prints
 figures; asserts nothing.
@@ -62,13 +74,14 @@ from zoneinfo import ZoneInfo
 import httpx
 from import_and_report import database, drop, server_cpu_seconds
 from sqlalchemy import create_engine, text
-from web_overview import generated_catalog_yaml
+from web_overview import generated_catalog_yaml, store_hourly
 
 from app.api.results import MAX_BATCH
 from app.catalog.loader import parse_catalog
 from app.history import record_catalog
 from app.runtime import upgrade
 from app.store.db import make_engine, session_factory, transaction
+from app.store.ingest import TimelineParams
 from app.store.stats import DatabaseSize, database_size
 from app.store.tokens import create_token
 from probes.records import Heartbeat, ObservationRecord
@@ -639,6 +652,163 @@ def report_and_prune(
     print_sizes(f"after VACUUM ({vacuumed:.1f} s)", database_size(engine))
 
 
+# --- --idle-month: the replicas' background SLA snapshot with a month of data ----------
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def snapshot_gauges(port: int, token: str) -> dict[str, float]:
+    """The ``kadou_sla_snapshot_*`` gauges of one replica's /metrics."""
+    response = httpx.get(
+        f"http://127.0.0.1:{port}/metrics",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    response.raise_for_status()
+    body = response.text
+    return {
+        name: float(value)
+        for name, _, value in (line.partition(" ") for line in body.splitlines())
+        if name in ("kadou_sla_snapshot_timestamp_seconds", "kadou_sla_snapshot_duration_seconds")
+    }
+
+
+def idle_month(args: argparse.Namespace) -> None:
+    """Idle replicas on a database holding the running month up to now, for each number of
+    checks per service: CPU per snapshot round, % of a core and RSS."""
+    zone = ZoneInfo(ZONE)
+    now = datetime.now(UTC)
+    local = now.astimezone(zone)
+    month_start = datetime(local.year, local.month, 1, tzinfo=zone)
+    hours = int((now - month_start).total_seconds() // 3600) + 1
+    refresh = 15.0  # KADOU_METRICS_REFRESH_SECONDS's default
+    print(
+        f"idle month: {args.services:,} services, checks per service {args.idle_checks}, "
+        f"hourly observations from {month_start.isoformat()} to now ({hours} h), each check "
+        f"down {args.outages} time(s); replicas {args.idle_replicas}, {args.idle_runs} runs of "
+        f"{args.idle_seconds:.0f} s each; {os.cpu_count()} CPUs, "
+        f"load {' '.join(f'{v:.2f}' for v in os.getloadavg())}",
+        flush=True,
+    )
+    for checks_per_service in args.idle_checks:
+        with tempfile.TemporaryDirectory(prefix="kadou-idle-") as tmp:
+            workdir = Path(tmp)
+            url, pg_name = database("postgres", tmp)
+            engine = None
+            replicas: list[tuple[subprocess.Popen[bytes], int]] = []
+            try:
+                catalog_path = workdir / "catalog.yaml"
+                catalog_path.write_text(
+                    generated_catalog_yaml(args.services, checks_per_service=checks_per_service)
+                )
+                catalog = parse_catalog(catalog_path.read_text(), str(catalog_path))
+                upgrade(url)
+                engine = make_engine(url)
+                sessions = session_factory(engine)
+                record_catalog(sessions, catalog, "bench", at=month_start - timedelta(days=1))
+                with transaction(sessions) as session:
+                    _, viewer = create_token(
+                        session, name="bench-reader", role="viewer", actor="bench"
+                    )
+                checks = catalog.checks()
+                params = {k: TimelineParams(c.confirm, c.stale_after_ms) for k, c in checks.items()}
+
+                # Outages two hours long (two failures: the default confirm), spread over the
+                # elapsed month and shifted per check so they do not all coincide.
+                def failing(index: int) -> set[int]:
+                    return {
+                        hour
+                        for outage in range(args.outages)
+                        for start in [
+                            (index + outage * hours // max(1, args.outages)) % (hours - 2)
+                        ]
+                        for hour in (start, start + 1)
+                    }
+
+                began = time.perf_counter()
+                stored = store_hourly(sessions, params, list(checks), month_start, hours, failing)
+                print(
+                    f"  {checks_per_service} check(s)/service: {len(checks):,} checks, "
+                    f"{stored:,} observations imported in {time.perf_counter() - began:.0f} s",
+                    flush=True,
+                )
+                environment = {
+                    **{k: v for k, v in os.environ.items() if not k.startswith("KADOU_")},
+                    "PYTHONPATH": str(ROOT),
+                    "KADOU_DATABASE_URL": url,
+                    "KADOU_CATALOG": str(catalog_path),
+                    "KADOU_TIMEZONE": ZONE,
+                    "KADOU_REPORT_DIR": str(workdir / "reports"),
+                    "KADOU_REPORT_EXPORT": "false",
+                    "KADOU_OBSERVATION_RETENTION": "forever",
+                    "KADOU_SESSION_SECRET": secrets.token_hex(32),
+                }
+                for count in args.idle_replicas:
+                    replicas = start_replicas(count, environment, workdir)
+                    # The first round (at start-up) warms the caches; measure after it.
+                    deadline = time.monotonic() + START_BOUND_S
+                    while any(
+                        "kadou_sla_snapshot_timestamp_seconds" not in snapshot_gauges(port, viewer)
+                        for _, port in replicas
+                    ):
+                        if time.monotonic() > deadline:
+                            raise SystemExit("no snapshot published within the start bound")
+                        time.sleep(1)
+                    for run_index in range(args.idle_runs):
+                        pids = [process.pid for process, _ in replicas]
+                        # Scraped outside the measured window: rendering /metrics is not
+                        # the background work measured.
+                        first = [snapshot_gauges(port, viewer) for _, port in replicas]
+                        before = [process_cpu_seconds(pid) for pid in pids]
+                        pg_before = server_cpu_seconds(pg_name)
+                        wall = time.monotonic()
+                        time.sleep(args.idle_seconds)  # the thing measured is idleness
+                        elapsed = time.monotonic() - wall
+                        cpu = [
+                            process_cpu_seconds(pid) - b
+                            for pid, b in zip(pids, before, strict=True)
+                        ]
+                        pg_cpu = server_cpu_seconds(pg_name) - pg_before
+                        last = [snapshot_gauges(port, viewer) for _, port in replicas]
+                        rounds = [
+                            round(
+                                (b["kadou_sla_snapshot_timestamp_seconds"]
+                                 - a["kadou_sla_snapshot_timestamp_seconds"]) / refresh
+                            )
+                            for a, b in zip(first, last, strict=True)
+                        ]  # fmt: skip
+                        for index, pid in enumerate(pids):
+                            print(
+                                f"    {count} replica(s), run {run_index + 1}, replica {index}: "
+                                f"{cpu[index]:.2f} s CPU in {elapsed:.0f} s = "
+                                f"{100 * cpu[index] / elapsed:.1f} % of a core; {rounds[index]} "
+                                f"rounds, {1000 * cpu[index] / max(1, rounds[index]):.0f} ms CPU "
+                                f"a round (last round "
+                                f"{1000 * last[index]['kadou_sla_snapshot_duration_seconds']:.0f}"
+                                f" ms wall); RSS {rss_mib(pid):.0f} MiB; load "
+                                f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}",
+                                flush=True,
+                            )
+                        print(
+                            f"    {count} replica(s), run {run_index + 1}: PostgreSQL backends "
+                            f"{100 * pg_cpu / elapsed:.1f} % of a core",
+                            flush=True,
+                        )
+                    stop_replicas(replicas)
+                    replicas = []
+            finally:
+                stop_replicas(replicas)
+                if engine is not None:
+                    engine.dispose()
+                drop(pg_name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="measured minutes of ingest")
@@ -651,7 +821,30 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=None, help="default: two intervals")
     parser.add_argument("--reports", type=int, default=3, help="monthly reports to time")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument(
+        "--idle-month",
+        action="store_true",
+        help="instead: idle replicas with the running month's data (the SLA snapshot's cost)",
+    )
+    parser.add_argument(
+        "--idle-checks",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[1, 10],
+        help="checks per service, comma-separated",
+    )
+    parser.add_argument(
+        "--idle-replicas",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[1, 2],
+        help="replica counts to measure, comma-separated",
+    )
+    parser.add_argument("--idle-runs", type=int, default=3)
+    parser.add_argument("--idle-seconds", type=float, default=60.0, help="length of one run")
+    parser.add_argument("--outages", type=int, default=2, help="outages per check this month")
     args = parser.parse_args()
+    if args.idle_month:
+        idle_month(args)
+        return
     if args.warmup is None:
         args.warmup = 2.0 * args.interval
     if args.replicas < 1 or args.agents < 1 or args.rate <= 0 or args.minutes <= 0:

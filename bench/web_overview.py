@@ -31,11 +31,13 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalog import load_catalog
 from app.catalog.loader import parse_catalog
@@ -47,7 +49,7 @@ from app.runtime import Runtime, open_runtime, upgrade
 from app.serve import settle_heap
 from app.settings import Settings
 from app.store.db import transaction
-from app.store.ingest import ObservationIn, store_observations
+from app.store.ingest import ObservationIn, TimelineParams, store_observations
 
 TZ = "Asia/Tokyo"
 ZONE = ZoneInfo(TZ)
@@ -117,22 +119,43 @@ def import_generated_month(runtime: Runtime) -> int:
     """Hourly observations all month; every tenth service fails twice in a row once."""
     start, end = month_bounds(2026, 10, TZ)
     hours = int((end - start).total_seconds() // 3600)
+    return store_hourly(
+        runtime.sessions,
+        runtime.timeline_params,
+        list(runtime.catalog.checks()),
+        start,
+        hours,
+        lambda index: {100 + index % 500, 101 + index % 500} if index % 10 == 0 else set(),
+    )
+
+
+def store_hourly(
+    sessions: sessionmaker[Session],
+    timeline_params: dict[str, TimelineParams],
+    keys: list[str],
+    start: datetime,
+    hours: int,
+    failing: Callable[[int], set[int]],
+) -> int:
+    """One observation an hour from ``start`` for each check (through the normal ingest
+    path, so segments are built as in production); the check ``keys[i]`` fails at the hours
+    ``failing(i)``. Returns how many were stored."""
     total = 0
-    for index, key in enumerate(runtime.catalog.checks()):
-        failing = {100 + index % 500, 101 + index % 500} if index % 10 == 0 else set()
+    for index, key in enumerate(keys):
+        failed = failing(index)
         batch = [
             ObservationIn(
                 check=key,
                 location="tokyo",
                 observed_at=start + timedelta(hours=hour),
-                ok=hour not in failing,
+                ok=hour not in failed,
                 latency_ms=12.0,
-                detail=None if hour not in failing else "status 503",
+                detail=None if hour not in failed else "status 503",
             )
             for hour in range(hours)
         ]
-        with transaction(runtime.sessions) as session:
-            store_observations(session, batch, runtime.timeline_params)
+        with transaction(sessions) as session:
+            store_observations(session, batch, timeline_params)
         total += len(batch)
     return total
 
