@@ -9,34 +9,64 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple, TypeVarTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import CursorResult, Select, func, select
 from sqlalchemy.orm import Session
 
 from app.sla.timeline import CheckState, Observation, Segment
 from app.store.models import CheckSegment, CheckTimeline, EndMark
 from app.store.models import Observation as ObservationRow
-from app.store.types import from_ms, to_ms
+from app.store.types import epoch_ms, from_ms, to_ms
 
 SegmentsByCheck = dict[tuple[str, str], list[Segment]]
-SegmentRows = Select[str, str, datetime, datetime, str]
+SegmentRows = Select[str, str, int, int, str]
+Row = TypeVarTuple("Row")
+
+# The snapshot reads every check's month of segments each round: Core on the table (no ORM
+# result machinery) and instants as epoch ms from the database (no datetime per value).
+_SEGMENTS = CheckSegment.__table__.c
+_TIMELINES = CheckTimeline.__table__.c
+_STATES = {state.value: state for state in CheckState}
+
+
+class TimelineHead(NamedTuple):
+    """A (check, location) timeline's stored head, as ``last_observations`` reads it."""
+
+    check: str
+    location: str
+    confirm: int
+    stale_after_ms: int
+    last_observed_at: datetime | None
+    last_ok: bool | None
+    last_detail: str | None
+    last_latency_ms: float | None
+    last_mark_at: datetime | None
+
+
+def _core_rows(session: Session, query: Select[*Row]) -> CursorResult[*Row]:
+    """``query``'s rows straight from the session's connection, flushing first as
+    ``session.execute`` would, so pending changes are read back the same way."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(query)
 
 
 def _segment_columns() -> SegmentRows:
     return select(
-        CheckSegment.check,
-        CheckSegment.location,
-        CheckSegment.start_at,
-        CheckSegment.end_at,
-        CheckSegment.state,
+        _SEGMENTS.check,
+        _SEGMENTS.location,
+        epoch_ms(_SEGMENTS.start_at),
+        epoch_ms(_SEGMENTS.end_at),
+        _SEGMENTS.state,
     )
 
 
 def _by_check(session: Session, query: SegmentRows) -> SegmentsByCheck:
     segments: SegmentsByCheck = defaultdict(list)
-    for check, location, start_at, end_at, state in session.execute(query):
+    for check, location, start_ms, end_ms, state in _core_rows(session, query):
         segments[(check, location)].append(
-            Segment(to_ms(start_at), to_ms(end_at), CheckState(state))
+            Segment(start_ms, end_ms, _STATES.get(state) or CheckState(state))
         )
     return segments
 
@@ -53,11 +83,11 @@ def segments_between(
     query = (
         _segment_columns()
         .where(
-            CheckSegment.check.in_(list(check_keys)),
-            CheckSegment.end_at > from_ms(start_ms),
-            CheckSegment.start_at < from_ms(end_ms),
+            _SEGMENTS.check.in_(list(check_keys)),
+            _SEGMENTS.end_at > from_ms(start_ms),
+            _SEGMENTS.start_at < from_ms(end_ms),
         )
-        .order_by(CheckSegment.check, CheckSegment.location, CheckSegment.start_at)
+        .order_by(_SEGMENTS.check, _SEGMENTS.location, _SEGMENTS.start_at)
     )
     return _by_check(session, query)
 
@@ -65,25 +95,23 @@ def segments_between(
 def segments_at(session: Session, instant_ms: int) -> SegmentsByCheck:
     """The segment covering ``instant_ms`` for every (check, location) that has one."""
     instant = from_ms(instant_ms)
-    query = _segment_columns().where(
-        CheckSegment.start_at <= instant, CheckSegment.end_at > instant
-    )
+    query = _segment_columns().where(_SEGMENTS.start_at <= instant, _SEGMENTS.end_at > instant)
     return _by_check(session, query)
 
 
 def last_observations(
     session: Session, check_keys: Sequence[str] | None = None
-) -> list[CheckTimeline]:
+) -> list[TimelineHead]:
     """Each (check, location)'s timeline head: its last observation, by location then check.
 
-    ``check_keys`` limits the rows to those checks; None reads every check.
+    ``check_keys`` limits the rows to those checks; None reads every check. Plain rows, not
+    ORM objects: the snapshot reads every check's head each round.
     """
-    query = select(CheckTimeline)
+    query = select(*(_TIMELINES[field] for field in TimelineHead._fields))
     if check_keys is not None:
-        query = query.where(CheckTimeline.check.in_(list(check_keys)))
-    return list(
-        session.execute(query.order_by(CheckTimeline.location, CheckTimeline.check)).scalars()
-    )
+        query = query.where(_TIMELINES.check.in_(list(check_keys)))
+    rows = _core_rows(session, query.order_by(_TIMELINES.location, _TIMELINES.check))
+    return [TimelineHead._make(row) for row in rows]
 
 
 def timeline_parameters(

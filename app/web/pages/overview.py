@@ -14,8 +14,7 @@ from app.months import closed_document, latest_version_summary
 from app.reports import charts
 from app.reports.labels import version_caption
 from app.sla import periods
-from app.store.models import CheckTimeline
-from app.store.segments import last_observations
+from app.store.segments import TimelineHead, last_observations
 from app.store.types import from_ms, to_ms
 from app.web.pages.context import Page, month_period, reader_page, shift_month
 from app.web.views import overview_cards, strip_legend
@@ -126,7 +125,7 @@ def _closed_figures(
     return {**document, "services": services, "systems": systems, "exclusions": exclusions}
 
 
-def _probe_rows(current: Page, check_keys: list[str]) -> list[CheckTimeline]:
+def _probe_rows(current: Page, check_keys: list[str]) -> list[TimelineHead]:
     with current.runtime.sessions() as db:
         return last_observations(db, check_keys)
 
