@@ -117,46 +117,78 @@ def _windows_for(
     ]
 
 
+SegmentsByCheck = dict[str, dict[tuple[str, str], list[Segment]]]
+
+
+def _grouped_by_check(segments: dict[tuple[str, str], list[Segment]]) -> SegmentsByCheck:
+    # Grouped by check once, so building inputs stays linear in segments and services.
+    by_check: SegmentsByCheck = defaultdict(dict)
+    for key, series in segments.items():
+        by_check[key[0]][key] = series
+    return by_check
+
+
+def _service_input(
+    system_id: str,
+    service: Service,
+    catalog: Catalog,
+    keys: tuple[str, ...],
+    by_check: SegmentsByCheck,
+    exclusions: Sequence[Exclusion],
+    pieces: Sequence[StructurePiece] | None = None,
+) -> ServiceInput:
+    """One service's input; ``catalog`` is the one its unknown-time policy comes from."""
+    return ServiceInput(
+        system_id=system_id,
+        service_id=service.id,
+        target=as_fraction(service.target),
+        core=service.core,
+        quorum=service.quorum,
+        hours=service.hours,
+        recovery_target_ms=service.recovery_target_ms,
+        policy=_policy(catalog, service),
+        check_keys=keys,
+        segments={k: v for key in keys for k, v in by_check[key].items()},
+        exclusions=_windows_for(exclusions, system_id, service.id),
+        pieces=pieces,
+    )
+
+
+def _system_input(system: System, catalog: Catalog, services: list[ServiceInput]) -> SystemInput:
+    return SystemInput(
+        system_id=system.id,
+        target=as_fraction(system.target),
+        recovery_target_ms=system.recovery_target_ms,
+        policy=_policy(catalog, None),
+        services=services,
+    )
+
+
 def _inputs(
     catalog: Catalog,
     systems: Sequence[System],
     segments: dict[tuple[str, str], list[Segment]],
     exclusions: Sequence[Exclusion],
 ) -> list[SystemInput]:
-    # Grouped by check once, so building inputs stays linear in segments and services.
-    by_check: dict[str, dict[tuple[str, str], list[Segment]]] = defaultdict(dict)
-    for key, series in segments.items():
-        by_check[key[0]][key] = series
-    inputs = []
-    for system in systems:
-        services = []
-        for service in system.services:
-            keys = tuple(check.key for check in service.checks)
-            services.append(
-                ServiceInput(
-                    system_id=system.id,
-                    service_id=service.id,
-                    target=as_fraction(service.target),
-                    core=service.core,
-                    quorum=service.quorum,
-                    hours=service.hours,
-                    recovery_target_ms=service.recovery_target_ms,
-                    policy=_policy(catalog, service),
-                    check_keys=keys,
-                    segments={k: v for key in keys for k, v in by_check[key].items()},
-                    exclusions=_windows_for(exclusions, system.id, service.id),
+    by_check = _grouped_by_check(segments)
+    return [
+        _system_input(
+            system,
+            catalog,
+            [
+                _service_input(
+                    system.id,
+                    service,
+                    catalog,
+                    tuple(check.key for check in service.checks),
+                    by_check,
+                    exclusions,
                 )
-            )
-        inputs.append(
-            SystemInput(
-                system_id=system.id,
-                target=as_fraction(system.target),
-                recovery_target_ms=system.recovery_target_ms,
-                policy=_policy(catalog, None),
-                services=services,
-            )
+                for service in system.services
+            ],
         )
-    return inputs
+        for system in systems
+    ]
 
 
 # --- structure that changes inside a period (SLA-SEMANTICS §8) ------------------------------
@@ -265,40 +297,26 @@ def _piecewise_inputs(
     segments: dict[tuple[str, str], list[Segment]],
     exclusions: Sequence[Exclusion],
 ) -> list[SystemInput]:
-    by_check: dict[str, dict[tuple[str, str], list[Segment]]] = defaultdict(dict)
-    for key, series in segments.items():
-        by_check[key[0]][key] = series
-    inputs = []
-    for entry in placed.values():
-        services = []
-        for service, service_catalog, where in entry.services.values():
-            keys = tuple(dict.fromkeys(check.key for _, _, s in where for check in s.checks))
-            services.append(
-                ServiceInput(
-                    system_id=entry.system.id,
-                    service_id=service.id,
-                    target=as_fraction(service.target),
-                    core=service.core,
-                    quorum=service.quorum,
-                    hours=service.hours,
-                    recovery_target_ms=service.recovery_target_ms,
-                    policy=_policy(service_catalog, service),
-                    check_keys=keys,
-                    segments={k: v for key in keys for k, v in by_check[key].items()},
-                    exclusions=_windows_for(exclusions, entry.system.id, service.id),
-                    pieces=_service_pieces(where),
+    by_check = _grouped_by_check(segments)
+    return [
+        _system_input(
+            entry.system,
+            entry.catalog,
+            [
+                _service_input(
+                    entry.system.id,
+                    service,
+                    service_catalog,
+                    tuple(dict.fromkeys(check.key for _, _, s in where for check in s.checks)),
+                    by_check,
+                    exclusions,
+                    _service_pieces(where),
                 )
-            )
-        inputs.append(
-            SystemInput(
-                system_id=entry.system.id,
-                target=as_fraction(entry.system.target),
-                recovery_target_ms=entry.system.recovery_target_ms,
-                policy=_policy(entry.catalog, None),
-                services=services,
-            )
+                for service, service_catalog, where in entry.services.values()
+            ],
         )
-    return inputs
+        for entry in placed.values()
+    ]
 
 
 def _former(catalog: Catalog, placed: dict[str, _Placed]) -> tuple[Former, ...]:
