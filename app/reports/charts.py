@@ -154,6 +154,44 @@ def _x(instant: datetime, start: datetime, span_seconds: float, left: float, wid
 _STRIP_BAR_TOP, _STRIP_BAR_HEIGHT = 12.0, 26.0
 
 
+_STRIP_LEFT = 4.0
+_STRIP_WIDTH = WIDTH - 8.0
+_STRIP_HEIGHT = 62
+
+
+@dataclass(frozen=True, slots=True)
+class _StripFrame:
+    """Where a period's strip sits: the screen's SVG and the print geometry share it."""
+
+    timezone: tzinfo
+    start: datetime
+    span: float
+    # The bar's width up to ``drawn_until`` (all of it for an ended period).
+    drawn_width: float
+    # (x, day of the month) at each local midnight.
+    ticks: list[tuple[float, int]]
+
+
+def _strip_frame(
+    period_start: str, period_end: str, timezone_name: str, drawn_until: str | None
+) -> _StripFrame:
+    from zoneinfo import ZoneInfo
+
+    timezone = ZoneInfo(timezone_name)
+    start, end = parse_instant(period_start), parse_instant(period_end)
+    span = (end - start).total_seconds()
+    left, width = _STRIP_LEFT, _STRIP_WIDTH
+    drawn_width = width
+    if drawn_until is not None:
+        drawn_width = min(
+            max(_x(parse_instant(drawn_until), start, span, left, width) - left, 0), width
+        )
+    day_count = round(span / 86400)
+    first_day = start.astimezone(timezone).day
+    ticks = [(left + day * 86400 / span * width, first_day + day) for day in range(day_count + 1)]
+    return _StripFrame(timezone, start, span, drawn_width, ticks)
+
+
 def month_strip(
     strip: list[StripRun],
     period_start: str,
@@ -172,24 +210,16 @@ def month_strip(
     ``drawn_until`` (a period still running) leaves the bar empty from that instant to the
     period's end, so the month keeps its width and the days to come read as not yet.
     """
-    from zoneinfo import ZoneInfo
-
     if for_print:
         drawing = strip_drawing(
             strip, period_start, period_end, timezone_name=timezone_name, drawn_until=drawn_until
         )
         return _print_strip(drawing, chart_id, lang)
-    timezone = ZoneInfo(timezone_name)
-    start, end = parse_instant(period_start), parse_instant(period_end)
-    span = (end - start).total_seconds()
-    left, width = 4.0, WIDTH - 8.0
+    frame = _strip_frame(period_start, period_end, timezone_name, drawn_until)
+    timezone, start, span = frame.timezone, frame.start, frame.span
+    left, width, drawn_width = _STRIP_LEFT, _STRIP_WIDTH, frame.drawn_width
     bar_top, bar_height = _STRIP_BAR_TOP, _STRIP_BAR_HEIGHT
-    height = 62
-    drawn_width = width
-    if drawn_until is not None:
-        drawn_width = min(
-            max(_x(parse_instant(drawn_until), start, span, left, width) - left, 0), width
-        )
+    height = _STRIP_HEIGHT
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart strip" viewBox="0 0 {WIDTH} '
         f'{height}" width="{WIDTH}" height="{height}" role="img" '
@@ -212,11 +242,7 @@ def month_strip(
         return _x(parse_instant(instant), start, span, left, width)
 
     parts.extend(_strip_runs(strip, place, chart_id, lang, timezone))
-    # Day ticks: a line at each local midnight, a number every few days.
-    day_count = round(span / 86400)
-    first_day = start.astimezone(timezone).day
-    ticks = [(left + day * 86400 / span * width, first_day + day) for day in range(day_count + 1)]
-    parts.extend(_day_ticks(ticks, height, bar_top + bar_height))
+    parts.extend(_day_ticks(frame.ticks, height, bar_top + bar_height))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -542,19 +568,11 @@ def strip_drawing(
     drawn_until: str | None = None,
 ) -> StripDrawing:
     """``month_strip``'s picture as geometry (see ``month_strip`` for what it shows)."""
-    from zoneinfo import ZoneInfo
-
-    timezone = ZoneInfo(timezone_name)
-    start, end = parse_instant(period_start), parse_instant(period_end)
-    span = (end - start).total_seconds()
-    left, width = 4.0, WIDTH - 8.0
+    frame = _strip_frame(period_start, period_end, timezone_name, drawn_until)
+    start, span = frame.start, frame.span
+    left, width, drawn_width = _STRIP_LEFT, _STRIP_WIDTH, frame.drawn_width
     bar_top, bar_height = _STRIP_BAR_TOP, _STRIP_BAR_HEIGHT
-    height = 62
-    drawn_width = width
-    if drawn_until is not None:
-        drawn_width = min(
-            max(_x(parse_instant(drawn_until), start, span, left, width) - left, 0), width
-        )
+    height = _STRIP_HEIGHT
     future = (
         (left + drawn_width, bar_top, width - drawn_width, bar_height)
         if drawn_width < width
@@ -571,9 +589,8 @@ def strip_drawing(
         runs.setdefault(run["state"], []).append((run_start, bar_top, run_width, bar_height))
         if run["state"] == "down":
             markers.append(run_start + run_width / 2)
-    day_count = round(span / 86400)
-    first_day = start.astimezone(timezone).day
-    ticks = [(left + day * 86400 / span * width, first_day + day) for day in range(day_count + 1)]
+    ticks = frame.ticks
+    day_count = len(ticks) - 1
     numbered = [index for index in range(day_count) if index % 7 == 0 or index == day_count - 1]
     return StripDrawing(
         height=height,
