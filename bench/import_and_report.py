@@ -85,6 +85,12 @@ def drop(name: str | None) -> None:
     admin.dispose()
 
 
+def spread(values: list[float]) -> str:
+    """min / median / max of ``values``, in seconds to two decimals."""
+    ordered = sorted(values)
+    return f"{ordered[0]:.2f} / {statistics.median(ordered):.2f} / {ordered[-1]:.2f}"
+
+
 def run(backend: str, interval_s: int, locations: int, days: int, reports: int) -> None:
     catalog = load_catalog()
     checks = catalog.checks()

@@ -15,11 +15,10 @@ Each is measured ``--repeat`` times on a fresh database; min / median / max are 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from datetime import UTC, datetime
 
-from import_and_report import database, drop, server_cpu_seconds
+from import_and_report import database, drop, server_cpu_seconds, spread
 from sqlalchemy import Engine, text
 
 from app.runtime import upgrade
@@ -99,11 +98,6 @@ def upgrading(rows: int) -> tuple[float, int]:
         return time.perf_counter() - started, int(size)
     finally:
         drop(name)
-
-
-def spread(values: list[float]) -> str:
-    ordered = sorted(values)
-    return f"{ordered[0]:.2f} / {statistics.median(ordered):.2f} / {ordered[-1]:.2f}"
 
 
 def main() -> None:

@@ -12,12 +12,11 @@ backends' on PostgreSQL) are printed, min / median / max over ``--repeat`` fresh
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
-from import_and_report import database, drop, server_cpu_seconds
+from import_and_report import database, drop, server_cpu_seconds, spread
 from sqlalchemy import Engine, func, select, text
 
 from app.runtime import upgrade
@@ -76,11 +75,6 @@ def once(backend: str, series: int, rows: int) -> tuple[float, float, int]:
             return wall, cpu, deleted
         finally:
             drop(name)
-
-
-def spread(values: list[float]) -> str:
-    ordered = sorted(values)
-    return f"{ordered[0]:.2f} / {statistics.median(ordered):.2f} / {ordered[-1]:.2f}"
 
 
 def main() -> None:
