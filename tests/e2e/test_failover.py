@@ -51,6 +51,7 @@ from app.assignments import assign
 from app.store.models import AuditEntry, MonthVersion, Observation, ReportExport
 from probes.spool import decode_batch
 from tests.support.api import add_tokens, make_runtime, migrate
+from tests.support.catalogs import one_service_catalog
 from tests.support.processes import ManagedProcess, SimulatorThread
 from tests.support.prometheus import free_loopback_port
 
@@ -90,29 +91,14 @@ PROBING = re.compile(r"this runner probes (\d+) checks of tokyo")
 
 
 def catalog_yaml(url: str) -> str:
-    checks = "\n".join(
-        f"""          - id: {check_id}
-            type: http
-            url: {url}
-            interval: 1s
-            timeout: 500ms
-            stale_after: {STALE_AFTER}"""
-        for check_id in CHECK_IDS
+    # Quorum 1 and Asia/Tokyo are the catalog's defaults.
+    return one_service_catalog(
+        url,
+        interval="1s",
+        timeout="500ms",
+        check_ids=CHECK_IDS,
+        extra=f"stale_after: {STALE_AFTER}",
     )
-    return f"""\
-timezone: Asia/Tokyo
-systems:
-  - id: jpki
-    name: {{ja: JPKI, en: JPKI}}
-    target: 0.999
-    services:
-      - id: main
-        name: {{ja: 主要業務, en: Main}}
-        target: 0.999
-        quorum: 1
-        checks:
-{checks}
-"""
 
 
 class Run:
